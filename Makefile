@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+# memsplice top-level Makefile.
+#
+#   make            build user/memsplice (and the test programs)
+#   make demo       pre-dump a demo workload twice, dump it, show the images
+#   make check      every test: host kernel, then QEMU guests (6.1, 6.12)
+#   make bench      side-by-side benchmark (guest)
+#   make install    DESTDIR= PREFIX=/usr/local
+#
+# Missing Debian packages are installed by scripts/deps.sh (demo, check, bench).
+
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+B		:= build
+
+CC		?= gcc
+CFLAGS		?= -O2 -g
+WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
+XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude/uapi \
+		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
+LIBS		:= -lprotobuf-c -lcap
+
+PROTOS		:= $(wildcard images/*.proto)
+PB_C		:= $(PROTOS:images/%.proto=$(B)/images/%.pb-c.c)
+PB_H		:= $(PB_C:.c=.h)
+PB_O		:= $(PB_C:.c=.o)
+
+USER_SRCS	:= main.c dump.c collect.c xfer.c pstree.c vma.c mm.c pagemap.c \
+		   parent.c image.c imgset.c sink-image.c source-read.c backend.c \
+		   stats.c show.c check.c log.c util.c
+USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
+
+all: user/memsplice selftests
+
+# ---- protobuf-c --------------------------------------------------------------
+$(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
+	@mkdir -p $(B)/images
+	protoc-c --c_out=$(B)/images -Iimages $<
+
+$(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
+	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/images -c -o $@ $<
+
+# ---- the tool ----------------------------------------------------------------
+$(B)/user/%.o: user/%.c $(PB_H) $(wildcard user/*.h) $(wildcard include/uapi/linux/*.h)
+	@mkdir -p $(B)/user
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+user/memsplice: $(USER_O) $(PB_O)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+include selftests/selftests.mk
+
+# ---- set-up, tests, demo, bench ----------------------------------------------
+deps:
+	@scripts/deps.sh --guest
+
+demo: deps all
+	scripts/demo.sh
+
+check: deps all
+	selftests/check.sh
+
+bench: deps all
+	bench/bench.sh
+
+install: user/memsplice
+	install -D -m 0755 user/memsplice $(DESTDIR)$(SBINDIR)/memsplice
+	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
+
+clean:
+	rm -rf $(B) user/memsplice $(SELFTEST_BINS)
+
+.PHONY: all deps demo check bench install clean selftests
+.SECONDARY: $(PB_C) $(PB_H)

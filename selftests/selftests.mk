@@ -1,0 +1,2 @@
+SELFTEST_BINS :=
+selftests:

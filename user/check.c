@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memsplice check: what this kernel and this user can do, one line each,
+ * with the reason when something is missing.
+ */
+#define LOG_PREFIX "check: "
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "log.h"
+#include "memsplice.h"
+#include "pagemap.h"
+#include "util.h"
+
+#ifndef PAGEMAP_SCAN
+#define PAGEMAP_SCAN	_IOWR('f', 16, struct { char c[96]; })
+#endif
+
+static void line(const char *what, bool ok, const char *detail)
+{
+	printf("%-22s %s%s%s\n", what, ok ? "yes" : "no", *detail ? ": " : "", detail);
+}
+
+static void check_pagemap_scan(void)
+{
+	/* a zero-sized argument: EINVAL if the ioctl exists, ENOTTY if not */
+	char arg[96] = { 0 };
+	int fd = open_proc(getpid(), "pagemap", O_RDONLY);
+	int ret;
+
+	if (fd < 0) {
+		line("PAGEMAP_SCAN", false, strerror(-fd));
+		return;
+	}
+	ret = ioctl(fd, PAGEMAP_SCAN, arg);
+	line("PAGEMAP_SCAN", !(ret < 0 && errno == ENOTTY),
+	     ret < 0 && errno == ENOTTY ? "ioctl unknown (kernel < 6.7)" : "");
+	close(fd);
+}
+
+static void check_pipe(void)
+{
+	char *s;
+	char detail[128];
+
+	if (read_file("/proc/sys/fs/pipe-max-size", &s, NULL)) {
+		line("pipe-max-size", false, "cannot read /proc/sys/fs/pipe-max-size");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%ld bytes", strtol(s, NULL, 10));
+	free(s);
+	line("pipe-max-size", true, detail);
+}
+
+static void check_caps(void)
+{
+	static const struct { cap_value_t cap; const char *name, *why; } caps[] = {
+		{ CAP_SYS_PTRACE, "CAP_SYS_PTRACE", "needed to dump other users' processes" },
+		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "needed to see PFNs (zero page) and map_files" },
+		{ CAP_CHECKPOINT_RESTORE, "CAP_CHECKPOINT_RESTORE", "map_files without CAP_SYS_ADMIN" },
+		{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", "pipes above pipe-max-size" },
+	};
+	cap_t c = cap_get_proc();
+
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		if (c)
+			cap_get_flag(c, caps[i].cap, CAP_EFFECTIVE, &v);
+		line(caps[i].name, v == CAP_SET, v == CAP_SET ? "" : caps[i].why);
+	}
+	cap_free(c);
+}
+
+int cmd_check(const char *method)
+{
+	struct kerndat kd;
+	char why[256];
+	int ret, usable = 0;
+
+	for (size_t i = 0; i < nr_backends; i++) {
+		char what[32];
+
+		if (strcmp(method, "auto") && strcmp(method, backends[i]->name))
+			continue;
+		why[0] = '\0';
+		ret = backends[i]->probe(why, sizeof(why));
+		snprintf(what, sizeof(what), "method %s", backends[i]->name);
+		line(what, !ret, why);
+		usable += !ret;
+	}
+	ret = kerndat_probe(&kd);
+	if (ret) {
+		pr_errno(ret, "cannot probe pagemap");
+		return ret;
+	}
+	line("soft-dirty", kd.soft_dirty,
+	     kd.soft_dirty ? "--track-mem works" : "CONFIG_MEM_SOFT_DIRTY off: --track-mem refused");
+	line("zero page PFN", kd.zero_pfn, kd.zero_pfn ? "" : "PFNs hidden (no CAP_SYS_ADMIN)");
+	check_pagemap_scan();
+	check_pipe();
+	check_caps();
+	if (!usable) {
+		pr_err("no usable method%s%s", strcmp(method, "auto") ? " " : "",
+		       strcmp(method, "auto") ? method : "");
+		return -ENODEV;
+	}
+	return 0;
+}

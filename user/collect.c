@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * While the tree is frozen: for every process, its VMAs and the runs of
+ * pages to dump, read from /proc/PID/pagemap.  A page is dumped when it
+ * exists (present or swapped), is not the zero page, and is not a private
+ * file page that was never written.  With a parent and --track-mem, a page
+ * whose soft-dirty bit is clear and which the parent holds becomes a
+ * PE_PARENT run; anything else (new mappings included) is written.  Then the
+ * soft-dirty bits are cleared, still frozen, for the next pass.
+ *
+ * Memory used here grows with the number of runs, never with the number of
+ * pages: pagemap is read in fixed windows.
+ */
+#define LOG_PREFIX "collect: "
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "log.h"
+#include "parent.h"
+#include "util.h"
+
+#define PM_WINDOW	4096	/* pagemap entries read at once */
+
+static struct pm_job *job_new(struct dump_ctx *ctx, enum pagemap_kind kind,
+			      unsigned long id, pid_t pid, unsigned long delta)
+{
+	struct pm_job *n = realloc(ctx->jobs, (ctx->nr_jobs + 1) * sizeof(*n));
+
+	if (!n)
+		return NULL;
+	ctx->jobs = n;
+	n = &ctx->jobs[ctx->nr_jobs++];
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->id = id;
+	n->pid = pid;
+	n->delta = delta;
+	return n;
+}
+
+static int job_add(struct pm_job *job, unsigned long addr, unsigned int flags, int prot)
+{
+	struct run *last = job->nr_runs ? &job->runs[job->nr_runs - 1] : NULL;
+
+	if (last && last->flags == flags && last->prot == prot &&
+	    last->addr + last->nr_pages * PAGE_SIZE == addr) {
+		last->nr_pages++;
+		return 0;
+	}
+	if (job->nr_runs == job->cap_runs) {
+		unsigned int cap = job->cap_runs ? 2 * job->cap_runs : 16;
+		struct run *n = realloc(job->runs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		job->runs = n;
+		job->cap_runs = cap;
+	}
+	job->runs[job->nr_runs++] = (struct run){ addr, 1, flags, prot };
+	return 0;
+}
+
+struct scan {
+	struct dump_ctx *ctx;
+	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
+	int pagemap_fd;
+	uint64_t *pme;
+};
+
+/* Add the pages of [start, end) of one private VMA to @job. */
+static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
+{
+	bool file_private = v->status & VMA_FILE_PRIVATE;
+	unsigned long addr = v->start;
+
+	while (addr < v->end) {
+		unsigned long nr = MIN((v->end - addr) / PAGE_SIZE, PM_WINDOW);
+		int ret = pagemap_read(s->pagemap_fd, addr, nr, s->pme);
+
+		if (ret)
+			return ret;
+		s->ctx->stats.pages_scanned += nr;
+		for (unsigned long i = 0; i < nr; i++, addr += PAGE_SIZE) {
+			unsigned int flags = PE_PRESENT;
+
+			if (!pme_wanted(&s->ctx->kd, s->pme[i], file_private))
+				continue;
+			if (s->pmap && !(s->pme[i] & PME_SOFT_DIRTY) &&
+			    parent_map_covers(s->pmap, addr)) {
+				flags = PE_PARENT;
+				s->ctx->stats.pages_skipped_parent++;
+			}
+			ret = job_add(job, addr, flags, v->prot);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static bool shmem_seen(const struct dump_ctx *ctx, unsigned long shmid)
+{
+	for (unsigned int i = 0; i < ctx->nr_jobs; i++)
+		if (ctx->jobs[i].kind == PAGEMAP_SHMEM && ctx->jobs[i].id == shmid)
+			return true;
+	return false;
+}
+
+/*
+ * A shared segment is dumped once, whole, from the first process that maps
+ * it: its pages may be resident without being mapped in this process, so
+ * ask the segment itself (SEEK_DATA through map_files) which pages exist.
+ * Without access to map_files fall back to what this process has mapped.
+ */
+static int scan_shmem(struct scan *s, pid_t pid, const struct vma *v)
+{
+	struct pm_job *job;
+	char name[96];
+	int fd, ret = 0;
+	off_t pos, end = v->pgoff + (v->end - v->start);
+
+	if (shmem_seen(s->ctx, v->ino))
+		return 0;
+	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, pid, v->start - v->pgoff);
+	if (!job)
+		return -ENOMEM;
+
+	snprintf(name, sizeof(name), "map_files/%lx-%lx", v->start, v->end);
+	fd = open_proc(pid, name, O_RDONLY);
+	if (fd < 0) {
+		struct scan own = *s;
+
+		pr_debug("%d: %s: %s, using pagemap", pid, name, strerror(-fd));
+		own.pmap = NULL;	/* segments are always written whole */
+		return scan_private(&own, job, v);
+	}
+	for (pos = v->pgoff; pos < end;) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0 || data >= end)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
+			ret = job_add(job, v->start + (off - v->pgoff), PE_PRESENT, v->prot);
+			if (ret)
+				goto out;
+		}
+		s->ctx->stats.pages_scanned += (hole - data + PAGE_SIZE - 1) / PAGE_SIZE;
+		pos = hole;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
+			const struct task *t, struct task_mm *mm)
+{
+	struct parent_map pmap = { 0 };
+	struct scan s = { .ctx = ctx };
+	unsigned int ji;
+	int ret;
+
+	ret = mm_collect(t->pid, mm);
+	if (ret)
+		return ret;
+	if (ctx->opts->track_mem) {
+		ret = parent_map_load(parent, t->pid, t->start_time, &pmap);
+		if (ret)
+			return ret;
+		if (pmap.nr)
+			s.pmap = &pmap;
+	}
+	s.pme = malloc(PM_WINDOW * sizeof(*s.pme));
+	if (!s.pme) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s.pagemap_fd = open_proc(t->pid, "pagemap", O_RDONLY);
+	if (s.pagemap_fd < 0) {
+		ret = s.pagemap_fd;
+		goto out_free;
+	}
+	if (!job_new(ctx, PAGEMAP_TASK, t->pid, t->pid, 0)) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	ji = ctx->nr_jobs - 1;
+	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++) {
+		const struct vma *v = &mm->vmas.v[i];
+
+		/* scan_shmem adds jobs and may move ctx->jobs: index, keep no pointer */
+		if (vma_has_private_pages(v))
+			ret = scan_private(&s, &ctx->jobs[ji], v);
+		else if (vma_is_shmem(v))
+			ret = scan_shmem(&s, t->pid, v);
+	}
+	if (!ret && ctx->opts->track_mem)
+		ret = clear_soft_dirty(t->pid);
+out_close:
+	close(s.pagemap_fd);
+out_free:
+	free(s.pme);
+out:
+	parent_map_free(&pmap);
+	return ret;
+}
+
+int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
+{
+	ctx->mms = calloc(ctx->tree.nr, sizeof(*ctx->mms));
+	if (!ctx->mms)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
+		int ret = collect_task(ctx, parent, &ctx->tree.tasks[i], &ctx->mms[i]);
+
+		if (ret) {
+			pr_errno(ret, "cannot collect the memory of %d", ctx->tree.tasks[i].pid);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void collect_free(struct dump_ctx *ctx)
+{
+	for (unsigned int i = 0; i < ctx->nr_jobs; i++)
+		free(ctx->jobs[i].runs);
+	free(ctx->jobs);
+	ctx->jobs = NULL;
+	ctx->nr_jobs = 0;
+	if (ctx->mms)
+		for (unsigned int i = 0; i < ctx->tree.nr; i++)
+			mm_free(&ctx->mms[i]);
+	free(ctx->mms);
+	ctx->mms = NULL;
+}

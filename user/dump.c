@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pre-dump: freeze the tree, collect what to dump, resume it, then copy.
+ * dump:     freeze, collect, copy, write, then kill (or resume with
+ *           --leave-running).
+ *
+ * Whatever fails, the tree is released (never killed, never left stopped)
+ * and the files of the half-written set are removed.
+ */
+#define LOG_PREFIX ""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "dump.h"
+#include "imgset.h"
+#include "inventory.pb-c.h"
+#include "log.h"
+#include "parent.h"
+#include "pstree.pb-c.h"
+#include "sink-image.h"
+#include "util.h"
+
+static int uptime_us(uint64_t *out)
+{
+	double up;
+	FILE *f = fopen("/proc/uptime", "re");
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%lf", &up) != 1) {
+		fclose(f);
+		return -EINVAL;
+	}
+	fclose(f);
+	*out = (uint64_t)(up * 1000000);
+	return 0;
+}
+
+static int write_pstree(struct imgset *set, const struct pstree *tree)
+{
+	struct img img;
+	int ret, ret2;
+
+	ret = imgset_create(set, &img, IMG_PSTREE, 0);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < tree->nr && !ret; i++) {
+		const struct task *t = &tree->tasks[i];
+		PstreeEntry pe = PSTREE_ENTRY__INIT;
+
+		pe.pid = t->pid;
+		pe.ppid = t->ppid;
+		pe.pgid = t->pgid;
+		pe.sid = t->sid;
+		pe.n_threads = t->nr_threads;
+		pe.threads = (uint32_t *)t->threads;
+		ret = img_write_entry(&img, &pe.base);
+	}
+	ret2 = img_close(&img);
+	return ret ? ret : ret2;
+}
+
+static int write_images(struct dump_ctx *ctx, struct imgset *set, uint64_t uptime)
+{
+	const struct dump_opts *o = ctx->opts;
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	int ret;
+
+	ret = write_pstree(set, &ctx->tree);
+	for (unsigned int i = 0; i < ctx->tree.nr && !ret; i++)
+		ret = mm_write(set, ctx->tree.tasks[i].pid, &ctx->mms[i]);
+	if (!ret)
+		ret = stats_write_image(set, &ctx->stats);
+	if (ret)
+		return ret;
+
+	inv.img_version = 2;
+	inv.has_fdinfo_per_id = true;
+	inv.fdinfo_per_id = true;
+	inv.has_dump_uptime = true;
+	inv.dump_uptime = uptime;
+	if (o->pre_dump) {
+		inv.has_pre_dump_mode = true;
+		inv.pre_dump_mode = ctx->src.ops->pre_dump_mode;
+	}
+	return imgset_commit(set, &inv);
+}
+
+static void thaw(struct dump_ctx *ctx, bool *frozen, uint64_t since)
+{
+	if (!*frozen)
+		return;
+	pstree_release(&ctx->tree);
+	ctx->stats.frozen_time = now_us() - since;
+	*frozen = false;
+}
+
+int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
+{
+	struct dump_ctx ctx = { .opts = o, .interrupted = interrupted };
+	struct source_opts sopts = { .buffer_size = o->buffer_size };
+	const struct page_source_ops *ops;
+	struct parent parent = { .dirfd = -1 };
+	uint64_t t0, frozen_at = 0, uptime = 0;
+	bool frozen = false;
+	struct imgset set;
+	int ret;
+
+	ctx.stats.pre_dump = o->pre_dump;
+	ret = kerndat_probe(&ctx.kd);
+	if (ret) {
+		pr_errno(ret, "cannot probe pagemap");
+		return ret;
+	}
+	if (o->track_mem && !ctx.kd.soft_dirty) {
+		pr_err("--track-mem needs soft-dirty bits, which this kernel does not have "
+		       "(CONFIG_MEM_SOFT_DIRTY is off)");
+		return -EOPNOTSUPP;
+	}
+	ret = backend_select(o->method, &ops);
+	if (ret)
+		return ret;
+	ctx.stats.method = ops->name;
+	ret = pstree_check_target(o->pid);
+	if (ret)
+		return ret;
+	ret = imgset_begin(&set, o->dir, o->prev_dir);
+	if (ret)
+		return ret;
+	if (o->prev_dir) {
+		ret = parent_open(&parent, set.dirfd, o->dir);
+		if (ret)
+			goto err_set;
+	}
+	ctx.src.ops = ops;
+	ret = ops->create(&ctx.src, &sopts);
+	if (ret) {
+		pr_errno(ret, "method %s: cannot set up", ops->name);
+		goto err_parent;
+	}
+	ret = sink_image_create(&ctx.sink, &set);
+	if (ret)
+		goto err_src;
+
+	t0 = now_us();
+	ret = pstree_seize(o->pid, &ctx.tree);
+	if (ret)
+		goto err_sink;
+	frozen = true;
+	frozen_at = now_us();
+	ctx.stats.freezing_time = frozen_at - t0;
+	ret = uptime_us(&uptime);
+	if (!ret)
+		ret = collect_tree(&ctx, &parent);
+	if (ret)
+		goto err_tree;
+	if (o->pre_dump && !ops->xfer_while_frozen)
+		thaw(&ctx, &frozen, frozen_at);
+	if (o->pre_dump && ops->xfer_while_frozen)
+		pr_info("method %s moves pages while the tree is frozen", ops->name);
+
+	ret = xfer_jobs(&ctx);
+	if (ret)
+		goto err_tree;
+	if (o->pre_dump || o->leave_running)
+		thaw(&ctx, &frozen, frozen_at);
+	else
+		ctx.stats.frozen_time = now_us() - frozen_at;	/* until the kill */
+	ret = write_images(&ctx, &set, uptime);
+	if (ret)
+		goto err_tree;
+	if (frozen) {
+		pstree_kill(&ctx.tree);
+		frozen = false;
+	}
+
+	if (o->display_stats)
+		stats_print(stdout, &ctx.stats);
+	if (o->stats_json)
+		stats_write_json(o->stats_json, &ctx.stats);
+	ret = 0;
+	goto out;
+
+err_tree:
+	if (*interrupted)
+		pr_err("interrupted by signal %d: the tree is resumed, no images kept",
+		       (int)*interrupted);
+	thaw(&ctx, &frozen, frozen_at);
+out:
+	collect_free(&ctx);
+	pstree_free(&ctx.tree);
+err_sink:
+	sink_image_destroy(&ctx.sink);
+err_src:
+	ops->destroy(&ctx.src);
+err_parent:
+	parent_close(&parent);
+err_set:
+	if (ret)
+		imgset_abort(&set);
+	imgset_end(&set);
+	return ret;
+}

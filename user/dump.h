@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* pre-dump and dump of a process tree. */
+#ifndef MEMSPLICE_DUMP_H
+#define MEMSPLICE_DUMP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pagemap.h"
+#include "pstree.h"
+#include "sink.h"
+#include "source.h"
+#include "stats.h"
+#include "vma.h"
+
+struct dump_opts {
+	pid_t pid;
+	const char *dir;
+	const char *prev_dir;	/* relative to dir, like criu's */
+	const char *method;
+	size_t buffer_size;
+	bool pre_dump;
+	bool track_mem;
+	bool leave_running;
+	bool display_stats;
+	const char *stats_json;
+};
+
+/* a pagemap run waiting to be transferred */
+struct run {
+	unsigned long addr;	/* in the target */
+	unsigned long nr_pages;
+	unsigned int flags;	/* PE_PRESENT or PE_PARENT */
+	int prot;
+};
+
+/* one pagemap to write: a process's private memory or a shared segment */
+struct pm_job {
+	enum pagemap_kind kind;
+	unsigned long id;	/* pid or shmid */
+	pid_t pid;		/* process to read from */
+	unsigned long delta;	/* image vaddr = addr - delta */
+	struct run *runs;
+	unsigned int nr_runs, cap_runs;
+};
+
+/* what was collected of one process while the tree was frozen */
+struct task_mm {
+	struct vma_list vmas;
+	uint64_t stat[11];	/* mm_entry fields 1..11 */
+	uint64_t *auxv;
+	unsigned int nr_auxv;
+};
+
+struct parent;
+
+struct dump_ctx {
+	const struct dump_opts *opts;
+	struct kerndat kd;
+	struct pstree tree;
+	struct task_mm *mms;	/* parallel to tree.tasks */
+	struct pm_job *jobs;
+	unsigned int nr_jobs;
+	struct page_source src;
+	struct page_sink sink;
+	struct dump_stats stats;
+	volatile sig_atomic_t *interrupted;
+};
+
+int dump_tree(const struct dump_opts *opts, volatile sig_atomic_t *interrupted);
+
+/* collect.c: while frozen, decide what to dump (and clear soft-dirty) */
+int collect_tree(struct dump_ctx *ctx, const struct parent *parent);
+void collect_free(struct dump_ctx *ctx);
+/* xfer.c: move every job's pages from the source to the sink */
+int xfer_jobs(struct dump_ctx *ctx);
+/* mm.c: collect and write mm-PID.img */
+int mm_collect(pid_t pid, struct task_mm *mm);
+struct imgset;
+int mm_write(struct imgset *set, pid_t pid, const struct task_mm *mm);
+void mm_free(struct task_mm *mm);
+
+#endif

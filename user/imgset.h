@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * An image directory being written.  inventory.img is written last (to a
+ * temporary name, then renamed): a directory without it is not a complete
+ * image set.  On abort every file this run created is removed again.
+ */
+#ifndef MEMSPLICE_IMGSET_H
+#define MEMSPLICE_IMGSET_H
+
+#include "image.h"
+
+struct InventoryEntry;
+
+struct imgset {
+	int dirfd;
+	const char *dir;
+	char **created;
+	unsigned int nr_created, cap_created;
+	bool parent_link;	/* we created DIR/parent */
+};
+
+/*
+ * imgset_begin - open @dir for writing a new set; remove a stale
+ * inventory.img and parent link; link DIR/parent -> @parent_rel if given.
+ */
+int imgset_begin(struct imgset *set, const char *dir, const char *parent_rel);
+/* imgset_create - create image @type/@id in the set (recorded for abort) */
+int imgset_create(struct imgset *set, struct img *img, enum image_type type, unsigned long id);
+/* imgset_create_raw - create a raw file (pages-N.img); returns fd or -errno */
+int imgset_create_raw(struct imgset *set, enum image_type type, unsigned long id);
+/* imgset_commit - write inventory.img atomically: the set is now complete */
+int imgset_commit(struct imgset *set, const struct InventoryEntry *inv);
+/* imgset_abort - remove everything this run created */
+void imgset_abort(struct imgset *set);
+void imgset_end(struct imgset *set);
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The previous image set of a pre-dump chain: which pages it holds. */
+#ifndef MEMSPLICE_PARENT_H
+#define MEMSPLICE_PARENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct parent {
+	int dirfd;		/* -1: no parent */
+	uint64_t dump_uptime;	/* microseconds after boot, 0 if unknown */
+};
+
+/* pages the parent has for one process: sorted, merged [start, end) ranges */
+struct parent_map {
+	struct prange { unsigned long start, end; } *r;
+	unsigned int nr;
+};
+
+/*
+ * parent_open - open DIR/parent (if @dirfd has one) and check it is a
+ * complete image set.  A missing or corrupt parent is an error.
+ */
+int parent_open(struct parent *p, int dirfd, const char *dir);
+void parent_close(struct parent *p);
+/*
+ * parent_map_load - what the parent holds for @pid.  Empty when the parent
+ * has no pagemap for it or the pid was reused (the process started after
+ * the parent was dumped).
+ */
+int parent_map_load(const struct parent *p, pid_t pid, unsigned long long start_ticks,
+		    struct parent_map *m);
+bool parent_map_covers(const struct parent_map *m, unsigned long addr);
+void parent_map_free(struct parent_map *m);
+
+/* parent_read_inventory - read inventory.img of @dirfd; 0, -ENOENT, -EBADMSG */
+struct InventoryEntry;
+int read_inventory(int dirfd, struct InventoryEntry **inv);
+
+#endif

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Freeze a tree with ptrace: seize and interrupt every thread, discover new
+ * threads and children until the set stops growing.  A process that exits
+ * while we walk is dropped, not an error.  Only the kernel's ptrace rules
+ * decide whether we may freeze a task (PTRACE_SEIZE fails with EPERM).
+ */
+#define LOG_PREFIX "pstree: "
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pstree.h"
+#include "util.h"
+
+#define PF_KTHREAD	0x00200000
+
+struct proc_stat {
+	pid_t ppid, pgid, sid;
+	unsigned long flags;
+	unsigned long long start_time;
+};
+
+static int parse_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], *buf, *p;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	ret = read_file(path, &buf, NULL);
+	if (ret)
+		return ret == -ENOENT ? -ESRCH : ret;
+	/* comm may contain anything: fields start after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %d %d %d %*d %*d %lu %*u %*u %*u %*u %*u %*u "
+			 "%*d %*d %*d %*d %*d %*d %llu", &st->ppid, &st->pgid,
+			 &st->sid, &st->flags, &st->start_time) != 5)
+		ret = -EINVAL;
+	free(buf);
+	return ret;
+}
+
+int pstree_check_target(pid_t root)
+{
+	struct proc_stat st;
+	int ret;
+
+	if (root <= 0) {
+		pr_err("invalid pid %d", root);
+		return -EINVAL;
+	}
+	if (root == getpid()) {
+		pr_err("pid %d is memsplice itself", root);
+		return -EINVAL;
+	}
+	ret = parse_stat(root, &st);
+	if (ret == -ESRCH) {
+		pr_err("no such process: %d", root);
+		return ret;
+	}
+	if (ret) {
+		pr_errno(ret, "cannot read /proc/%d/stat", root);
+		return ret;
+	}
+	if (st.flags & PF_KTHREAD) {
+		pr_err("pid %d is a kernel thread: it has no user memory to dump", root);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool is_seized(const struct pstree *tree, pid_t tid)
+{
+	for (unsigned int i = 0; i < tree->nr_seized; i++)
+		if (tree->seized[i] == tid)
+			return true;
+	return false;
+}
+
+static int note_seized(struct pstree *tree, pid_t tid)
+{
+	if (tree->nr_seized == tree->cap_seized) {
+		unsigned int cap = tree->cap_seized ? 2 * tree->cap_seized : 64;
+		pid_t *n = realloc(tree->seized, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		tree->seized = n;
+		tree->cap_seized = cap;
+	}
+	tree->seized[tree->nr_seized++] = tid;
+	return 0;
+}
+
+/*
+ * Wait until @tid reports a ptrace stop.  Signals that arrive first are
+ * delivered as they would have been without us; a group stop counts as
+ * frozen.  Returns 0, or -ESRCH when the thread died meanwhile.
+ */
+static int wait_frozen(pid_t tid)
+{
+	for (;;) {
+		int status;
+		pid_t r = waitpid(tid, &status, __WALL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				return -EINTR;
+			return errno == ECHILD ? -ESRCH : -errno;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (!WIFSTOPPED(status))
+			continue;
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return 0;
+		/* signal-delivery-stop: let the signal through, the interrupt stays pending */
+		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(status)) < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+	}
+}
+
+/* Seize one thread.  Returns 1 when seized, 0 when it is gone, or -errno. */
+static int seize_thread(struct pstree *tree, pid_t tid)
+{
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+		if (errno == ESRCH)
+			return 0;
+		ret = -errno;
+		if (ret == -EPERM)
+			pr_err("not permitted to freeze %d (ptrace: %s)", tid, strerror(EPERM));
+		else
+			pr_perror("cannot seize %d", tid);
+		return ret;
+	}
+	ret = note_seized(tree, tid);
+	if (ret) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return ret;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	ret = wait_frozen(tid);
+	if (ret == -ESRCH)
+		return 0;
+	return ret ? ret : 1;
+}
+
+/* Freeze all threads of @pid, relisting until no new one appears. */
+static int seize_threads(struct pstree *tree, struct task *t)
+{
+	char path[64];
+	bool grew;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+	do {
+		struct dirent *de;
+		DIR *dir = opendir(path);
+
+		grew = false;
+		if (!dir)
+			return errno == ENOENT ? -ESRCH : -errno;
+		while ((de = readdir(dir))) {
+			pid_t tid = atoi(de->d_name);
+			pid_t *n;
+			int ret;
+
+			if (tid <= 0 || is_seized(tree, tid))
+				continue;
+			ret = seize_thread(tree, tid);
+			if (ret < 0) {
+				closedir(dir);
+				return ret;
+			}
+			if (!ret)
+				continue;
+			n = realloc(t->threads, (t->nr_threads + 1) * sizeof(*n));
+			if (!n) {
+				closedir(dir);
+				return -ENOMEM;
+			}
+			t->threads = n;
+			t->threads[t->nr_threads++] = tid;
+			grew = true;
+		}
+		closedir(dir);
+	} while (grew);
+	return t->nr_threads ? 0 : -ESRCH;
+}
+
+static int add_task(struct pstree *tree, pid_t pid)
+{
+	struct task *n;
+
+	for (unsigned int i = 0; i < tree->nr; i++)
+		if (tree->tasks[i].pid == pid)
+			return 0;
+	n = realloc(tree->tasks, (tree->nr + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	tree->tasks = n;
+	memset(&n[tree->nr], 0, sizeof(*n));
+	n[tree->nr++].pid = pid;
+	return 0;
+}
+
+/* Queue the children of every (frozen) thread of @t. */
+static int collect_children(struct pstree *tree, const struct task *t)
+{
+	for (unsigned int i = 0; i < t->nr_threads; i++) {
+		char path[96], *buf, *p, *end;
+		int ret;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", t->pid, t->threads[i]);
+		ret = read_file(path, &buf, NULL);
+		if (ret == -ENOENT)
+			continue;
+		if (ret)
+			return ret;
+		for (p = buf;; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (child == getpid()) {
+				free(buf);
+				pr_err("the tree of %d contains memsplice itself", tree->tasks[0].pid);
+				return -EINVAL;
+			}
+			ret = add_task(tree, child);
+			if (ret) {
+				free(buf);
+				return ret;
+			}
+		}
+		free(buf);
+	}
+	return 0;
+}
+
+static void drop_task(struct pstree *tree, unsigned int i)
+{
+	free(tree->tasks[i].threads);
+	memmove(&tree->tasks[i], &tree->tasks[i + 1], (tree->nr - i - 1) * sizeof(tree->tasks[0]));
+	tree->nr--;
+}
+
+int pstree_seize(pid_t root, struct pstree *tree)
+{
+	int ret;
+
+	memset(tree, 0, sizeof(*tree));
+	ret = add_task(tree, root);
+	if (ret)
+		return ret;
+
+	for (unsigned int i = 0; i < tree->nr;) {
+		struct task *t = &tree->tasks[i];
+		struct proc_stat st;
+
+		ret = seize_threads(tree, t);
+		if (!ret)
+			ret = parse_stat(t->pid, &st);
+		if (ret == -ESRCH && i > 0) {
+			pr_info("process %d exited while freezing, dropped", t->pid);
+			drop_task(tree, i);
+			continue;
+		}
+		if (ret == -ESRCH) {
+			pr_err("process %d exited while freezing", root);
+			goto err;
+		}
+		if (ret)
+			goto err;
+		t->ppid = i ? st.ppid : 0;
+		t->pgid = st.pgid;
+		t->sid = st.sid;
+		t->start_time = st.start_time;
+		ret = collect_children(tree, t);
+		if (ret)
+			goto err;
+		i++;
+	}
+	pr_info("froze %u processes, %u threads", tree->nr, tree->nr_seized);
+	return 0;
+
+err:
+	pstree_release(tree);
+	pstree_free(tree);
+	return ret;
+}
+
+void pstree_release(struct pstree *tree)
+{
+	for (unsigned int i = 0; i < tree->nr_seized; i++)
+		if (ptrace(PTRACE_DETACH, tree->seized[i], 0, 0) < 0 && errno != ESRCH)
+			pr_perror("cannot detach %d", tree->seized[i]);
+	tree->nr_seized = 0;
+}
+
+void pstree_kill(struct pstree *tree)
+{
+	for (unsigned int i = 0; i < tree->nr; i++)
+		if (kill(tree->tasks[i].pid, SIGKILL) < 0 && errno != ESRCH)
+			pr_perror("cannot kill %d", tree->tasks[i].pid);
+	/* dead tracees need no detach; drop the ptrace links with the rest */
+	pstree_release(tree);
+}
+
+void pstree_free(struct pstree *tree)
+{
+	for (unsigned int i = 0; i < tree->nr; i++)
+		free(tree->tasks[i].threads);
+	free(tree->tasks);
+	free(tree->seized);
+	memset(tree, 0, sizeof(*tree));
+}

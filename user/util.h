@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by the tool's files. */
+#ifndef MEMSPLICE_UTIL_H
+#define MEMSPLICE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PAGE_SIZE	4096UL
+#define PAGE_SHIFT	12
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
+
+/* monotonic time in microseconds */
+uint64_t now_us(void);
+/* read a whole small file (proc) into a NUL-terminated malloc'ed buffer */
+int read_file(const char *path, char **out, size_t *len);
+/* write all of @len bytes; returns 0 or -errno */
+int write_all(int fd, const void *buf, size_t len);
+/* pread all of @len bytes at @off; returns bytes read (short at EOF/EFAULT) or -errno */
+ssize_t pread_all(int fd, void *buf, size_t len, off_t off);
+/* open a file below /proc/PID; returns fd or -errno */
+int open_proc(pid_t pid, const char *name, int flags);
+
+#endif

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Parse /proc/PID/maps.  Classification follows what a restorer needs:
+ * private anonymous and private file pages belong to the task, shared
+ * anonymous (and SysV) segments are dumped once per segment, shared file
+ * mappings live in their file, and kernel-provided areas (vdso, vvar,
+ * vsyscall) are recreated by the kernel and carry no pages.
+ */
+#define LOG_PREFIX "vma: "
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "util.h"
+#include "vma.h"
+
+static void vma_classify(struct vma *v, bool shared, const char *path)
+{
+	v->flags = shared ? MAP_SHARED : MAP_PRIVATE;
+
+	if (!strcmp(path, "[vdso]")) {
+		v->status = VMA_AREA_REGULAR | VMA_AREA_VDSO;
+		v->flags |= MAP_ANONYMOUS;
+	} else if (!strncmp(path, "[vvar", 5)) {
+		v->status = VMA_AREA_REGULAR | VMA_AREA_VVAR;
+		v->flags |= MAP_ANONYMOUS;
+	} else if (!strcmp(path, "[vsyscall]")) {
+		v->status = VMA_AREA_VSYSCALL;
+	} else if (!strncmp(path, "/SYSV", 5)) {
+		v->status = VMA_AREA_REGULAR | VMA_AREA_SYSVIPC;
+	} else if (shared && (!strcmp(path, "/dev/zero (deleted)") ||
+			      !strcmp(path, "/dev/zero") || (!*path && v->ino))) {
+		v->status = VMA_AREA_REGULAR | VMA_ANON_SHARED;
+		v->flags |= MAP_ANONYMOUS;
+	} else if (path[0] == '/' && v->ino) {
+		v->status = VMA_AREA_REGULAR |
+			    (shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE);
+	} else {
+		/* no path, [heap], [stack], [anon:name] */
+		v->status = VMA_AREA_REGULAR | VMA_ANON_PRIVATE;
+		v->flags |= MAP_ANONYMOUS;
+		if (!strcmp(path, "[heap]"))
+			v->status |= VMA_AREA_HEAP;
+		if (!strcmp(path, "[stack]")) {
+			v->status |= VMA_AREA_STACK;
+			v->flags |= MAP_GROWSDOWN;
+		}
+	}
+}
+
+static int vma_parse_line(char *line, struct vma *v)
+{
+	char perms[5], *path;
+	unsigned int dmaj, dmin;
+	int pos = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu %n", &v->start, &v->end,
+		   perms, &v->pgoff, &dmaj, &dmin, &v->ino, &pos) < 7)
+		return -EINVAL;
+	path = line + pos;
+	path[strcspn(path, "\n")] = '\0';
+
+	if (perms[0] == 'r')
+		v->prot |= PROT_READ;
+	if (perms[1] == 'w')
+		v->prot |= PROT_WRITE;
+	if (perms[2] == 'x')
+		v->prot |= PROT_EXEC;
+	vma_classify(v, perms[3] == 's', path);
+	return 0;
+}
+
+int vma_list_collect(pid_t pid, struct vma_list *list)
+{
+	char path[64], *buf, *line, *save;
+	unsigned int cap = 64;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	ret = read_file(path, &buf, NULL);
+	if (ret)
+		return ret == -ENOENT ? -ESRCH : ret;
+
+	list->nr = 0;
+	list->v = malloc(cap * sizeof(*list->v));
+	if (!list->v) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct vma v;
+
+		if (vma_parse_line(line, &v)) {
+			pr_err("cannot parse maps line of %d: %s", pid, line);
+			ret = -EINVAL;
+			goto err_free;
+		}
+		if (v.status & VMA_AREA_VSYSCALL)
+			continue;
+		if (list->nr == cap) {
+			struct vma *n = realloc(list->v, 2 * cap * sizeof(*n));
+
+			if (!n) {
+				ret = -ENOMEM;
+				goto err_free;
+			}
+			list->v = n;
+			cap *= 2;
+		}
+		list->v[list->nr++] = v;
+	}
+	ret = 0;
+	goto out;
+
+err_free:
+	vma_list_free(list);
+out:
+	free(buf);
+	return ret;
+}
+
+void vma_list_free(struct vma_list *list)
+{
+	free(list->v);
+	list->v = NULL;
+	list->nr = 0;
+}
+
+bool vma_has_private_pages(const struct vma *v)
+{
+	if (v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL))
+		return false;
+	return v->status & (VMA_ANON_PRIVATE | VMA_FILE_PRIVATE);
+}
+
+bool vma_is_shmem(const struct vma *v)
+{
+	return v->status & (VMA_ANON_SHARED | VMA_AREA_SYSVIPC);
+}

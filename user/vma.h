@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The VMAs of one process, parsed from /proc/PID/maps and classified as CRIU does. */
+#ifndef MEMSPLICE_VMA_H
+#define MEMSPLICE_VMA_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* vma_entry.status bits (CRIU's VMA_AREA_* / VMA_*) */
+#define VMA_AREA_REGULAR	(1u << 0)
+#define VMA_AREA_STACK		(1u << 1)
+#define VMA_AREA_VSYSCALL	(1u << 2)
+#define VMA_AREA_VDSO		(1u << 3)
+#define VMA_AREA_HEAP		(1u << 5)
+#define VMA_FILE_PRIVATE	(1u << 6)
+#define VMA_FILE_SHARED		(1u << 7)
+#define VMA_ANON_SHARED		(1u << 8)
+#define VMA_ANON_PRIVATE	(1u << 9)
+#define VMA_AREA_SYSVIPC	(1u << 10)
+#define VMA_AREA_VVAR		(1u << 12)
+
+struct vma {
+	unsigned long start, end;
+	unsigned long pgoff;	/* file offset in bytes */
+	unsigned long ino;	/* inode: the shmid of a shared anonymous segment */
+	int prot;		/* PROT_* */
+	unsigned int flags;	/* MAP_* */
+	unsigned int status;	/* VMA_* */
+};
+
+struct vma_list {
+	struct vma *v;
+	unsigned int nr;
+};
+
+/* vma_list_collect - parse /proc/@pid/maps; 0 or -errno (-ESRCH: gone) */
+int vma_list_collect(pid_t pid, struct vma_list *list);
+void vma_list_free(struct vma_list *list);
+
+/* vma_has_private_pages - whether pages of this VMA go to the task's pagemap */
+bool vma_has_private_pages(const struct vma *v);
+/* vma_is_shmem - whether pages of this VMA go to a shared segment's pagemap */
+bool vma_is_shmem(const struct vma *v);
+
+#endif
