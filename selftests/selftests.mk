@@ -1,2 +1,28 @@
-SELFTEST_BINS :=
-selftests:
+# SPDX-License-Identifier: GPL-2.0
+# Test programs (included by the top-level Makefile).  The kselftest harness
+# headers are extracted from Debian's linux-source at build time into
+# build/kselftest/ and never committed.
+
+KSFT_DIR	:= $(B)/kselftest
+KSFT_HDRS	:= $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
+TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror \
+		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude/uapi -pthread
+
+TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test
+SELFTEST_BINS	:= $(TESTS) selftests/lib/victim
+VTEST_O		:= $(B)/selftests/vtest.o $(B)/images/pagemap.pb-c.o
+
+selftests: $(SELFTEST_BINS)
+
+$(KSFT_HDRS):
+	scripts/kselftest-headers.sh $(KSFT_DIR)
+
+selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
+
+$(B)/selftests/vtest.o: selftests/lib/vtest.c selftests/lib/vtest.h selftests/lib/pattern.h $(PB_H)
+	@mkdir -p $(B)/selftests
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c

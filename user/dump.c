@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "dump.h"
@@ -88,6 +89,19 @@ static int write_images(struct dump_ctx *ctx, struct imgset *set, uint64_t uptim
 	return imgset_commit(set, &inv);
 }
 
+static int frozen_hook(int fd, volatile sig_atomic_t *interrupted)
+{
+	char c;
+
+	if (fd < 0)
+		return 0;
+	if (write_all(fd, "frozen\n", 7))
+		return -EIO;
+	if (read(fd, &c, 1) < 0 && errno != EINTR)
+		return -errno;
+	return *interrupted ? -EINTR : 0;
+}
+
 static void thaw(struct dump_ctx *ctx, bool *frozen, uint64_t since)
 {
 	if (!*frozen)
@@ -154,6 +168,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
 	ret = uptime_us(&uptime);
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
+	if (!ret)
+		ret = frozen_hook(o->frozen_hook_fd, interrupted);
 	if (ret)
 		goto err_tree;
 	if (o->pre_dump && !ops->xfer_while_frozen)
@@ -168,7 +184,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
 		thaw(&ctx, &frozen, frozen_at);
 	else
 		ctx.stats.frozen_time = now_us() - frozen_at;	/* until the kill */
-	ret = write_images(&ctx, &set, uptime);
+	ret = *interrupted ? -EINTR : write_images(&ctx, &set, uptime);
 	if (ret)
 		goto err_tree;
 	if (frozen) {

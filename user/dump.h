@@ -27,6 +27,12 @@ struct dump_opts {
 	bool leave_running;
 	bool display_stats;
 	const char *stats_json;
+	/*
+	 * Test hook (MEMSPLICE_TEST_FROZEN_FD): with the tree frozen and
+	 * collected, write "frozen\n" to this fd and wait for one byte, so a
+	 * test can kill or signal memsplice at exactly that point.  -1: off.
+	 */
+	int frozen_hook_fd;
 };
 
 /* a pagemap run waiting to be transferred */

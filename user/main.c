@@ -117,7 +117,12 @@ static int install_signals(void)
 
 int main(int argc, char **argv)
 {
-	struct dump_opts o = { .method = "auto", .buffer_size = DEFAULT_BUFFER_SIZE };
+	struct dump_opts o = {
+		.method = "auto",
+		.buffer_size = DEFAULT_BUFFER_SIZE,
+		.frozen_hook_fd = -1,
+	};
+	const char *hook = getenv("MEMSPLICE_TEST_FROZEN_FD");
 	const char *cmd, *log_file = NULL;
 	int verbosity = 0, c, ret;
 	char *end;
@@ -160,6 +165,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cmd = argv[optind++];
+	if (hook)
+		o.frozen_hook_fd = atoi(hook);
 	ret = log_init(verbosity, log_file);
 	if (ret) {
 		fprintf(stderr, "memsplice: cannot open log file %s: %s\n", log_file, strerror(-ret));

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Install the Debian 12 packages memsplice needs, and nothing else.
+#
+#   scripts/deps.sh            build and host-test packages
+#   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs
+#
+# Idempotent and quick when everything is present (one dpkg-query call, no
+# apt-get): apt-get update + install run only when a package is missing.
+set -eu
+
+base="build-essential pkg-config libcap-dev libprotobuf-c-dev
+protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
+python3-protobuf"
+guest="qemu-system-x86 busybox-static cpio zstd linux-image-amd64
+linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64"
+
+case "${1-}" in
+"") pkgs=$base ;;
+--guest) pkgs="$base $guest" ;;
+*) echo "usage: $0 [--guest]" >&2; exit 2 ;;
+esac
+
+# Packages dpkg does not know at all are absent from the output, so compute
+# "wanted minus installed" rather than looking at the status column alone.
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs \
+	2>/dev/null | awk '$1 == "ii" { printf " %s", $2 }') || true
+missing=
+for p in $pkgs; do
+	case "$installed " in
+	*" $p "*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+if [ -n "$missing" ]; then
+	sudo=
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null 2>&1 ||
+			{ echo "deps: need root (or sudo) to install:$missing" >&2; exit 1; }
+		sudo=sudo
+	fi
+	$sudo apt-get update -qq >/dev/null ||
+		{ echo "deps: apt-get update failed" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $missing >/dev/null ||
+		{ echo "deps: apt-get install failed for:$missing" >&2; exit 1; }
+fi
+
+# crit (criu's image decoder, a python3 script) needs python3-protobuf; an
+# incomplete python install shows up only when it runs.
+crit --help >/dev/null 2>&1 ||
+	{ echo "deps: 'crit --help' fails: check python3 and python3-protobuf" >&2; exit 1; }
+
+if [ -n "$missing" ]; then
+	echo "deps: installed$missing"
+else
+	echo "deps: all present"
+fi

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memsplice end to end: dump victims and compare the images with what the
+ * victim wrote (pattern) and with its memory (/proc/PID/mem), page for page.
+ * Every test runs once per backend (FIXTURE_VARIANT); a backend that is not
+ * available here is skipped.
+ */
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "lib/pattern.h"
+#include "lib/vtest.h"
+
+#define PE_PARENT	1u
+#define PE_PRESENT	4u
+
+FIXTURE(dump) {
+	struct victim v;
+	char *dir;
+	char err[4096];
+};
+
+FIXTURE_VARIANT(dump) {
+	const char *method;
+};
+
+FIXTURE_VARIANT_ADD(dump, read) { .method = "read" };
+FIXTURE_VARIANT_ADD(dump, device) { .method = "device" };
+FIXTURE_VARIANT_ADD(dump, parasite) { .method = "parasite" };
+
+/*
+ * The 6.1 harness runs the test body even after SKIP() in the setup: every
+ * test starts with NEED_METHOD() so a missing backend skips the test.
+ */
+#define NEED_METHOD() do { \
+	if (!self->dir) \
+		SKIP(return, "method %s not available here", variant->method); \
+} while (0)
+
+FIXTURE_SETUP(dump)
+{
+	if (!method_available(variant->method))
+		SKIP(return, "method %s not available here", variant->method);
+	self->dir = make_dir("dump");
+	ASSERT_NE(NULL, self->dir);
+}
+
+FIXTURE_TEARDOWN(dump)
+{
+	victim_kill(&self->v);
+	if (self->dir)
+		remove_dir(self->dir);
+}
+
+/* dump -R the victim into self->dir with extra args; asserts success */
+static int do_dump(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
+		   const FIXTURE_VARIANT(dump) *variant, const char *cmd, const char *extra)
+{
+	char pid[16];
+	const char *args[] = { cmd, "-t", pid, "-D", self->dir, "--method", variant->method,
+			       extra, NULL };
+	int ret;
+
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	ret = run_memsplice(args, self->err, sizeof(self->err), -1);
+	if (ret)
+		TH_LOG("memsplice %s: exit %d: %s", cmd, ret, self->err);
+	return ret;
+}
+
+/* all pages of @name in @pid's pagemap carry the pattern; the dump equals memory */
+static void check_dump(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
+		       pid_t pid, const char *name, bool compare_mem)
+{
+	struct dump_view dv;
+	uint64_t bad = 0;
+	long n;
+
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, pid, false));
+	for (int i = 0; i < self->v.nr; i++) {
+		const struct vregion *r = &self->v.r[i];
+
+		if (r->pid != pid || strcmp(r->name, name))
+			continue;
+		n = check_region(&dv, r, 0, 0, &bad);
+		EXPECT_EQ((long)r->pages, n) {
+			TH_LOG("%s page %#lx of %d is missing or wrong", name, (unsigned long)bad, pid);
+		}
+	}
+	if (compare_mem) {
+		n = compare_with_mem(&dv, pid, &bad);
+		EXPECT_LT(0, n) {
+			TH_LOG("dumped page %#lx differs from the memory of %d", (unsigned long)bad, pid);
+		}
+	}
+	dump_view_close(&dv);
+}
+
+TEST_F(dump, anon_private)
+{
+	const char *a[] = { "--anon", "256", NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, victim_stop_all(&self->v));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	check_dump(_metadata, self, self->v.pid, "anon", true);
+	ASSERT_EQ(0, victim_cont_all(&self->v));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+	EXPECT_EQ(0, proc_tracer(self->v.pid));
+	EXPECT_NE('t', proc_state(self->v.pid));
+}
+
+TEST_F(dump, file_private_only_written_pages)
+{
+	const char *a[] = { "--file", "64", NULL };
+	struct vregion *r;
+	struct dump_view dv;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	r = victim_region(&self->v, self->v.pid, "file");
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, self->v.pid, false));
+	/* even pages were written (COWed), odd pages are still the file's */
+	EXPECT_EQ(32, dump_view_count(&dv, r->addr, r->addr + r->pages * VPAGE, PE_PRESENT));
+	for (unsigned long i = 0; i < r->pages; i += 2) {
+		char page[VPAGE];
+
+		ASSERT_EQ(1, dump_view_page(&dv, r->addr + i * VPAGE, page));
+		EXPECT_EQ(-1, pattern_check(page, r->addr + i * VPAGE, r->seed));
+	}
+	dump_view_close(&dv);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, shared_anon)
+{
+	const char *a[] = { "--shared", "64", NULL };
+	struct vregion *r;
+	struct dump_view dv;
+	unsigned long id;
+	uint64_t bad;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	r = victim_region(&self->v, self->v.pid, "shared");
+	ASSERT_NE(NULL, r);
+	id = shmem_id_of(self->dir);
+	ASSERT_NE(0, id);
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, id, true));
+	/* segment offsets: the region starts at offset 0 */
+	EXPECT_EQ(64, check_region(&dv, r, r->addr, 0, &bad));
+	dump_view_close(&dv);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, prot_none_holds_data)
+{
+	const char *a[] = { "--protnone", "32", NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	check_dump(_metadata, self, self->v.pid, "protnone", false);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, huge_pages)
+{
+	const char *a[] = { "--thp", "4", NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, victim_stop_all(&self->v));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	check_dump(_metadata, self, self->v.pid, "thp", true);
+	ASSERT_EQ(0, victim_cont_all(&self->v));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, threads)
+{
+	const char *a[] = { "--anon", "16", "--threads", "4", NULL };
+	char out[4096];
+	const char *show[] = { "show", self->dir, NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 4));
+	ASSERT_EQ(0, victim_stop_all(&self->v));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	check_dump(_metadata, self, self->v.pid, "thread", true);
+	check_dump(_metadata, self, self->v.pid, "anon", false);
+	ASSERT_EQ(0, victim_cont_all(&self->v));
+	ASSERT_EQ(0, run_memsplice(show, out, sizeof(out), -1));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, child_processes)
+{
+	const char *a[] = { "--anon", "32", "--children", "2", NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 3, 0));
+	ASSERT_EQ(3, self->v.nr_pids);
+	ASSERT_EQ(0, victim_stop_all(&self->v));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	for (int i = 0; i < self->v.nr_pids; i++)
+		check_dump(_metadata, self, self->v.pids[i], "anon", true);
+	ASSERT_EQ(0, victim_cont_all(&self->v));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, sparse_1g)
+{
+	const char *a[] = { "--sparse", "1024", NULL };
+	struct dump_view dv;
+	char json[512];
+
+	NEED_METHOD();
+	snprintf(json, sizeof(json), "--stats-json=%s/stats.json", self->dir);
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "pre-dump", json));
+	check_dump(_metadata, self, self->v.pid, "sparse", false);
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, self->v.pid, false));
+	/* 16 touched pages of the 262144, plus the victim's small own memory */
+	EXPECT_GE(dump_view_total(&dv, PE_PRESENT), 16);
+	EXPECT_LT(dump_view_total(&dv, PE_PRESENT), 2048);
+	dump_view_close(&dv);
+	snprintf(json, sizeof(json), "%s/stats.json", self->dir);
+	EXPECT_LE(262144, stats_json_get(json, "pages_scanned"));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, predump_while_mutating)
+{
+	const char *a[] = { "--anon", "64", "--mutate", NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	for (int i = 0; i < 5; i++) {
+		ASSERT_EQ(0, do_dump(_metadata, self, variant, "pre-dump", NULL));
+		check_dump(_metadata, self, self->v.pid, "anon", false);
+		EXPECT_EQ(0, victim_verify_all(&self->v));
+	}
+}
+
+TEST_F(dump, dump_kills_by_default)
+{
+	const char *a[] = { "--anon", "16", NULL };
+	int status;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", NULL));
+	check_dump(_metadata, self, self->v.pid, "anon", false);
+	ASSERT_EQ(self->v.pid, waitpid(self->v.pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	self->v.pid = 0;
+	self->v.nr_pids = 0;
+}
+
+TEST_F(dump, stopped_task_stays_stopped)
+{
+	const char *a[] = { "--anon", "16", NULL };
+	int status;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, kill(self->v.pid, SIGSTOP));
+	ASSERT_EQ(self->v.pid, waitpid(self->v.pid, &status, WUNTRACED));
+	ASSERT_EQ('T', proc_state(self->v.pid));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	EXPECT_EQ('T', proc_state(self->v.pid));
+	EXPECT_EQ(0, proc_tracer(self->v.pid));
+	ASSERT_EQ(0, kill(self->v.pid, SIGCONT));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+/* memsplice dies (SIGKILL) or is interrupted while the tree is frozen */
+static void interrupt_frozen(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
+			     const FIXTURE_VARIANT(dump) *variant, int sig)
+{
+	const char *a[] = { "--anon", "64", "--children", "1", NULL };
+	int sv[2], status;
+	char pid[16], fdenv[16], buf[8];
+	pid_t ms;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 2, 0));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	snprintf(fdenv, sizeof(fdenv), "%d", sv[1]);
+	ms = fork();
+	ASSERT_LE(0, ms);
+	if (ms == 0) {
+		close(sv[0]);
+		setenv("MEMSPLICE_TEST_FROZEN_FD", fdenv, 1);
+		execl(memsplice_bin(), "memsplice", "dump", "-t", pid, "-D", self->dir,
+		      "--method", variant->method, NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	ASSERT_EQ(7, read(sv[0], buf, 7));
+	/* frozen now: every process is traced by memsplice */
+	for (int i = 0; i < self->v.nr_pids; i++)
+		EXPECT_EQ(ms, proc_tracer(self->v.pids[i]));
+	ASSERT_EQ(0, kill(ms, sig));
+	/* EOF wakes memsplice even if the signal came before it blocked in read */
+	close(sv[0]);
+	ASSERT_EQ(ms, waitpid(ms, &status, 0));
+	if (sig == SIGKILL) {
+		EXPECT_TRUE(WIFSIGNALED(status));
+	} else {
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	}
+	for (int i = 0; i < self->v.nr_pids; i++) {
+		EXPECT_EQ(0, proc_tracer(self->v.pids[i]));
+		EXPECT_NE('t', proc_state(self->v.pids[i]));
+	}
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+	if (sig != SIGKILL) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/inventory.img", self->dir);
+		EXPECT_NE(0, access(path, F_OK));
+	}
+}
+
+TEST_F(dump, killed_while_frozen)
+{
+	interrupt_frozen(_metadata, self, variant, SIGKILL);
+}
+
+TEST_F(dump, sigint_while_frozen)
+{
+	interrupt_frozen(_metadata, self, variant, SIGINT);
+}
+
+TEST_F(dump, sigterm_while_frozen)
+{
+	interrupt_frozen(_metadata, self, variant, SIGTERM);
+}
+
+TEST_F(dump, sighup_while_frozen)
+{
+	interrupt_frozen(_metadata, self, variant, SIGHUP);
+}
+
+TEST_F(dump, crit_decodes_every_image)
+{
+	const char *a[] = { "--anon", "16", "--shared", "8", "--children", "1", NULL };
+	char failed[1024];
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 2, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "pre-dump", NULL));
+	EXPECT_EQ(0, crit_show_all(self->dir, failed, sizeof(failed))) {
+		TH_LOG("crit show failed on: %s", failed);
+	}
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	EXPECT_EQ(0, crit_show_all(self->dir, failed, sizeof(failed))) {
+		TH_LOG("crit show failed on: %s", failed);
+	}
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A dump target for the tests.  It maps the regions asked for, fills them
+ * with pattern_fill(), describes them on fd 3 and says "ready".  Then it
+ * waits for signals (never sleeps):
+ *   SIGUSR1  verify every region, answer "PID ok" or "PID bad ..."
+ *   SIGUSR2  dirty every 4th page of "anon" (next generation) and map a new
+ *            8-page region; answer "PID dirtied GEN"
+ *   SIGTERM  exit 0
+ * Report lines (fd 3):  "R PID NAME ADDR PAGES SEED", "PID ready", answers.
+ *
+ * Options: --anon N --file N --shared N --protnone N --thp MIB --sparse MIB
+ *          --threads N --children N --mutate --nothp --seed S
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pattern.h"
+
+#define REPORT_FD	3
+#define MAX_REGIONS	64
+
+struct region {
+	const char *name;
+	char *addr;
+	unsigned long pages;
+	uint64_t seed;
+	int prot;		/* restore after verifying a PROT_NONE region */
+	unsigned char *gen;	/* per-page generation ("anon" only) */
+	bool written_even;	/* file region: only even pages were written */
+};
+
+static struct region regions[MAX_REGIONS];
+static int nr_regions;
+static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void report(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (write(REPORT_FD, buf, n) != n)
+		_exit(90);
+}
+
+static void die(const char *what)
+{
+	report("%d error %s: %s\n", getpid(), what, strerror(errno));
+	_exit(91);
+}
+
+static char *map(unsigned long len, int flags, int fd)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
+static struct region *add_region(const char *name, char *addr, unsigned long pages, uint64_t seed)
+{
+	struct region *r;
+
+	pthread_mutex_lock(&regions_lock);
+	if (nr_regions == MAX_REGIONS) {
+		errno = ENOSPC;
+		die("regions");
+	}
+	r = &regions[nr_regions++];
+	pthread_mutex_unlock(&regions_lock);
+	r->name = name;
+	r->addr = addr;
+	r->pages = pages;
+	r->seed = seed;
+	r->prot = PROT_READ | PROT_WRITE;
+	return r;
+}
+
+static void fill(struct region *r)
+{
+	for (unsigned long i = 0; i < r->pages; i++) {
+		if (r->written_even && (i & 1))
+			continue;
+		pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
+			     r->seed + (r->gen ? r->gen[i] : 0));
+	}
+	report("R %d %s %lx %lu %llu\n", getpid(), r->name, (unsigned long)r->addr,
+	       r->pages, (unsigned long long)r->seed);
+}
+
+static int verify(void)
+{
+	for (int k = 0; k < nr_regions; k++) {
+		struct region *r = &regions[k];
+
+		if (r->prot != (PROT_READ | PROT_WRITE))
+			mprotect(r->addr, r->pages * VPAGE, PROT_READ);
+		for (unsigned long i = 0; i < r->pages; i++) {
+			uint64_t a = (uint64_t)(r->addr + i * VPAGE);
+			uint64_t seed = r->seed + (r->gen ? r->gen[i] : 0);
+
+			if (r->written_even && (i & 1))
+				seed = r->seed ^ 0xf11e;	/* the file's own bytes */
+			if (pattern_check((void *)a, a, seed) >= 0) {
+				report("%d bad %s page %lu\n", getpid(), r->name, i);
+				return -1;
+			}
+		}
+		if (r->prot != (PROT_READ | PROT_WRITE))
+			mprotect(r->addr, r->pages * VPAGE, r->prot);
+	}
+	report("%d ok\n", getpid());
+	return 0;
+}
+
+static struct opts {
+	unsigned long anon, file, shared, protnone, thp_mib, sparse_mib;
+	int threads, children;
+	bool mutate, nothp;
+	uint64_t seed;
+} o = { .seed = 1 };
+
+static int gen;
+
+static void dirty(void)
+{
+	struct region *r = NULL;
+	char *p;
+
+	for (int k = 0; k < nr_regions; k++)
+		if (!strcmp(regions[k].name, "anon"))
+			r = &regions[k];
+	gen++;
+	if (r) {
+		for (unsigned long i = 0; i < r->pages; i += 4) {
+			r->gen[i] = gen;
+			pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
+				     r->seed + gen);
+		}
+	}
+	p = map(8 * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	if (o.nothp)
+		madvise(p, 8 * VPAGE, MADV_NOHUGEPAGE);
+	fill(add_region(gen == 1 ? "new1" : gen == 2 ? "new2" : "newN", p, 8, o.seed + 500 + gen));
+	report("%d dirtied %d\n", getpid(), gen);
+}
+
+static void *thread_main(void *arg)
+{
+	long idx = (long)arg;
+	char *p = map(16 * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	int pfd[2];
+	char c;
+
+	fill(add_region("thread", p, 16, o.seed + 100 + idx));
+	if (pipe(pfd))
+		die("pipe");
+	report("%d thread %ld ready\n", getpid(), idx);
+	/* block for good: nobody ever writes */
+	while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* keep changing the address space; only touches regions it owns */
+static void mutate_step(unsigned long i)
+{
+	char *p = mmap(NULL, 16 * VPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	for (int k = 0; k < 16; k++)
+		p[k * VPAGE] = (char)(i + k);
+	mprotect(p + 4 * VPAGE, 4 * VPAGE, (i & 1) ? PROT_READ : PROT_NONE);
+	munmap(p + 8 * VPAGE, 4 * VPAGE);
+	munmap(p, 16 * VPAGE);
+	p = mmap(NULL, 64 * VPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	memset(p, (int)i, 64 * VPAGE);
+	madvise(p, 32 * VPAGE, MADV_DONTNEED);
+	munmap(p, 64 * VPAGE);
+}
+
+static void setup(uint64_t seed)
+{
+	struct region *r;
+	char *p;
+
+	o.seed = seed;
+	if (o.anon) {
+		p = map(o.anon * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		if (o.nothp)
+			madvise(p, o.anon * VPAGE, MADV_NOHUGEPAGE);
+		r = add_region("anon", p, o.anon, seed);
+		r->gen = calloc(o.anon, 1);
+		if (!r->gen)
+			die("calloc");
+		fill(r);
+	}
+	if (o.file) {
+		char path[] = "/tmp/memsplice-victim-XXXXXX";
+		int fd = mkstemp(path);
+		char *w;
+
+		if (fd < 0)
+			die("mkstemp");
+		unlink(path);
+		if (ftruncate(fd, o.file * VPAGE))
+			die("ftruncate");
+		/* the file's own bytes: seed ^ 0xf11e at the address they will be mapped at */
+		w = map(o.file * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		p = mmap(NULL, o.file * VPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap file");
+		for (unsigned long i = 0; i < o.file; i++)
+			pattern_fill(w + i * VPAGE, (uint64_t)(p + i * VPAGE), (seed + 10) ^ 0xf11e);
+		if (pwrite(fd, w, o.file * VPAGE, 0) != (ssize_t)(o.file * VPAGE))
+			die("pwrite");
+		munmap(w, o.file * VPAGE);
+		/* fault the odd pages in as file pages: read, do not write */
+		for (unsigned long i = 1; i < o.file; i += 2)
+			(void)*(volatile char *)(p + i * VPAGE);
+		r = add_region("file", p, o.file, seed + 10);
+		r->written_even = true;
+		fill(r);
+		close(fd);
+	}
+	if (o.shared) {
+		p = map(o.shared * VPAGE, MAP_SHARED | MAP_ANONYMOUS, -1);
+		fill(add_region("shared", p, o.shared, seed + 20));
+	}
+	if (o.protnone) {
+		p = map(o.protnone * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		r = add_region("protnone", p, o.protnone, seed + 30);
+		fill(r);
+		r->prot = PROT_NONE;
+		if (mprotect(p, o.protnone * VPAGE, PROT_NONE))
+			die("mprotect");
+	}
+	if (o.thp_mib) {
+		unsigned long len = o.thp_mib << 20, huge = 2UL << 20;
+		char *raw = map(len + huge, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+		p = (char *)(((unsigned long)raw + huge - 1) & ~(huge - 1));
+		madvise(p, len, MADV_HUGEPAGE);
+		fill(add_region("thp", p, len / VPAGE, seed + 40));
+	}
+	if (o.sparse_mib) {
+		unsigned long len = o.sparse_mib << 20;
+
+		p = map(len, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+		madvise(p, len, MADV_NOHUGEPAGE);
+		/* 16 single pages spread over the mapping */
+		for (int k = 0; k < 16; k++) {
+			char *pg = p + (len / 16) * k;
+
+			fill(add_region("sparse", pg, 1, seed + 50 + k));
+		}
+	}
+	for (long t = 0; t < o.threads; t++) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, thread_main, (void *)t))
+			die("pthread_create");
+	}
+}
+
+static int serve(void)
+{
+	sigset_t set;
+	unsigned long step = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGTERM);
+	for (;;) {
+		struct timespec zero = { 0, 0 };
+		int sig;
+
+		if (o.mutate) {
+			mutate_step(step++);
+			sig = sigtimedwait(&set, NULL, &zero);
+			if (sig < 0)
+				continue;
+		} else {
+			sig = sigwaitinfo(&set, NULL);
+			if (sig < 0)
+				continue;
+		}
+		switch (sig) {
+		case SIGUSR1: verify(); break;
+		case SIGUSR2: dirty(); break;
+		case SIGTERM: return 0;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	sigset_t set;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		unsigned long v = i + 1 < argc ? strtoul(argv[i + 1], NULL, 0) : 0;
+
+		if (!strcmp(a, "--mutate")) { o.mutate = true; continue; }
+		if (!strcmp(a, "--nothp")) { o.nothp = true; continue; }
+		if (i + 1 >= argc) {
+			fprintf(stderr, "victim: %s needs a value\n", a);
+			return 2;
+		}
+		i++;
+		if (!strcmp(a, "--anon")) o.anon = v;
+		else if (!strcmp(a, "--file")) o.file = v;
+		else if (!strcmp(a, "--shared")) o.shared = v;
+		else if (!strcmp(a, "--protnone")) o.protnone = v;
+		else if (!strcmp(a, "--thp")) o.thp_mib = v;
+		else if (!strcmp(a, "--sparse")) o.sparse_mib = v;
+		else if (!strcmp(a, "--threads")) o.threads = v;
+		else if (!strcmp(a, "--children")) o.children = v;
+		else if (!strcmp(a, "--seed")) o.seed = v;
+		else {
+			fprintf(stderr, "victim: unknown option %s\n", a);
+			return 2;
+		}
+	}
+	/* signals are taken with sigwaitinfo by the main thread only */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	for (int c = 0; c < o.children; c++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			setup(o.seed + 1000 * (c + 1));
+			report("%d ready\n", getpid());
+			_exit(serve());
+		}
+	}
+	setup(o.seed);
+	report("%d ready\n", getpid());
+	return serve();
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Sum the "LABEL pass=N fail=N skip=N" lines selftests/run.sh appended to
+# RESULTS_FILE and print one final line for CI's test counter:
+#
+#   selftests/summary.sh RESULTS_FILE [EXPECTED_LABEL...]
+#   -> N passed, N failed, N skipped
+#
+# Nothing is printed after that line; problems go to stderr before it.
+# A missing or empty RESULTS_FILE, an unreadable line and every
+# EXPECTED_LABEL without a line (a run that never reported, e.g. a guest that
+# panicked) each count as one failure. Exit status: 0 iff nothing failed.
+set -eu
+
+[ $# -ge 1 ] || { echo "usage: $0 RESULTS_FILE [EXPECTED_LABEL...]" >&2; exit 2; }
+file=$1
+shift
+
+if [ ! -s "$file" ]; then
+	echo "summary: $file: missing or empty: no test run reported" >&2
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+awk -v expected="$*" '
+	BEGIN { n = split(expected, want, " ") }
+	$2 ~ /^pass=[0-9]+$/ && $3 ~ /^fail=[0-9]+$/ && $4 ~ /^skip=[0-9]+$/ && NF == 4 {
+		p += substr($2, 6); f += substr($3, 6); s += substr($4, 6)
+		seen[$1] = 1
+		next
+	}
+	{ printf "summary: %s:%d: unreadable line: %s\n", FILENAME, FNR, $0 > "/dev/stderr"; f++ }
+	END {
+		for (i = 1; i <= n; i++) if (!(want[i] in seen)) {
+			printf "summary: no results from %s: counted as a failure\n", want[i] > "/dev/stderr"
+			f++
+		}
+		fflush("/dev/stderr")
+		printf "%d passed, %d failed, %d skipped\n", p, f, s
+		exit f > 0
+	}' "$file"
