@@ -182,7 +182,7 @@ int img_open(struct img *img, int dirfd, enum image_type type, unsigned long id)
 	return 0;
 
 err_magic:
-	pr_err("%s: bad magic, not a CRIU image of this type", name);
+	/* not an image of this type (callers say which file they wanted) */
 	close(img->fd);
 	ret = -EBADMSG;
 err_free:

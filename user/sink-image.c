@@ -145,8 +145,6 @@ static int sink_image_close(struct page_sink *sink)
 	if (close(si->pages_fd) < 0 && !ret)
 		ret = -errno;
 	si->pages_fd = -1;
-	if (ret)
-		pr_errno(ret, "cannot write images");
 	return ret;
 }
 

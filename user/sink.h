@@ -44,7 +44,7 @@ struct page_sink_ops {
 	/* put_hole - @nr_pages at @vaddr live in the parent dump (flags PE_PARENT). */
 	int (*put_hole)(struct page_sink *sink, unsigned long vaddr,
 			unsigned long nr_pages, unsigned int flags);
-	/* close - finish the current pagemap. */
+	/* close - finish the current pagemap; returns -errno without printing. */
 	int (*close)(struct page_sink *sink);
 };
 

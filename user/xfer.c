@@ -102,6 +102,8 @@ static int xfer_job(struct dump_ctx *ctx, const struct pm_job *job)
 		ret = ret2;
 close:
 	ret2 = sink->ops->close(sink);
+	if (ret2 && !ret)
+		pr_errno(ret2, "cannot finish the images of %d with sink %s", job->pid, sink->ops->name);
 	return ret ? ret : ret2;
 }
 

@@ -72,6 +72,20 @@ static char *map(unsigned long len, int flags, int fd)
 	return p;
 }
 
+/*
+ * Private anonymous memory with a PROT_NONE guard page on each side, so that
+ * no later mapping merges with it: the kernel marks a whole merged VMA
+ * soft-dirty, which would blur "exactly these pages were written".
+ */
+static char *map_guarded(unsigned long len)
+{
+	char *p = map(len + 2 * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	if (mprotect(p, VPAGE, PROT_NONE) || mprotect(p + VPAGE + len, VPAGE, PROT_NONE))
+		die("mprotect guard");
+	return p + VPAGE;
+}
+
 static struct region *add_region(const char *name, char *addr, unsigned long pages, uint64_t seed)
 {
 	struct region *r;
@@ -153,7 +167,7 @@ static void dirty(void)
 				     r->seed + gen);
 		}
 	}
-	p = map(8 * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	p = map_guarded(8 * VPAGE);
 	if (o.nothp)
 		madvise(p, 8 * VPAGE, MADV_NOHUGEPAGE);
 	fill(add_region(gen == 1 ? "new1" : gen == 2 ? "new2" : "newN", p, 8, o.seed + 500 + gen));
@@ -204,7 +218,7 @@ static void setup(uint64_t seed)
 
 	o.seed = seed;
 	if (o.anon) {
-		p = map(o.anon * VPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		p = map_guarded(o.anon * VPAGE);
 		if (o.nothp)
 			madvise(p, o.anon * VPAGE, MADV_NOHUGEPAGE);
 		r = add_region("anon", p, o.anon, seed);

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bad input: each case must end with one line on stderr, exit status 1,
+ * no complete-looking image set, and the target untouched (not traced, not
+ * stopped, its memory verified by itself).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "lib/vtest.h"
+
+#define NOBODY	65534
+
+FIXTURE(bad) {
+	struct victim v;
+	char *dir;
+	char pid[16];
+	char err[4096];
+};
+
+FIXTURE_SETUP(bad)
+{
+	const char *a[] = { "--anon", "64", NULL };
+
+	self->dir = make_dir("bad");
+	ASSERT_NE(NULL, self->dir);
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	snprintf(self->pid, sizeof(self->pid), "%d", self->v.pid);
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	victim_kill(&self->v);
+	remove_dir(self->dir);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* the common end of every case: one line naming the problem, target unharmed */
+#define EXPECT_REFUSED(ret, what) do { \
+	EXPECT_EQ(1, ret); \
+	EXPECT_EQ(1, count_lines(self->err)) { TH_LOG("stderr: %s", self->err); } \
+	EXPECT_NE(NULL, strstr(self->err, what)) { TH_LOG("stderr: %s", self->err); } \
+	EXPECT_EQ(0, proc_tracer(self->v.pid)); \
+	EXPECT_NE('t', proc_state(self->v.pid)); \
+	EXPECT_NE('T', proc_state(self->v.pid)); \
+	EXPECT_EQ(0, victim_verify_all(&self->v)); \
+} while (0)
+
+static bool dir_has(const char *dir, const char *name)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return faccessat(AT_FDCWD, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+TEST_F(bad, no_such_pid)
+{
+	pid_t gone = fork();
+	char p[16];
+	const char *args[] = { "dump", "-t", p, "-D", self->dir, NULL };
+
+	if (gone == 0)
+		_exit(0);
+	ASSERT_EQ(gone, waitpid(gone, NULL, 0));
+	snprintf(p, sizeof(p), "%d", gone);
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "no such process");
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+}
+
+TEST_F(bad, kernel_thread)
+{
+	const char *args[] = { "dump", "-t", "2", "-D", self->dir, NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "kernel thread");
+}
+
+TEST_F(bad, memsplice_itself)
+{
+	int efd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(efd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char me[16];
+
+		snprintf(me, sizeof(me), "%d", getpid());
+		dup2(efd[1], 2);
+		execl(memsplice_bin(), "memsplice", "dump", "-t", me, "-D", self->dir, NULL);
+		_exit(127);
+	}
+	close(efd[1]);
+	n = 0;
+	for (ssize_t r; (r = read(efd[0], self->err + n, sizeof(self->err) - 1 - n)) > 0;)
+		n += r;
+	self->err[n] = '\0';
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_REFUSED(WEXITSTATUS(status), "memsplice itself");
+}
+
+TEST_F(bad, tree_contains_memsplice)
+{
+	char me[16];
+	const char *args[] = { "pre-dump", "-t", me, "-D", self->dir, NULL };
+
+	/* our own tree: memsplice is our child */
+	snprintf(me, sizeof(me), "%d", getpid());
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "memsplice itself");
+	EXPECT_EQ(0, proc_tracer(getpid()));
+}
+
+TEST_F(bad, not_permitted)
+{
+	const char *args[] = { "dump", "-t", self->pid, "-D", self->dir, "-R", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), NOBODY), "not permitted");
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+}
+
+TEST_F(bad, dir_missing)
+{
+	const char *args[] = { "dump", "-t", self->pid, "-D", "/nonexistent/memsplice", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "images directory");
+}
+
+TEST_F(bad, dir_not_writable)
+{
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir, NULL };
+
+	ASSERT_EQ(0, chmod(self->dir, 0755));
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), NOBODY), "not writable");
+}
+
+TEST_F(bad, disk_full)
+{
+	const char *a[] = { "--anon", "2048", NULL };
+	const char *args[] = { "dump", "-t", self->pid, "-D", self->dir, "-R", NULL };
+	struct victim big;
+	char name[64];
+	int ret;
+
+	if (mount("memsplice-full", self->dir, "tmpfs", 0, "size=1m"))
+		SKIP(return, "cannot mount a small tmpfs: %m");
+	/* a complete set from before must not survive a failed dump into the dir */
+	ret = run_memsplice(args, self->err, sizeof(self->err), -1);
+	ASSERT_EQ(0, ret) { TH_LOG("%s", self->err); }
+	ASSERT_TRUE(dir_has(self->dir, "inventory.img"));
+
+	ASSERT_EQ(0, victim_start(&big, a, 1, 0));
+	snprintf(self->pid, sizeof(self->pid), "%d", big.pid);
+	ret = run_memsplice(args, self->err, sizeof(self->err), -1);
+	/* EXPECT_REFUSED checks self->v: check the big victim by hand */
+	EXPECT_EQ(1, ret);
+	EXPECT_EQ(1, count_lines(self->err)) { TH_LOG("stderr: %s", self->err); }
+	EXPECT_NE(NULL, strstr(self->err, "No space left")) { TH_LOG("stderr: %s", self->err); }
+	EXPECT_EQ(0, proc_tracer(big.pid));
+	EXPECT_EQ(0, victim_verify_all(&big));
+	/* no complete-looking set; what this run created is gone */
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img.tmp"));
+	EXPECT_FALSE(dir_has(self->dir, "pages-1.img"));
+	snprintf(name, sizeof(name), "pagemap-%d.img", big.pid);
+	EXPECT_FALSE(dir_has(self->dir, name));
+	victim_kill(&big);
+	umount2(self->dir, MNT_DETACH);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(bad, parent_missing)
+{
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir,
+			       "--prev-images-dir", "../memsplice-no-such-parent", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "parent");
+	EXPECT_FALSE(dir_has(self->dir, "parent"));
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+}
+
+TEST_F(bad, parent_corrupt)
+{
+	char *parent = make_dir("corrupt"), path[1024], rel[1024];
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir,
+			       "--prev-images-dir", rel, NULL };
+	int fd;
+
+	ASSERT_NE(NULL, parent);
+	snprintf(path, sizeof(path), "%s/inventory.img", parent);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(12, write(fd, "not an image", 12));
+	close(fd);
+	snprintf(rel, sizeof(rel), "../%s", strrchr(parent, '/') + 1);
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "parent");
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+	remove_dir(parent);
+	free(parent);
+}
+
+TEST_F(bad, track_mem_without_soft_dirty)
+{
+	const char *chk[] = { "check", NULL };
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir, "--track-mem", NULL };
+	char out[4096];
+
+	run_memsplice(chk, out, sizeof(out), -1);
+	if (!system("./user/memsplice check | grep -q '^soft-dirty *yes'"))
+		SKIP(return, "this kernel has soft-dirty");
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "soft-dirty");
+}
+
+TEST_F(bad, unknown_method)
+{
+	const char *args[] = { "dump", "-t", self->pid, "-D", self->dir, "--method", "bogus", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "unknown method");
+}
+
+TEST_F(bad, bad_buffer_size)
+{
+	const char *args[] = { "dump", "-t", self->pid, "-D", self->dir, "-b", "1000", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "buffer-size");
+}
+
+TEST_F(bad, leave_running_on_pre_dump)
+{
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir, "-R", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "leave-running");
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Random ioctls on /dev/splice_process_vm.
+ *
+ *   spvm_fuzz [CALLS [SEED]]      CALLS defaults to 100000
+ *
+ * Mostly well-formed requests with one or more fields off (sizes, flags,
+ * fds of every kind, vectors pointing at holes, PROT_NONE, huge pages,
+ * kernel or wrapping addresses), some random commands and pointers.  Every
+ * call must return promptly with a byte count no larger than asked or an
+ * errno of the documented set; pipes are drained after each call so a
+ * blocking call always finds room.  A victim child is killed half way so
+ * the exited-target paths run too.
+ *
+ * Afterwards the kernel log written during the run (/dev/kmsg) must contain
+ * no WARNING, BUG, Oops, bad page state, refcount or leak report.
+ * Prints TAP: "ok 1 calls", "ok 2 kernel log".
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/splice_process_vm.h>
+
+#include "kselftest.h"
+
+#define PG		4096UL
+#define NR_PIPES	4
+#define REGION_PAGES	64
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: reproducible from the seed printed at start */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static bool chance(int percent)
+{
+	return below(100) < (uint64_t)percent;
+}
+
+struct pool {
+	int dev;
+	int targets[8], nr_targets;
+	int pipes[NR_PIPES][2];
+	int others[8], nr_others;	/* fds that are neither */
+	unsigned long region;		/* the victim's layout, see victim() */
+	pid_t victim;
+	char *self_region;		/* a copy of the layout in our own mm */
+	struct spvm_iovec *iov;		/* 1100 entries */
+	void *unmapped;			/* a page known to be unmapped */
+};
+
+/*
+ * The victim's region: pages 0-15 filled, 16-19 a hole, 20-23 PROT_NONE,
+ * 24-31 never touched, 32-63 a MAP_SHARED tail.  Its address comes through
+ * the pipe; then it waits for SIGKILL.
+ */
+static char *map_layout(void)
+{
+	char *p = mmap(NULL, REGION_PAGES * PG, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0x5a, 16 * PG);
+	memset(p + 20 * PG, 0xa5, 4 * PG);
+	munmap(p + 16 * PG, 4 * PG);
+	mprotect(p + 20 * PG, 4 * PG, PROT_NONE);
+	if (mmap(p + 32 * PG, 32 * PG, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return NULL;
+	memset(p + 32 * PG, 0x3c, 32 * PG);
+	return p;
+}
+
+static pid_t victim(unsigned long *addr)
+{
+	int ready[2];
+	pid_t pid;
+	char *p;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ready[0]);
+		p = map_layout();
+		if (!p || write(ready[1], &p, sizeof(p)) != sizeof(p))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (pid < 0 || read(ready[0], addr, sizeof(*addr)) != sizeof(*addr))
+		pid = -1;
+	close(ready[0]);
+	return pid;
+}
+
+static int pool_open(struct pool *p)
+{
+	char path[64];
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	p->dev = open("/dev/" SPVM_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
+	if (p->dev < 0)
+		return -1;
+	p->victim = victim(&p->region);
+	if (p->victim < 0)
+		return -1;
+	p->self_region = map_layout();
+	if (!p->self_region)
+		return -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", p->victim);
+	p->targets[p->nr_targets++] = open(path, O_RDONLY | O_CLOEXEC);
+	p->targets[p->nr_targets++] = open(path, O_RDWR | O_CLOEXEC);
+	p->targets[p->nr_targets++] = open(path, O_WRONLY | O_CLOEXEC);
+	p->targets[p->nr_targets++] = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	p->targets[p->nr_targets++] = open("/proc/2/mem", O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->victim);
+	p->targets[p->nr_targets++] = open(path, O_RDONLY | O_CLOEXEC);
+
+	for (i = 1; i < NR_PIPES; i++) {
+		if (pipe2(p->pipes[i], O_CLOEXEC))
+			return -1;
+		/* drained without blocking */
+		fcntl(p->pipes[i][0], F_SETFL, O_NONBLOCK);
+	}
+	/* pipes[0] is a FIFO */
+	snprintf(path, sizeof(path), "/tmp/spvm-fuzz-%d", getpid());
+	if (mkfifo(path, 0600))
+		return -1;
+	p->pipes[0][0] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	p->pipes[0][1] = open(path, O_WRONLY | O_CLOEXEC);
+	unlink(path);
+	if (p->pipes[0][0] < 0 || p->pipes[0][1] < 0)
+		return -1;
+	fcntl(p->pipes[1][1], F_SETPIPE_SZ, 1 << 20);
+	fcntl(p->pipes[2][1], F_SETPIPE_SZ, PG);
+	fcntl(p->pipes[3][1], F_SETFL, O_NONBLOCK);
+
+	p->others[p->nr_others++] = p->dev;
+	p->others[p->nr_others++] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	p->others[p->nr_others++] = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* a pipe with no reader: EPIPE (SIGPIPE is ignored) */
+	{
+		int dead[2];
+
+		if (pipe2(dead, O_CLOEXEC))
+			return -1;
+		close(dead[0]);
+		p->others[p->nr_others++] = dead[1];
+	}
+
+	p->iov = calloc(1100, sizeof(*p->iov));
+	p->unmapped = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!p->iov || p->unmapped == MAP_FAILED)
+		return -1;
+	munmap(p->unmapped, PG);
+	return 0;
+}
+
+static int pick_fd(struct pool *p, bool want_target)
+{
+	switch (below(20)) {
+	case 0:
+		return p->others[below(p->nr_others)];
+	case 1:
+		return (int)rnd();
+	case 2:
+		return -1;
+	case 3:
+		return p->pipes[below(NR_PIPES)][below(2)];
+	case 4:
+		return p->targets[below(p->nr_targets)];
+	default:
+		return want_target ? p->targets[below(2)] : p->pipes[below(NR_PIPES)][1];
+	}
+}
+
+static uint64_t pick_addr(struct pool *p)
+{
+	static const uint64_t odd[] = {
+		0, 1, PG, 0x7ffffffff000ULL, 0x800000000000ULL, 0xffff888000000000ULL,
+		0xffffffffff600000ULL, ~0ULL, ~0ULL - PG + 1,
+	};
+
+	switch (below(8)) {
+	case 0:
+		return odd[below(sizeof(odd) / sizeof(odd[0]))];
+	case 1:
+		return rnd();
+	case 2:
+		return (uint64_t)(uintptr_t)p->self_region + below(REGION_PAGES * PG);
+	default:
+		return p->region + below(REGION_PAGES) * PG + (chance(30) ? below(PG) : 0);
+	}
+}
+
+static uint64_t pick_len(void)
+{
+	switch (below(8)) {
+	case 0:
+		return 0;
+	case 1:
+		return rnd();
+	case 2:
+		return 1ULL << below(64);
+	case 3:
+		return below(PG);
+	default:
+		return (1 + below(20)) * PG;
+	}
+}
+
+/* a pointer for the ioctl argument: usually @good, sometimes anything */
+static void *pick_ptr(struct pool *p, void *good)
+{
+	switch (below(40)) {
+	case 0:
+		return NULL;
+	case 1:
+		return p->unmapped;
+	case 2:
+		return (void *)(uintptr_t)0xffff888000000000ULL;
+	case 3:
+		return (void *)(uintptr_t)rnd();
+	case 4:
+		return (char *)p->self_region + 20 * PG;	/* PROT_NONE */
+	default:
+		return good;
+	}
+}
+
+static void drain(struct pool *p)
+{
+	static char buf[64 << 10];
+
+	for (int i = 0; i < NR_PIPES; i++)
+		while (read(p->pipes[i][0], buf, sizeof(buf)) > 0)
+			;
+}
+
+static bool documented(int err)
+{
+	switch (err) {
+	case EINVAL: case E2BIG: case EFAULT: case EBADF: case ESRCH: case EPIPE:
+	case EAGAIN: case EPERM: case ENOTTY: case ENOMEM: case EINTR:
+		return true;
+	}
+	return false;
+}
+
+static struct {
+	unsigned long calls, ok, bytes, bad;
+	unsigned long err[200];
+} st;
+
+/* could this request wait for room in a pipe? */
+static bool may_block(struct pool *p, const struct spvm_args *a, unsigned long cmd, void *arg)
+{
+	if (cmd != SPVM_IOC_SPLICE || arg != a || (a->flags & SPVM_NONBLOCK))
+		return false;
+	for (int i = 0; i < NR_PIPES; i++)
+		if ((int)a->pipe_fd == p->pipes[i][1])
+			return i != 3;	/* pipes[3] is O_NONBLOCK */
+	return false;
+}
+
+/* byte the victim has at @addr, or -1 when the layout does not say */
+static int expected(struct pool *p, uint64_t addr, bool force)
+{
+	uint64_t page;
+
+	if (addr < p->region || addr >= p->region + REGION_PAGES * PG)
+		return -1;
+	page = (addr - p->region) / PG;
+	if (page < 16)
+		return 0x5a;
+	if (page >= 20 && page < 24)
+		return force ? 0xa5 : -2;	/* -2: must not have been attached */
+	if (page >= 32)
+		return 0x3c;
+	return -2;
+}
+
+/*
+ * After a successful call from empty pipes: read back the @ret bytes the
+ * ranges produced, in order, and check them against the victim's layout.
+ * Returns true when something is wrong.
+ */
+static bool verify(struct pool *p, const struct spvm_args *a, long ret)
+{
+	static unsigned char buf[1 << 20];
+	int rd = -1, mem0 = p->targets[0], mem1 = p->targets[1];
+	bool force = a->flags & SPVM_FORCE;
+	unsigned long left = ret;
+
+	if ((int)a->target_fd != mem0 && (int)a->target_fd != mem1)
+		return false;
+	for (int i = 0; i < NR_PIPES; i++)
+		if ((int)a->pipe_fd == p->pipes[i][1])
+			rd = p->pipes[i][0];
+	if (rd < 0 || ret > (long)sizeof(buf))
+		return false;
+	for (unsigned long off = 0; off < (unsigned long)ret; ) {
+		ssize_t n = read(rd, buf + off, ret - off);
+
+		if (n <= 0)
+			return true;	/* fewer bytes in the pipe than returned */
+		off += n;
+	}
+	for (unsigned int i = 0, off = 0; i < a->iovcnt && left; i++) {
+		unsigned long take = p->iov[i].len < left ? p->iov[i].len : left;
+
+		for (unsigned long j = 0; j < take; j++) {
+			int want = expected(p, p->iov[i].base + j, force);
+
+			if (want == -2 || (want >= 0 && buf[off + j] != want))
+				return true;
+		}
+		off += take;
+		left -= take;
+	}
+	return false;
+}
+
+static void one_call(struct pool *p)
+{
+	struct {
+		struct spvm_args a;
+		uint64_t tail[8];
+	} req;
+	struct spvm_features feat[2];
+	unsigned long cmd, nr, asked = 0;
+	bool drained = false;
+	void *arg;
+	long ret;
+
+	memset(&req, 0, sizeof(req));
+	req.a.size = sizeof(req.a);
+	if (chance(10)) {
+		static const uint64_t sizes[] = { 0, 8, 39, 41, 48, 64, 4096, 4097, ~0ULL };
+
+		req.a.size = chance(50) ? sizes[below(9)] : below(5000);
+		if (chance(50))
+			req.tail[below(8)] = rnd();
+	}
+	req.a.flags = chance(90) ? below(4) : (chance(50) ? 1ULL << below(64) : rnd());
+	req.a.target_fd = pick_fd(p, true);
+	req.a.pipe_fd = pick_fd(p, false);
+	if (chance(3))
+		req.a.__reserved = rnd();
+
+	nr = chance(80) ? below(8) : (chance(50) ? below(1100) : rnd());
+	req.a.iovcnt = nr;
+	for (unsigned long i = 0; i < nr && i < 1100; i++) {
+		p->iov[i].base = pick_addr(p);
+		p->iov[i].len = pick_len();
+		asked = asked + p->iov[i].len < asked ? ~0UL : asked + p->iov[i].len;
+	}
+	req.a.iov = (uintptr_t)pick_ptr(p, p->iov);
+	if (chance(2))	/* the vector cut by an unmapped page */
+		req.a.iov = (uintptr_t)p->unmapped - 16;
+
+	switch (below(20)) {
+	case 0:
+		cmd = SPVM_IOC_FEATURES;
+		memset(feat, 0, sizeof(feat));
+		feat[0].size = chance(70) ? sizeof(feat[0]) : below(100);
+		arg = pick_ptr(p, feat);
+		break;
+	case 1:
+		cmd = chance(50) ? (unsigned long)rnd() :
+			_IOC(below(4), SPVM_IOC_MAGIC, below(4), below(1 << 14));
+		arg = pick_ptr(p, &req);
+		break;
+	default:
+		cmd = SPVM_IOC_SPLICE;
+		arg = pick_ptr(p, &req);
+		break;
+	}
+
+	/*
+	 * Usually start from empty pipes, so a blocking call cannot wait and
+	 * the bytes can be checked; sometimes leave them full, when the call
+	 * cannot block anyway, for EAGAIN.
+	 */
+	if (may_block(p, &req.a, cmd, arg) || chance(60)) {
+		drain(p);
+		drained = true;
+	}
+
+	st.calls++;
+	ret = ioctl(p->dev, cmd, arg);
+	if (ret >= 0) {
+		st.ok++;
+		st.bytes += ret;
+		if (cmd == SPVM_IOC_SPLICE && arg == &req && (unsigned long)ret > asked &&
+		    nr <= 1100) {
+			if (st.bad++ < 10)
+				ksft_print_msg("call %lu returned %ld > %lu asked\n",
+					       st.calls, ret, asked);
+		}
+		if (cmd == SPVM_IOC_SPLICE && arg == &req && ret > 0 && drained &&
+		    (void *)(uintptr_t)req.a.iov == p->iov && verify(p, &req.a, ret) &&
+		    st.bad++ < 10)
+			ksft_print_msg("call %lu: wrong bytes in the pipe\n", st.calls);
+	} else if (!documented(errno)) {
+		if (st.bad++ < 10)
+			ksft_print_msg("call %lu: cmd %#lx: undocumented errno %d (%s)\n",
+				       st.calls, cmd, errno, strerror(errno));
+	} else {
+		st.err[errno < 200 ? errno : 0]++;
+	}
+}
+
+/* New kernel log records matching a failure pattern; -1 if unreadable. */
+static int kmsg_problems(int kmsg)
+{
+	static const char *const bad[] = {
+		"WARNING", "BUG", "Oops", "bad page", "refcount", "leak",
+		"general protection", "list_add corruption", "list_del corruption",
+		"RIP:", "Call Trace", "splice_process_vm",
+	};
+	char rec[8192];
+	int found = 0;
+	ssize_t n;
+
+	if (kmsg < 0)
+		return -1;
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
+		char *msg;
+
+		if (n < 0) {
+			if (errno == EPIPE)	/* overwritten records */
+				continue;
+			break;			/* EAGAIN: no more */
+		}
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			/* our own load/unload lines are fine */
+			if (!strcmp(bad[i], "splice_process_vm") &&
+			    !strstr(msg, "WARN") && !strstr(msg, "BUG"))
+				continue;
+			if (strstr(msg, bad[i])) {
+				ksft_print_msg("kernel: %s", msg);
+				found++;
+				break;
+			}
+		}
+	}
+	return found;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long calls = argc > 1 ? strtoul(argv[1], NULL, 0) : 100000;
+	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)getpid() * 2654435761u;
+	struct pool p;
+	int kmsg, problems;
+
+	ksft_print_header();
+	ksft_set_plan(2);
+	rng_state = seed | 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
+
+	if (pool_open(&p)) {
+		if (errno == ENOENT && p.dev < 0)
+			ksft_exit_skip("/dev/%s: %s (module not loaded)\n", SPVM_DEVICE_NAME,
+				       strerror(errno));
+		ksft_exit_fail_msg("setup: %s\n", strerror(errno));
+	}
+	ksft_print_msg("%lu calls, seed %#llx\n", calls, (unsigned long long)seed);
+
+	for (unsigned long i = 0; i < calls; i++) {
+		if (i == calls / 2) {
+			/* from here on the victim's fds name an exited process */
+			kill(p.victim, SIGKILL);
+			waitpid(p.victim, NULL, 0);
+		}
+		one_call(&p);
+	}
+	ksft_print_msg("%lu ok (%lu bytes), EINVAL %lu E2BIG %lu EFAULT %lu EBADF %lu ESRCH %lu "
+		       "EPIPE %lu EAGAIN %lu EPERM %lu ENOTTY %lu\n",
+		       st.ok, st.bytes, st.err[EINVAL], st.err[E2BIG], st.err[EFAULT],
+		       st.err[EBADF], st.err[ESRCH], st.err[EPIPE], st.err[EAGAIN],
+		       st.err[EPERM], st.err[ENOTTY]);
+	ksft_test_result(st.bad == 0, "calls\n");
+
+	close(p.dev);
+	problems = kmsg_problems(kmsg);
+	if (problems < 0)
+		ksft_test_result_skip("kernel log: /dev/kmsg unreadable\n");
+	else
+		ksft_test_result(problems == 0, "kernel log\n");
+	ksft_finished();
+}
