@@ -51,6 +51,10 @@ user/memsplice: $(USER_O) $(PB_O)
 
 include selftests/selftests.mk
 
+bench/bench: bench/bench.c $(VTEST_O) $(B)/user/image.o $(B)/user/log.o $(B)/user/util.o \
+	     $(B)/images/stats.pb-c.o
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $^ -lprotobuf-c
+
 # ---- set-up, tests, demo, bench ----------------------------------------------
 deps:
 	@scripts/deps.sh --guest
@@ -61,7 +65,7 @@ demo: deps all
 check: deps all
 	selftests/check.sh
 
-bench: deps all
+bench: deps all bench/bench
 	bench/bench.sh
 
 install: user/memsplice
@@ -69,7 +73,7 @@ install: user/memsplice
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
 
 clean:
-	rm -rf $(B) user/memsplice $(SELFTEST_BINS)
+	rm -rf $(B) user/memsplice bench/bench $(SELFTEST_BINS)
 
 .PHONY: all deps demo check bench install clean selftests
 .SECONDARY: $(PB_C) $(PB_H)

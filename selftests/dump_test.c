@@ -354,7 +354,8 @@ TEST_F(dump, sighup_while_frozen)
 	interrupt_frozen(_metadata, self, variant, SIGHUP);
 }
 
-TEST_F(dump, crit_decodes_every_image)
+/* crit is python: ~2 s per image under TCG */
+TEST_F_TIMEOUT(dump, crit_decodes_every_image, 300)
 {
 	const char *a[] = { "--anon", "16", "--shared", "8", "--children", "1", NULL };
 	char failed[1024];

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Side-by-side pre-dump benchmark: one victim per size, every tool on the
+ * same victim in the same run, medians of N runs.
+ *
+ *   bench [-n RUNS] [-s MIB[,MIB...]] TOOL...
+ *   TOOL: memsplice:METHOD | criu:read | criu:splice
+ *
+ * Per run: frozen time (from the tool's own statistics), total wall time,
+ * throughput (bytes written / total time) and the tool's peak RSS (wait4).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "stats.pb-c.h"
+#include "vtest.h"
+
+struct sample {
+	double frozen_ms, total_ms, mib_s, rss_mib;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* frozen time and pages written from DIR/stats-dump (memsplice and criu write it alike) */
+static int read_stats(const char *dir, double *frozen_ms, double *pages)
+{
+	ProtobufCMessage *msg;
+	struct img img;
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY), ret;
+
+	if (dirfd < 0)
+		return -1;
+	ret = img_open(&img, dirfd, IMG_STATS, 0);
+	close(dirfd);
+	if (ret)
+		return -1;
+	ret = img_read_entry(&img, &stats_entry__descriptor, &msg);
+	img_close(&img);
+	if (ret <= 0)
+		return -1;
+	StatsEntry *se = (StatsEntry *)msg;
+
+	ret = se->dump ? 0 : -1;
+	if (se->dump) {
+		*frozen_ms = se->dump->frozen_time / 1e3;
+		*pages = se->dump->pages_written;
+	}
+	stats_entry__free_unpacked(se, NULL);
+	return ret;
+}
+
+static int run_tool(const char *tool, pid_t pid, const char *dir, struct sample *s)
+{
+	char p[16], mode[64], log[600];
+	struct rusage ru;
+	double t0, pages = 0;
+	int status;
+	pid_t child;
+
+	snprintf(p, sizeof(p), "%d", pid);
+	snprintf(log, sizeof(log), "%s/tool.log", dir);
+	t0 = now_ms();
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (!strncmp(tool, "memsplice:", 10))
+			execl(memsplice_bin(), "memsplice", "pre-dump", "-t", p, "-D", dir,
+			      "--method", tool + 10, NULL);
+		snprintf(mode, sizeof(mode), "--pre-dump-mode=%s", tool + 5);
+		execlp("criu", "criu", "pre-dump", "-t", p, "-D", dir, "--shell-job",
+		       "--track-mem", mode, "-o", "criu.log", NULL);
+		_exit(127);
+	}
+	if (wait4(child, &status, 0, &ru) != child)
+		return -1;
+	s->total_ms = now_ms() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "bench: %s failed (see %s)\n", tool, log);
+		return -1;
+	}
+	if (read_stats(dir, &s->frozen_ms, &pages))
+		return -1;
+	s->mib_s = pages * 4096 / (1 << 20) / (s->total_ms / 1e3);
+	s->rss_mib = ru.ru_maxrss / 1024.0;
+	return 0;
+}
+
+static bool tool_available(const char *tool)
+{
+	if (!strncmp(tool, "memsplice:", 10))
+		return method_available(tool + 10);
+	return !system("criu check >/dev/null 2>&1");
+}
+
+int main(int argc, char **argv)
+{
+	int runs = 5, c, nsizes = 0;
+	unsigned long sizes[8];
+	char *s, *tok;
+
+	while ((c = getopt(argc, argv, "n:s:")) != -1) {
+		switch (c) {
+		case 'n': runs = atoi(optarg); break;
+		case 's':
+			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
+				sizes[nsizes++] = strtoul(tok, NULL, 10);
+			break;
+		default:
+			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] TOOL...\n");
+			return 2;
+		}
+	}
+	if (!nsizes) {
+		sizes[0] = 64;
+		sizes[1] = 1024;
+		nsizes = 2;
+	}
+	if (optind >= argc || runs < 1 || runs > 64) {
+		fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] TOOL...\n");
+		return 2;
+	}
+	printf("pre-dump of an idle victim, median of %d runs\n", runs);
+	printf("%-6s %-20s %12s %12s %10s %10s\n", "size", "tool", "frozen ms", "total ms",
+	       "MiB/s", "peak RSS");
+	for (int si = 0; si < nsizes; si++) {
+		char pages[32], label[16];
+		const char *a[] = { "--anon", pages, NULL };
+		struct victim v;
+
+		snprintf(pages, sizeof(pages), "%lu", sizes[si] << 8);
+		snprintf(label, sizeof(label), "%luM", sizes[si]);
+		if (victim_start(&v, a, 1, 0)) {
+			fprintf(stderr, "bench: cannot start a %lu MiB victim\n", sizes[si]);
+			return 1;
+		}
+		for (int ti = optind; ti < argc; ti++) {
+			double fr[64], to[64], th[64], rs[64];
+			int ok = 0;
+
+			if (!tool_available(argv[ti])) {
+				printf("%-6s %-20s %12s\n", label, argv[ti], "(not available)");
+				continue;
+			}
+			for (int r = 0; r < runs; r++) {
+				struct sample smp;
+				char *dir = make_dir("bench");
+
+				if (dir && !run_tool(argv[ti], v.pid, dir, &smp)) {
+					fr[ok] = smp.frozen_ms;
+					to[ok] = smp.total_ms;
+					th[ok] = smp.mib_s;
+					rs[ok] = smp.rss_mib;
+					ok++;
+				}
+				if (dir)
+					remove_dir(dir);
+				free(dir);
+			}
+			if (ok < runs) {
+				printf("%-6s %-20s %12s\n", label, argv[ti], "(failed)");
+				continue;
+			}
+			printf("%-6s %-20s %12.1f %12.1f %10.0f %7.1f MiB\n", label, argv[ti],
+			       median(fr, ok), median(to, ok), median(th, ok), median(rs, ok));
+			fflush(stdout);
+		}
+		if (victim_verify_all(&v))
+			fprintf(stderr, "bench: the victim was damaged!\n");
+		victim_kill(&v);
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# make bench: pre-dump benchmarks, medians of 5, tools side by side.
+#   host:      this kernel (6.18): memsplice's methods available here
+#   guest-6.1: Debian's 6.1 under QEMU TCG (~10x slower than native: read
+#              the ratios, not the absolute times), with CRIU 3.17 read and
+#              splice modes on the same victims, and the module when built.
+# Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5).
+set -eu
+cd "$(dirname "$0")/.."
+sizes=${MEMSPLICE_BENCH_SIZES:-64,1024}
+runs=${MEMSPLICE_BENCH_RUNS:-5}
+methods="memsplice:read memsplice:device memsplice:parasite"
+
+echo "== host $(uname -r)"
+bench/bench -n "$runs" -s "$sizes" $methods
+
+mods=""
+if [ -f kernel/Makefile ] && ko=$(make -s --no-print-directory -C kernel KVER=6.1 ko-path 2>/dev/null) &&
+	make -s -C kernel KVER=6.1 >/dev/null && [ -f "$ko" ]; then
+	mods="-i $ko"
+fi
+echo "== guest 6.1 (QEMU TCG)"
+selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
+	bench/bench -n "$runs" -s "$sizes" $methods criu:read criu:splice
