@@ -19,7 +19,7 @@ CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
 XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude/uapi \
 		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
-LIBS		:= -lprotobuf-c -lcap
+LIBS		:= -lprotobuf-c -lcap -lkmod
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(PROTOS:images/%.proto=$(B)/images/%.pb-c.c)
@@ -28,6 +28,7 @@ PB_O		:= $(PB_C:.c=.o)
 
 USER_SRCS	:= main.c dump.c collect.c xfer.c pstree.c vma.c mm.c pagemap.c \
 		   parent.c image.c imgset.c sink-image.c source-read.c backend.c \
+		   source-device.c spvm-pipe.c \
 		   stats.c show.c check.c log.c util.c
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
 

@@ -19,7 +19,7 @@ export MEMSPLICE_RESULTS="$results"
 guests=${MEMSPLICE_GUESTS-6.1 6.12}
 
 e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test"
-module_tests="selftests/spvm_abi_test"
+module_tests="selftests/spvm_abi_test selftests/spvm_fuzz"
 parasite_tests="selftests/parasite_test"
 tests=""
 for t in $e2e_tests $parasite_tests $module_tests; do
@@ -31,11 +31,14 @@ selftests/run.sh --name host $tests
 
 for k in $guests; do
 	mods=""
-	# the module, built against this guest kernel's headers (kernel/Makefile)
-	if [ -f kernel/Makefile ]; then
-		ko=$(make -s --no-print-directory -C kernel KVER="$k" ko-path 2>/dev/null) &&
-			make -s -C kernel KVER="$k" >/dev/null && [ -f "$ko" ] && mods="-i $ko"
-		[ -n "$mods" ] || echo "check: module not built for $k: its tests skip" >&2
+	# the module, built against this guest kernel's headers; the rmmod test
+	# reloads it from MEMSPLICE_SPVM_KO
+	ko=$(make -s --no-print-directory -C kernel KVER="$k" ko-path 2>/dev/null) &&
+		make -s -C kernel KVER="$k" W=1 >/dev/null && [ -f "$ko" ] && mods="-i $ko"
+	if [ -n "$mods" ]; then
+		export MEMSPLICE_SPVM_KO="$ko"
+	else
+		echo "check: module not built for $k: its tests skip" >&2
 	fi
 	expected="$expected guest-$k"
 	selftests/vm/run-guest.sh -k "$k" -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \

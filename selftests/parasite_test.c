@@ -3,18 +3,19 @@
  * The parasite backend (user/source-parasite.c) in isolation.
  *
  * A forked victim fills regions with a pattern derived from its pid
- * (readable, PROT_NONE, write-only, exec-only), blocks and queues signals,
- * reports its layout over a pipe and then blocks in read(), spins, or both
- * from several threads; one variant runs under a seccomp filter that kills
- * it on vmsplice and memfd_create.  The test freezes it the way pstree.c
- * does, attaches the backend, fills and drains ranges into memory and
- * compares them, detaches, and compares everything it can see of the victim
- * with what it saw before the attach: maps, status, fds, and per thread the
- * registers, FPU state, debug registers, signal mask and kind of ptrace stop.
- * Then the victim checks itself (pattern, mask, pending signals, a restarted
- * read(), register-carried loop counters) and exits 0 only if all is intact.
+ * (readable, PROT_NONE, write-only, exec-only, sealed), installs a handler,
+ * blocks and queues signals, reports its layout over a pipe and then, per
+ * variant: blocks in read(), spins, does both from several threads, sleeps in
+ * a timed futex wait, is job-control stopped, or runs under a seccomp filter
+ * that kills it on vmsplice and memfd_create.  The test freezes it the way
+ * pstree.c does, attaches the backend, fills and drains ranges into memory
+ * and compares them, provokes failures, detaches, and compares everything it
+ * can see of the victim with what it saw before the attach: maps, status,
+ * fds, and per thread the registers, FPU/AVX state, debug registers, signal
+ * mask and kind of ptrace stop.  Then the victim checks itself (pattern,
+ * mask, handler, pending signals, a restarted read(), register-carried loop
+ * counters, fds) and exits 0 only if all is intact.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -381,10 +382,13 @@ static char *slurp(const char *fmt, ...)
 	return buf;
 }
 
-/* status lines a parasite legitimately changes: peaks, RSS, scheduling */
+/*
+ * status lines a parasite legitimately changes (peaks, RSS, scheduling), and
+ * SigQ, which counts the signals queued for the whole user
+ */
 static const char *const status_volatile[] = {
 	"VmPeak:", "VmHWM:", "VmRSS:", "RssAnon:", "RssFile:", "RssShmem:", "VmPTE:",
-	"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:", NULL,
+	"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:", "SigQ:", NULL,
 };
 
 static char *status_stable(char *s)

@@ -8,8 +8,9 @@ KSFT_HDRS	:= $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror \
 		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude/uapi -pthread
 
-TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test
-SELFTEST_BINS	:= $(TESTS) selftests/lib/victim
+TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test \
+		   selftests/spvm_abi_test
+SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
@@ -26,3 +27,6 @@ $(B)/selftests/vtest.o: selftests/lib/vtest.c selftests/lib/vtest.h selftests/li
 
 selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c
+
+selftests/spvm_fuzz: selftests/spvm_fuzz.c $(KSFT_HDRS) $(wildcard include/uapi/linux/*.h)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<

@@ -535,7 +535,8 @@ TEST_F(spvm, features)
 	EXPECT_EQ(0, big.f.flags & ~(SPVM_NONBLOCK | SPVM_FORCE));
 	EXPECT_EQ(SPVM_ARGS_SIZE_VER0, big.f.args_size);
 	EXPECT_EQ(1024, big.f.max_iovcnt);
-	EXPECT_EQ(SPVM_TARGET_PROC_MEM, big.f.targets);
+	if (E->is_module)
+		EXPECT_EQ(SPVM_TARGET_PROC_MEM, big.f.targets);
 	for (size_t i = 0; i < sizeof(big.tail); i++) {
 		ASSERT_EQ(0xaa, big.tail[i]) TH_LOG("byte %zu past size written", i);
 	}

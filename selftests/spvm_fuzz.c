@@ -2,15 +2,18 @@
 /*
  * Random ioctls on /dev/splice_process_vm.
  *
- *   spvm_fuzz [CALLS [SEED]]      CALLS defaults to 100000
+ *   spvm_fuzz [CALLS [SEED]]      CALLS defaults to 100000; the seed is
+ *                                 printed, pass it back to replay a run
  *
  * Mostly well-formed requests with one or more fields off (sizes, flags,
- * fds of every kind, vectors pointing at holes, PROT_NONE, huge pages,
- * kernel or wrapping addresses), some random commands and pointers.  Every
- * call must return promptly with a byte count no larger than asked or an
- * errno of the documented set; pipes are drained after each call so a
- * blocking call always finds room.  A victim child is killed half way so
- * the exited-target paths run too.
+ * fds of every kind, vectors over holes, PROT_NONE, never-touched and
+ * shared pages, kernel or wrapping addresses), some random commands and
+ * pointers.  Every call must return with a byte count no larger than asked
+ * or an errno of the documented set.  Pipes are drained before any call
+ * that could block, so none waits, and before most others, whose bytes are
+ * then read back and checked against the victim's known layout; the rest
+ * find pipes as the last call left them (full: EAGAIN).  The victim child
+ * is killed half way so the exited-target paths run too.
  *
  * Afterwards the kernel log written during the run (/dev/kmsg) must contain
  * no WARNING, BUG, Oops, bad page state, refcount or leak report.
@@ -32,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/splice_process_vm.h>
@@ -486,7 +490,8 @@ static int kmsg_problems(int kmsg)
 int main(int argc, char **argv)
 {
 	unsigned long calls = argc > 1 ? strtoul(argv[1], NULL, 0) : 100000;
-	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)getpid() * 2654435761u;
+	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) :
+			(uint64_t)time(NULL) * 2654435761u ^ getpid();
 	struct pool p;
 	int kmsg, problems;
 

@@ -7,6 +7,7 @@
 #include "util.h"
 
 const struct page_source_ops *const backends[] = {
+	&source_device_ops,
 	&source_read_ops,
 };
 const size_t nr_backends = ARRAY_SIZE(backends);

@@ -26,11 +26,16 @@
  *
  * Curing is unconditional once compel_prepare() has succeeded: every error
  * path of attach, and detach whatever happened in between, go through
- * parasite_cure(), which leaves the thread with its registers, signal mask,
- * seccomp state and ptrace stop as attach found them.
+ * parasite_cure(), which leaves the thread with its registers (general, FPU,
+ * AVX-512), signal mask, seccomp state and ptrace stop as attach found them;
+ * selftests/parasite_test.c compares all of them, /proc/PID/maps, status and
+ * fds.  What stays visible: the page of the first executable mapping that
+ * compel patches for its remote syscalls is a private (anonymous) copy
+ * afterwards, peaks (VmPeak, VmHWM) count the parasite, and if every thread
+ * sleeps in a timed syscall, the one that runs the parasite sees EINTR (see
+ * thread_fitness()).
  */
 #define LOG_PREFIX "source-parasite: "
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -111,16 +116,16 @@ static void compel_log(unsigned int lvl, const char *fmt, va_list ap)
 	switch (lvl) {
 	case COMPEL_LOG_MSG:
 	case COMPEL_LOG_ERROR:
-		log_msg(LOG_ERROR, "compel: %s", msg);
+		log_msg(LOG_ERROR, LOG_PREFIX "compel: %s", msg);
 		break;
 	case COMPEL_LOG_WARN:
-		log_msg(LOG_WARN, "compel: %s", msg);
+		log_msg(LOG_WARN, LOG_PREFIX "compel: %s", msg);
 		break;
 	case COMPEL_LOG_INFO:
-		log_msg(LOG_INFO, "compel: %s", msg);
+		log_msg(LOG_INFO, LOG_PREFIX "compel: %s", msg);
 		break;
 	default:
-		log_msg(LOG_DEBUG, "compel: %s", msg);
+		log_msg(LOG_DEBUG, LOG_PREFIX "compel: %s", msg);
 		break;
 	}
 }
@@ -168,12 +173,45 @@ static int thread_status(pid_t pid, pid_t tid, char *state, int *seccomp)
 	return 0;
 }
 
-static bool thread_gone(pid_t tid)
-{
-	char state;
-	int seccomp;
+#define PF_EXITING	0x00000004
 
-	return !thread_status(tid, tid, &state, &seccomp) && (!state || state == 'Z' || state == 'X');
+/*
+ * Is @tid dead or past the point of no return (PF_EXITING, or SIGKILL
+ * queued)?  Such a thread needs no cure, and must not get one: compel would
+ * wait4() for it, forever if we hold other threads of its process stopped.
+ * An RPC fails because the parasite's socket closed, which happens in
+ * do_exit() after PF_EXITING is set, so a failed RPC is never mistaken for a
+ * live parasite.
+ */
+static bool thread_dying(pid_t tid)
+{
+	char path[64], *buf, *p, state;
+	unsigned long long pnd;
+	unsigned int flags;
+	bool dying = true;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tid, tid);
+	if (read_file(path, &buf, NULL))
+		return true;
+	p = strrchr(buf, ')');
+	if (p && sscanf(p + 2, "%c %*d %*d %*d %*d %*d %u", &state, &flags) == 2)
+		dying = state == 'Z' || state == 'X' || (flags & PF_EXITING);
+	free(buf);
+	if (dying)
+		return true;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", tid, tid);
+	if (read_file(path, &buf, NULL))
+		return true;
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "\nShdPnd:" : "\nSigPnd:";
+
+		p = strstr(buf, key);
+		if (p && sscanf(p + 8, "%llx", &pnd) == 1 && (pnd & (1ULL << (SIGKILL - 1))))
+			dying = true;
+	}
+	free(buf);
+	return dying;
 }
 
 /*
@@ -234,8 +272,8 @@ static int pick_thread(pid_t pid, pid_t *tid, struct user_regs_struct *regs)
 		return -ESRCH;
 	}
 	if (best == 1)
-		pr_warn("%d: every thread sleeps in a restartable timed syscall; thread %d will see EINTR",
-			pid, *tid);
+		pr_warn("%d: every thread sleeps in a timed syscall (nanosleep, poll, futex...): "
+			"thread %d will see it fail with EINTR", pid, *tid);
 	return 0;
 }
 
@@ -342,12 +380,7 @@ static int parasite_cure(struct parasite_src *ps)
 	struct stat st;
 	int ret = 0;
 
-	/*
-	 * A thread that died while infected (its RPC failed) cannot be cured,
-	 * and compel would wait4() for it: forever, if other threads of the
-	 * process are stopped by us and hold the zombie leader back.
-	 */
-	if (ps->broken && thread_gone(ps->tid)) {
+	if (thread_dying(ps->tid)) {
 		if (compel_cure_local(ps->ctl))
 			pr_err("cannot unmap compel's view of %d", ps->tid);
 		pr_info("%d died while infected", ps->tid);
@@ -356,7 +389,7 @@ static int parasite_cure(struct parasite_src *ps)
 		/* compel_cure() frees the ctl only when the remote part succeeded */
 		if (compel_cure_local(ps->ctl))
 			pr_err("cannot unmap compel's view of %d", ps->tid);
-		if (thread_gone(ps->tid)) {
+		if (thread_dying(ps->tid)) {
 			pr_info("%d died while infected", ps->tid);
 			ret = -ESRCH;
 		} else {
@@ -431,7 +464,7 @@ static int send_pipe(struct parasite_src *ps)
 	    compel_util_send_fd(ps->ctl, ps->pipe[0]) ||
 	    compel_rpc_sync(MS_PARASITE_SET_PIPE, ps->ctl)) {
 		pr_err("cannot hand the pipe to the parasite in %d", ps->tid);
-		return thread_gone(ps->tid) ? -ESRCH : -EIO;
+		return thread_dying(ps->tid) ? -ESRCH : -EIO;
 	}
 	if (ps->args->ret) {
 		pr_errno((int)ps->args->ret, "parasite in %d did not take the pipe", ps->tid);
@@ -508,7 +541,7 @@ static int infect(struct parasite_src *ps, pid_t pid)
 
 	if (compel_infect(ps->ctl, 1, PARASITE_ARGS_SIZE)) {
 		pr_err("cannot infect %d", ps->tid);
-		ret = thread_gone(ps->tid) ? -ESRCH : -EIO;
+		ret = thread_dying(ps->tid) ? -ESRCH : -EIO;
 		goto err_cure;
 	}
 	ps->args = compel_parasite_args_s(ps->ctl, sizeof(*ps->args));
@@ -585,7 +618,7 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 	signals_hold(&old);
 	if (compel_rpc_call_sync(MS_PARASITE_SPLICE, ps->ctl)) {
 		ps->broken = true;
-		ret = thread_gone(ps->tid) ? -ESRCH : -EIO;
+		ret = thread_dying(ps->tid) ? -ESRCH : -EIO;
 		pr_err("parasite in %d does not answer", ps->tid);
 	} else {
 		ret = a->ret;
@@ -607,9 +640,12 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 
 static int parasite_create(struct page_source *src, const struct source_opts *opts)
 {
-	struct parasite_src *ps = calloc(1, sizeof(*ps));
+	struct parasite_src *ps;
 	int ret;
 
+	if (opts->buffer_size < PAGE_SIZE)
+		return -EINVAL;
+	ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
 	ps->listen_sk = -1;
@@ -632,7 +668,12 @@ static int parasite_create(struct page_source *src, const struct source_opts *op
 		pr_errno(ret, "cannot create a pipe of %zu bytes", opts->buffer_size);
 		goto err_log;
 	}
-	compel_log_init(compel_log, COMPEL_LOG_WARN);
+	/*
+	 * Errors only: compel's warnings are about what it does and we undo
+	 * (its own syscall-restart emulation).  The parasite logs at this
+	 * level too.
+	 */
+	compel_log_init(compel_log, COMPEL_LOG_ERROR);
 	src->buffer_size = ps->pipe_size;
 	src->priv = ps;
 	return 0;

@@ -107,5 +107,6 @@ struct page_source_ops {
 };
 
 extern const struct page_source_ops source_read_ops;
+extern const struct page_source_ops source_device_ops;
 
 #endif

@@ -117,7 +117,7 @@ static long cmd_splice(struct ms_parasite_args *a)
 	n = splice_range(a->addr, len);
 	err = sys_mprotect(addr, len, prot);
 	if (err) {
-		pr_err("cannot restore protection %#x of %p+%#lx: %ld\n", prot, addr, len, err);
+		pr_err("cannot restore protection 0x%x of %p+0x%lx: %ld\n", prot, addr, len, err);
 		a->prot_err = err;
 		return -ENOTRECOVERABLE;
 	}

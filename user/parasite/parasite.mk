@@ -1,37 +1,63 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The parasite blob (compel) and what the host side needs to use it.
-# Included by the top-level Makefile; paths are relative to the top of the tree.
+# Included by the top-level Makefile after selftests/selftests.mk; usable
+# alone for development: make -f user/parasite/parasite.mk selftests/parasite_test
 #
-#   $(PARASITE_BLOB)          build/parasite/parasite-blob.h, made by compel hgen
-#   $(COMPEL_HOST_CFLAGS)     add to the CFLAGS of user/source-parasite.c
-#   $(COMPEL_LIBS)            add to the link of memsplice (libcompel)
-#   $(PARASITE_TEST)          build/selftests/parasite_test, the backend's selftest
+#   $(PARASITE_BLOB)       build/parasite/parasite-blob.h, made by compel hgen
+#   $(COMPEL_HOST_CFLAGS)  added to the CFLAGS of source-parasite.o (below)
+#   $(COMPEL_LIBS)         libcompel, for the link of user/memsplice
+#   $(PARASITE_TEST)       selftests/parasite_test, the backend in isolation
 #
 # Debian's criu package provides compel (/usr/bin/compel, /usr/include/compel,
 # /usr/lib/compel).  Its headers include three files it does not install;
-# user/parasite/include/ has stand-ins, and `compel includes` prints nothing,
+# user/parasite/include/ has stand-ins.  `compel includes` prints nothing,
 # hence the explicit -I/usr/include/compel.
 
+B			?= build
+CC			?= gcc
+CFLAGS			?= -O2 -g
 COMPEL			?= compel
 COMPEL_INCLUDE		?= /usr/include/compel
 PARASITE_SRC		:= user/parasite
-PARASITE_OUT		:= build/parasite
+PARASITE_OUT		:= $(B)/parasite
 PARASITE_BLOB		:= $(PARASITE_OUT)/parasite-blob.h
 
 COMPEL_COMMON_CFLAGS	:= -I$(COMPEL_INCLUDE) -I$(PARASITE_SRC)/include -I$(PARASITE_SRC)
 COMPEL_HOST_CFLAGS	:= $(COMPEL_COMMON_CFLAGS) -I$(PARASITE_OUT)
 COMPEL_LIBS		:= $(shell $(COMPEL) libs 2>/dev/null)
 
-# compel cflags: freestanding, PIE, no stack protector; the blob has no libc
-PARASITE_CFLAGS		:= -O2 -g -Wall -Wextra -MMD -MP $(shell $(COMPEL) cflags 2>/dev/null) \
-			   $(COMPEL_COMMON_CFLAGS)
+# ---- host objects: the top-level build's, or (alone) our own and its flags -----
+
+ifdef USER_O
+PARASITE_HOST_OUT	:= $(B)/user
+else
+# objects of our own, so as not to mix with the top-level build's
+PARASITE_HOST_OUT	:= $(PARASITE_OUT)/host
+XCFLAGS			:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+			   -Wformat=2 -Wshadow -Werror -Iuser
+KSFT_DIR		:= $(B)/kselftest
+KSFT_HDRS		:= $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
+TEST_CFLAGS		:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+			   -Wno-sign-compare -Werror -I$(KSFT_DIR) -pthread
+
+$(PARASITE_HOST_OUT)/%.o: user/%.c $(wildcard user/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(KSFT_HDRS):
+	scripts/kselftest-headers.sh $(KSFT_DIR)
+endif
+
+# ---- the blob: freestanding, PIE, linked with the std and fds plugins ----------
+
+PARASITE_CFLAGS		:= -O2 -g -Wall -Wextra -Werror -MMD -MP \
+			   $(shell $(COMPEL) cflags 2>/dev/null) $(COMPEL_COMMON_CFLAGS)
 
 $(PARASITE_OUT)/parasite.o: $(PARASITE_SRC)/parasite.c
 	@mkdir -p $(@D)
 	$(CC) -c $(PARASITE_CFLAGS) -o $@ $<
 
-# compel plugins: the std plugin (daemon, RPC, syscalls) and fds (SCM_RIGHTS)
 $(PARASITE_OUT)/parasite.po: $(PARASITE_OUT)/parasite.o
 	$(LD) $(shell $(COMPEL) ldflags) -o $@ $< $(shell $(COMPEL) plugins std fds)
 
@@ -40,25 +66,16 @@ $(PARASITE_BLOB): $(PARASITE_OUT)/parasite.po
 
 -include $(PARASITE_OUT)/parasite.d
 
-# --- the backend's selftest -------------------------------------------------
+# ---- the backend: compiled by the top-level $(B)/user/%.o rule ------------------
 
-ifndef KSELFTEST_DIR
-KSELFTEST_DIR		:= build/kselftest
-KSELFTEST_TAR		?= /usr/src/linux-source-6.1.tar.xz
+$(PARASITE_HOST_OUT)/source-parasite.o: XCFLAGS += $(COMPEL_HOST_CFLAGS)
+$(PARASITE_HOST_OUT)/source-parasite.o: $(PARASITE_BLOB) $(PARASITE_SRC)/parasite-abi.h
 
-$(KSELFTEST_DIR)/kselftest_harness.h $(KSELFTEST_DIR)/kselftest.h:
-	@mkdir -p $(KSELFTEST_DIR)
-	tar -xJf $(KSELFTEST_TAR) -C $(KSELFTEST_DIR) --strip-components=4 \
-		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
-		linux-source-6.1/tools/testing/selftests/kselftest.h
-	@touch $(KSELFTEST_DIR)/kselftest_harness.h $(KSELFTEST_DIR)/kselftest.h
-endif
+# ---- the backend's selftest -----------------------------------------------------
 
-PARASITE_TEST		:= build/selftests/parasite_test
-PARASITE_TEST_SRCS	:= selftests/parasite_test.c user/source-parasite.c user/log.c user/util.c
+PARASITE_TEST		:= selftests/parasite_test
+PARASITE_TEST_O		:= $(addprefix $(PARASITE_HOST_OUT)/,source-parasite.o log.o util.o)
 
-$(PARASITE_TEST): $(PARASITE_TEST_SRCS) $(PARASITE_BLOB) $(PARASITE_SRC)/parasite-abi.h \
-		  user/source.h user/log.h user/util.h $(KSELFTEST_DIR)/kselftest_harness.h
-	@mkdir -p $(@D)
-	$(CC) -O2 -g -Wall -Iuser -I$(KSELFTEST_DIR) $(COMPEL_HOST_CFLAGS) \
-		-o $@ $(PARASITE_TEST_SRCS) $(COMPEL_LIBS) -lpthread
+# an explicit rule: selftests/%_test would link it without the backend
+$(PARASITE_TEST): selftests/parasite_test.c $(PARASITE_TEST_O) $(KSFT_HDRS)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(PARASITE_TEST_O) $(COMPEL_LIBS)

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * splice_process_vm: attach pages of another process to a pipe by reference.
+ *
+ * One request structure serves two entry points that share one kernel core:
+ *
+ *   ioctl(dev_fd, SPVM_IOC_SPLICE, &args)   the splice_process_vm module,
+ *                                           dev_fd an fd of /dev/splice_process_vm
+ *   syscall(nr, &args)                      a kernel patched with the syscall;
+ *                                           nr is read from SPVM_SYSFS_NR
+ *
+ * Both return the number of bytes attached to the pipe, or -1 with errno.
+ * Documentation/userspace-api/splice_process_vm.rst has the full contract.
+ */
+#ifndef _UAPI_LINUX_SPLICE_PROCESS_VM_H
+#define _UAPI_LINUX_SPLICE_PROCESS_VM_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* Name of the misc device, i.e. /dev/splice_process_vm. */
+#define SPVM_DEVICE_NAME	"splice_process_vm"
+
+/*
+ * A kernel that has the syscall exposes its number, in decimal, in this file.
+ * Userspace must read the number from here rather than guess it: on kernels
+ * without the patch any candidate number may belong to another syscall.
+ */
+#define SPVM_SYSFS_DIR		"/sys/kernel/splice_process_vm"
+#define SPVM_SYSFS_NR		SPVM_SYSFS_DIR "/nr"
+
+/* ABI revision reported by SPVM_IOC_FEATURES; bumped when semantics grow. */
+#define SPVM_VERSION		1
+
+/* Request flags (struct spvm_args.flags).  Unknown bits fail with EINVAL. */
+/* Do not wait for room in the pipe: fail with EAGAIN when it is full. */
+#define SPVM_NONBLOCK		(1ULL << 0)
+/*
+ * Read mappings without PROT_READ (but with VM_MAYREAD) the way /proc/PID/mem
+ * and ptrace(PTRACE_PEEKDATA) do.  Without it such pages fail with EFAULT,
+ * as with process_vm_readv().
+ */
+#define SPVM_FORCE		(1ULL << 1)
+
+/* What struct spvm_args.target_fd may refer to (struct spvm_features.targets). */
+/* A file of /proc/PID/mem opened for reading: the device. */
+#define SPVM_TARGET_PROC_MEM	(1U << 0)
+/* A pidfd (pidfd_open(), CLONE_PIDFD): the syscall. */
+#define SPVM_TARGET_PIDFD	(1U << 1)
+
+/**
+ * struct spvm_iovec - one range of the target's address space
+ * @base: start address in the target; need not be page aligned
+ * @len:  length in bytes; @base + @len must not wrap around
+ *
+ * On 64-bit architectures this has the layout of struct iovec, so an array
+ * of struct iovec can be passed as is there.  32-bit callers use this type.
+ */
+struct spvm_iovec {
+	__u64 base;
+	__u64 len;
+};
+
+/**
+ * struct spvm_args - a request to attach target pages to a pipe
+ * @size:      sizeof(struct spvm_args) as known to the caller.  At least
+ *             %SPVM_ARGS_SIZE_VER0; a larger struct is accepted if the bytes
+ *             the kernel does not know are zero (else E2BIG), up to 4096.
+ * @flags:     %SPVM_NONBLOCK, %SPVM_FORCE; any other bit fails with EINVAL.
+ * @target_fd: the process to read, given as an fd that proves the caller
+ *             may read its memory.  For the device ioctl: an fd of
+ *             /proc/PID/mem (or /proc/PID/task/TID/mem) open for reading,
+ *             whose open() already made the PTRACE_MODE_ATTACH check.  For
+ *             the syscall: a pidfd, checked at call time like
+ *             process_vm_readv().  See struct spvm_features.targets.
+ * @pipe_fd:   the write end of a pipe (or a FIFO opened for writing) to
+ *             attach the pages to.  Notification pipes are refused.
+ * @iov:       user pointer to an array of @iovcnt struct spvm_iovec in the
+ *             caller's memory, describing ranges in the target's memory.
+ * @iovcnt:    number of elements in @iov, at most 1024 (UIO_MAXIOV).
+ * @__reserved: must be zero.
+ *
+ * Integers are fixed-width and the layout has no implicit padding, so 32-bit
+ * and 64-bit callers share it.  New fields are appended; zero in a new field
+ * keeps the old behaviour.
+ */
+struct spvm_args {
+	__u64 size;
+	__u64 flags;
+	__u32 target_fd;
+	__u32 pipe_fd;
+	__u64 iov;
+	__u32 iovcnt;
+	__u32 __reserved;
+};
+
+#define SPVM_ARGS_SIZE_VER0	40	/* sizeof first published struct */
+
+/**
+ * struct spvm_features - what an implementation supports; no side effects
+ * @size:       in: sizeof(struct spvm_features) as known to the caller, at
+ *              least %SPVM_FEATURES_SIZE_VER0.  out: the number of bytes
+ *              the kernel filled in; fields past it are left untouched.
+ * @version:    out: %SPVM_VERSION of the implementation.
+ * @flags:      out: the request flags (SPVM_NONBLOCK, ...) it accepts.
+ * @args_size:  out: the largest struct spvm_args size it understands.
+ * @max_iovcnt: out: the largest struct spvm_args.iovcnt it accepts.
+ * @targets:    out: SPVM_TARGET_* bits: what target_fd may be here.
+ */
+struct spvm_features {
+	__u64 size;
+	__u64 version;
+	__u64 flags;
+	__u64 args_size;
+	__u32 max_iovcnt;
+	__u32 targets;
+};
+
+#define SPVM_FEATURES_SIZE_VER0	40
+
+/*
+ * ioctls of /dev/splice_process_vm.  The numbers stay fixed when the structs
+ * grow: the size that counts is the one in the struct's first field.  0xB9
+ * is not registered in ioctl-number.rst; the device is an out-of-tree stop-gap
+ * until the syscall exists.
+ */
+#define SPVM_IOC_MAGIC		0xB9
+#define SPVM_IOC_FEATURES	_IOWR(SPVM_IOC_MAGIC, 0x00, struct spvm_features)
+#define SPVM_IOC_SPLICE		_IOW(SPVM_IOC_MAGIC, 0x01, struct spvm_args)
+
+#endif /* _UAPI_LINUX_SPLICE_PROCESS_VM_H */

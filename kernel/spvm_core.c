@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * splice_process_vm core: attach pages of another process to a pipe.
+ *
+ * The target's pages are not copied: each pipe buffer holds a reference
+ * (FOLL_GET) to the page the target has mapped, exactly like vmsplice()
+ * does for the caller's own pages.  A reader of the pipe then copies or
+ * splices from the target's page itself.
+ *
+ *   target mm      VMA [ pg0 | pg1 | hole | pg3 ]     (pg3 never reached:
+ *                         |     |     X               the request stops at
+ *                         |     |     `- EFAULT       the first failure)
+ *                  FOLL_GET|FOLL_DUMP (+FOLL_FORCE)
+ *                         v     v
+ *   pipe ring      | buf | buf |     |     |    each buf: page ref, offset,
+ *                   nosteal_pipe_buf_ops, flags 0    len; release = put_page
+ *                         |     |
+ *                         v     v  read() / splice() by the consumer
+ *   image file     [ pg0 | pg1 ]                      returns 2 pages
+ *
+ * Rules that keep this safe:
+ * - nosteal_pipe_buf_ops lives in vmlinux: buffers left in a pipe do not
+ *   point into this module, so it may be unloaded while pipes hold pages.
+ * - no try_steal: SPLICE_F_MOVE can never move a target's page away.
+ * - no PIPE_BUF_FLAG_CAN_MERGE: a later write() to the pipe starts a new
+ *   buffer and never lands in a target's page (the Dirty Pipe class).
+ * - FOLL_DUMP: holes and zero-page mappings fail instead of being
+ *   populated, so a dump never grows the target's page tables.
+ * - FOLL_GET does not unshare: a page the target still maps keeps changing
+ *   if the target writes to it before the consumer reads the pipe.  Callers
+ *   wanting a snapshot drain the pipe while the target is stopped.
+ */
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/splice.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/version.h>
+#include <linux/wait.h>
+
+#include "spvm_core.h"
+
+/* Pages looked up per get_user_pages_remote() call, as vmsplice() does. */
+#define SPVM_BATCH	16
+
+/**
+ * spvm_args_from_user() - copy and check a struct spvm_args
+ * @args:  kernel copy to fill
+ * @uargs: the caller's struct, whose first field is its size
+ *
+ * Checks what does not depend on the entry point: size, unknown flags,
+ * reserved bits and the vector length.
+ *
+ * Return: 0, -EFAULT, -EINVAL, or -E2BIG for a larger struct whose unknown
+ * tail is not zero.
+ */
+int spvm_args_from_user(struct spvm_args *args, const void __user *uargs)
+{
+	u64 usize;
+	int ret;
+
+	if (get_user(usize, (const u64 __user *)uargs))
+		return -EFAULT;
+	if (usize < SPVM_ARGS_SIZE_VER0)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+
+	ret = copy_struct_from_user(args, sizeof(*args), uargs, usize);
+	if (ret)
+		return ret;
+
+	if (args->flags & ~SPVM_FLAGS_ALL)
+		return -EINVAL;
+	if (args->__reserved)
+		return -EINVAL;
+	if (args->iovcnt > UIO_MAXIOV)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * spvm_features_to_user() - answer a features query
+ * @ufeat:   the caller's struct spvm_features, whose first field is its size
+ * @flags:   request flags this entry point accepts
+ * @targets: SPVM_TARGET_* kinds of target_fd this entry point accepts
+ *
+ * Writes only the fields both sides know and reports how many bytes that
+ * was in ->size.
+ *
+ * Return: 0, -EFAULT, or -EINVAL for a struct older than the first version.
+ */
+int spvm_features_to_user(void __user *ufeat, u64 flags, u32 targets)
+{
+	struct spvm_features feat = {
+		.version	= SPVM_VERSION,
+		.flags		= flags,
+		.args_size	= sizeof(struct spvm_args),
+		.max_iovcnt	= UIO_MAXIOV,
+		.targets	= targets,
+	};
+	u64 usize;
+
+	if (get_user(usize, (const u64 __user *)ufeat))
+		return -EFAULT;
+	if (usize < SPVM_FEATURES_SIZE_VER0)
+		return -EINVAL;
+
+	feat.size = min_t(u64, usize, sizeof(feat));
+	if (copy_to_user(ufeat, &feat, feat.size))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * spvm_iov_from_user() - copy and check the remote vector of a request
+ * @args:  a request checked by spvm_args_from_user()
+ * @empty: set when the vector describes no byte at all
+ *
+ * The addresses are the target's, so they are not access_ok()-checked here:
+ * get_user_pages_remote() rejects what the target cannot have mapped.
+ *
+ * Return: a vector to release with kvfree() (NULL when @args->iovcnt is 0),
+ * or ERR_PTR(-EFAULT) when it cannot be read, ERR_PTR(-EINVAL) for a length
+ * above SSIZE_MAX or a range that wraps around, ERR_PTR(-ENOMEM).
+ */
+struct spvm_iovec *spvm_iov_from_user(const struct spvm_args *args,
+				      bool *empty)
+{
+	struct spvm_iovec *iov;
+	u32 i;
+
+	*empty = true;
+	if (!args->iovcnt)
+		return NULL;
+
+	iov = kvmalloc_array(args->iovcnt, sizeof(*iov), GFP_KERNEL);
+	if (!iov)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(iov, u64_to_user_ptr(args->iov),
+			   array_size(args->iovcnt, sizeof(*iov)))) {
+		kvfree(iov);
+		return ERR_PTR(-EFAULT);
+	}
+
+	for (i = 0; i < args->iovcnt; i++) {
+		if (iov[i].len > SSIZE_MAX ||
+		    iov[i].base + iov[i].len < iov[i].base) {
+			kvfree(iov);
+			return ERR_PTR(-EINVAL);
+		}
+		if (iov[i].len)
+			*empty = false;
+	}
+	return iov;
+}
+
+/*
+ * Slots a writer may still fill.  pipe_occupancy() takes the raw indices on
+ * every version: since 6.14 head and tail are pipe_index_t and the helper
+ * does the wrap-around in that type, so no version guard is needed here as
+ * long as the fields are never subtracted by hand.
+ */
+static unsigned int spvm_pipe_room(const struct pipe_inode_info *pipe)
+{
+	unsigned int used = pipe_occupancy(pipe->head, pipe->tail);
+
+	return used < pipe->max_usage ? pipe->max_usage - used : 0;
+}
+
+/* Wake-up condition of a blocked writer: fs/pipe.c keeps its own private. */
+static bool spvm_pipe_writable(const struct pipe_inode_info *pipe)
+{
+	return !pipe_full(READ_ONCE(pipe->head), READ_ONCE(pipe->tail),
+			  READ_ONCE(pipe->max_usage)) ||
+	       !READ_ONCE(pipe->readers);
+}
+
+/*
+ * Wait, with the pipe locked on entry and exit, until at least one slot is
+ * free.  Same outcomes as vmsplice(): EPIPE and SIGPIPE without readers,
+ * EAGAIN when not allowed to block, -ERESTARTSYS on a signal (so SA_RESTART
+ * restarts the call and other handlers see EINTR).
+ */
+static int spvm_wait_for_room(struct pipe_inode_info *pipe, u64 flags)
+{
+	for (;;) {
+		if (!pipe->readers) {
+			send_sig(SIGPIPE, current, 0);
+			return -EPIPE;
+		}
+		if (spvm_pipe_room(pipe))
+			return 0;
+		if (flags & SPVM_NONBLOCK)
+			return -EAGAIN;
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+
+		pipe_unlock(pipe);
+		/* A signal ends the wait early; the next pass reports it. */
+		wait_event_interruptible(pipe->wr_wait, spvm_pipe_writable(pipe));
+		pipe_lock(pipe);
+	}
+}
+
+/*
+ * get_user_pages_remote() with the target's mmap_lock.  Passing @locked
+ * lets a fault (swap-in, userfaultfd) drop the lock instead of holding it
+ * across I/O.  6.5 removed the vmas argument.
+ */
+static long spvm_get_pages(struct mm_struct *mm, unsigned long start,
+			   unsigned long nr, unsigned int gup_flags,
+			   struct page **pages)
+{
+	int locked = 1;
+	long got;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	got = get_user_pages_remote(mm, start, nr, gup_flags, pages, &locked);
+#else
+	got = get_user_pages_remote(mm, start, nr, gup_flags, pages, NULL,
+				    &locked);
+#endif
+	if (locked)
+		mmap_read_unlock(mm);
+	return got;
+}
+
+/*
+ * Fill free slots of the locked @pipe from @iov until the vector ends, the
+ * pipe is full or a page cannot be had.  Returns the bytes attached, or the
+ * error of the first page when there are none.
+ */
+static ssize_t spvm_fill_pipe(struct mm_struct *mm,
+			      struct pipe_inode_info *pipe,
+			      const struct spvm_iovec *iov,
+			      unsigned int nr_segs, unsigned int gup_flags)
+{
+	struct page *pages[SPVM_BATCH];
+	ssize_t total = 0;
+	unsigned int seg;
+
+	for (seg = 0; seg < nr_segs; seg++) {
+		unsigned long addr = iov[seg].base;
+		u64 len = iov[seg].len;
+
+		while (len) {
+			unsigned long span, nr;
+			long got, i;
+
+			/*
+			 * Each page adds at most PAGE_SIZE: stopping at
+			 * MAX_RW_COUNT keeps the count in an ioctl()'s int.
+			 */
+			nr = min_t(unsigned long, spvm_pipe_room(pipe),
+				   (MAX_RW_COUNT - total) >> PAGE_SHIFT);
+			if (!nr)
+				return total;
+			span = DIV_ROUND_UP(offset_in_page(addr) + len, PAGE_SIZE);
+			nr = min3(nr, span, (unsigned long)SPVM_BATCH);
+
+			got = spvm_get_pages(mm, addr & PAGE_MASK, nr, gup_flags,
+					     pages);
+			if (got <= 0)
+				return total ? total : (got ? got : -EFAULT);
+
+			for (i = 0; i < got; i++) {
+				struct pipe_buffer buf = {
+					.page	= pages[i],
+					.offset	= offset_in_page(addr),
+					.ops	= &nosteal_pipe_buf_ops,
+				};
+				ssize_t ret;
+
+				buf.len = min_t(u64, PAGE_SIZE - buf.offset, len);
+				/* Releases the page itself when it fails. */
+				ret = add_to_pipe(pipe, &buf);
+				if (ret < 0) {
+					while (++i < got)
+						put_page(pages[i]);
+					return total ? total : ret;
+				}
+				total += buf.len;
+				addr += buf.len;
+				len -= buf.len;
+			}
+			/* A short batch ends at a page that could not be had. */
+			if ((unsigned long)got < nr)
+				return total;
+			cond_resched();
+		}
+	}
+	return total;
+}
+
+/**
+ * spvm_splice() - attach pages of @mm described by @iov to @pipe
+ * @mm:      the target's address space.  The caller keeps it from being
+ *           freed (mmgrab() or an open /proc/PID/mem); the core pins its
+ *           pages only while it looks them up, so a call blocked on a full
+ *           pipe does not keep an exited target's memory alive.
+ * @pipe:    a pipe the caller holds open for writing
+ * @iov:     ranges of @mm, checked by spvm_iov_from_user()
+ * @nr_segs: number of elements of @iov
+ * @flags:   SPVM_* request flags, already checked against what the entry
+ *           point offers
+ *
+ * Waits for the first free slot only (unless SPVM_NONBLOCK), then attaches
+ * pages in order until the vector is done, the pipe is full, or a page
+ * fails: a hole or zero page, a range without PROT_READ unless SPVM_FORCE,
+ * VM_IO/VM_PFNMAP or secret memory.
+ *
+ * Return: the number of bytes attached (possibly fewer than requested), or,
+ * when none was, -EPIPE, -EAGAIN, -ERESTARTSYS, -ESRCH (the target's
+ * address space is gone), -EFAULT, -ENOMEM or -EINTR (fatal signal).
+ */
+ssize_t spvm_splice(struct mm_struct *mm, struct pipe_inode_info *pipe,
+		    const struct spvm_iovec *iov, unsigned int nr_segs,
+		    u64 flags)
+{
+	unsigned int gup_flags = FOLL_GET | FOLL_DUMP;
+	ssize_t ret;
+
+	if (flags & SPVM_FORCE)
+		gup_flags |= FOLL_FORCE;
+
+	/* Do not sleep on the pipe for a process that is already gone. */
+	if (!atomic_read(&mm->mm_users))
+		return -ESRCH;
+
+	pipe_lock(pipe);
+	ret = spvm_wait_for_room(pipe, flags);
+	if (ret)
+		goto unlock;
+	if (!mmget_not_zero(mm)) {
+		ret = -ESRCH;
+		goto unlock;
+	}
+	ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags);
+	pipe_unlock(pipe);
+	/* May tear down the address space: not under the pipe lock. */
+	mmput(mm);
+
+	if (ret > 0) {
+		wake_up_interruptible_poll(&pipe->rd_wait, EPOLLIN | EPOLLRDNORM);
+		kill_fasync(&pipe->fasync_readers, SIGIO, POLL_IN);
+	}
+	return ret;
+
+unlock:
+	pipe_unlock(pipe);
+	return ret;
+}
