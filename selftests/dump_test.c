@@ -372,4 +372,80 @@ TEST_F_TIMEOUT(dump, crit_decodes_every_image, 300)
 	}
 }
 
+/* the same frozen victim dumped with this method and with read: same pages, same bytes */
+TEST_F(dump, same_images_as_read)
+{
+	const char *a[] = { "--anon", "128", "--shared", "16", "--protnone", "8", "--thp", "2", NULL };
+	char *ref = make_dir("ref"), pid[16];
+	const char *args[] = { "dump", "-t", pid, "-D", ref, "--method", "read", "-R", NULL };
+	struct dump_view mine, theirs;
+	char p1[VPAGE], p2[VPAGE];
+	unsigned long id;
+
+	NEED_METHOD();
+	ASSERT_NE(NULL, ref);
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	ASSERT_EQ(0, victim_stop_all(&self->v));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	ASSERT_EQ(0, run_memsplice(args, self->err, sizeof(self->err), -1)) {
+		TH_LOG("%s", self->err);
+	}
+	for (int shmem = 0; shmem < 2; shmem++) {
+		id = shmem ? shmem_id_of(ref) : (unsigned long)self->v.pid;
+		ASSERT_EQ(0, dump_view_open(&mine, self->dir, id, shmem));
+		ASSERT_EQ(0, dump_view_open(&theirs, ref, id, shmem));
+		EXPECT_EQ(dump_view_total(&theirs, PE_PRESENT), dump_view_total(&mine, PE_PRESENT));
+		for (int i = 0; i < theirs.lv[0].n; i++) {
+			const struct dv_ent *e = &theirs.lv[0].e[i];
+
+			for (uint32_t k = 0; k < e->nr; k++) {
+				uint64_t addr = e->vaddr + (uint64_t)k * VPAGE;
+
+				ASSERT_EQ(1, dump_view_page(&theirs, addr, p1));
+				ASSERT_EQ(1, dump_view_page(&mine, addr, p2)) {
+					TH_LOG("page %#lx missing with %s", (unsigned long)addr,
+					       variant->method);
+				}
+				ASSERT_EQ(0, memcmp(p1, p2, VPAGE));
+			}
+		}
+		dump_view_close(&mine);
+		dump_view_close(&theirs);
+	}
+	ASSERT_EQ(0, victim_cont_all(&self->v));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+	remove_dir(ref);
+	free(ref);
+}
+
+/* --method auto takes the first method that works, in the documented order */
+TEST(auto_picks_first_available)
+{
+	static const char *const order[] = { "syscall", "device", "read", "parasite" };
+	const char *a[] = { "--anon", "8", NULL };
+	const char *expected = NULL;
+	char *dir = make_dir("auto"), pid[16], err[4096], want[64];
+	const char *args[] = { "pre-dump", "-t", pid, "-D", dir, "-v", NULL };
+	struct victim v;
+
+	ASSERT_NE(NULL, dir);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !expected; i++)
+		if (method_available(order[i]))
+			expected = order[i];
+	ASSERT_NE(NULL, expected);
+	ASSERT_EQ(0, victim_start(&v, a, 1, 0));
+	snprintf(pid, sizeof(pid), "%d", v.pid);
+	ASSERT_EQ(0, run_memsplice(args, err, sizeof(err), -1)) {
+		TH_LOG("%s", err);
+	}
+	snprintf(want, sizeof(want), "memsplice: method %s\n", expected);
+	EXPECT_NE(NULL, strstr(err, want)) {
+		TH_LOG("expected %s, got: %s", expected, err);
+	}
+	victim_kill(&v);
+	remove_dir(dir);
+	free(dir);
+}
+
 TEST_HARNESS_MAIN

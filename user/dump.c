@@ -140,11 +140,11 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
 	ret = pstree_check_target(o->pid);
 	if (ret)
 		return ret;
-	ret = imgset_begin(&set, o->dir, o->prev_dir);
+	ret = imgset_open(&set, o->dir);
 	if (ret)
 		return ret;
 	if (o->prev_dir) {
-		ret = parent_open(&parent, set.dirfd, o->dir);
+		ret = parent_open(&parent, set.dirfd, o->prev_dir);
 		if (ret)
 			goto err_set;
 	}
@@ -165,7 +165,9 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
 	frozen = true;
 	frozen_at = now_us();
 	ctx.stats.freezing_time = frozen_at - t0;
-	ret = uptime_us(&uptime);
+	ret = imgset_begin(&set, o->prev_dir);
+	if (!ret)
+		ret = uptime_us(&uptime);
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
 	if (!ret)

@@ -36,7 +36,7 @@ static int note_created(struct imgset *set, const char *name)
 	return 0;
 }
 
-int imgset_begin(struct imgset *set, const char *dir, const char *parent_rel)
+int imgset_open(struct imgset *set, const char *dir)
 {
 	int ret;
 
@@ -51,34 +51,39 @@ int imgset_begin(struct imgset *set, const char *dir, const char *parent_rel)
 	if (faccessat(set->dirfd, ".", W_OK, AT_EACCESS) < 0) {
 		ret = -errno;
 		pr_err("images directory %s is not writable: %s", dir, strerror(-ret));
-		goto err_close;
+		close(set->dirfd);
+		set->dirfd = -1;
+		return ret;
 	}
+	return 0;
+}
+
+int imgset_begin(struct imgset *set, const char *parent_rel)
+{
+	int ret;
+
 	/* from now on the directory holds no complete set until commit */
 	if (unlinkat(set->dirfd, "inventory.img", 0) < 0 && errno != ENOENT) {
 		ret = -errno;
-		pr_err("cannot remove old %s/inventory.img: %s", dir, strerror(-ret));
-		goto err_close;
+		pr_err("cannot remove old %s/inventory.img: %s", set->dir, strerror(-ret));
+		return ret;
 	}
 	unlinkat(set->dirfd, INVENTORY_TMP, 0);
 	if (unlinkat(set->dirfd, "parent", 0) < 0 && errno != ENOENT) {
 		ret = -errno;
-		pr_err("cannot replace %s/parent: %s", dir, strerror(-ret));
-		goto err_close;
+		pr_err("cannot replace %s/parent: %s", set->dir, strerror(-ret));
+		return ret;
 	}
 	if (parent_rel) {
 		if (symlinkat(parent_rel, set->dirfd, "parent") < 0) {
 			ret = -errno;
-			pr_err("cannot link %s/parent -> %s: %s", dir, parent_rel, strerror(-ret));
-			goto err_close;
+			pr_err("cannot link %s/parent -> %s: %s", set->dir, parent_rel,
+			       strerror(-ret));
+			return ret;
 		}
 		set->parent_link = true;
 	}
 	return 0;
-
-err_close:
-	close(set->dirfd);
-	set->dirfd = -1;
-	return ret;
 }
 
 int imgset_create(struct imgset *set, struct img *img, enum image_type type, unsigned long id)

@@ -20,10 +20,15 @@ struct imgset {
 };
 
 /*
- * imgset_begin - open @dir for writing a new set; remove a stale
+ * imgset_open - open @dir, which must be a writable directory.  Nothing in
+ * it changes yet: a failure before imgset_begin() leaves an old set intact.
+ */
+int imgset_open(struct imgset *set, const char *dir);
+/*
+ * imgset_begin - start replacing whatever set @dir holds: remove its
  * inventory.img and parent link; link DIR/parent -> @parent_rel if given.
  */
-int imgset_begin(struct imgset *set, const char *dir, const char *parent_rel);
+int imgset_begin(struct imgset *set, const char *parent_rel);
 /* imgset_create - create image @type/@id in the set (recorded for abort) */
 int imgset_create(struct imgset *set, struct img *img, enum image_type type, unsigned long id);
 /* imgset_create_raw - create a raw file (pages-N.img); returns fd or -errno */

@@ -36,23 +36,22 @@ int read_inventory(int dirfd, InventoryEntry **inv)
 	return 0;
 }
 
-int parent_open(struct parent *p, int dirfd, const char *dir)
+int parent_open(struct parent *p, int dirfd, const char *rel)
 {
 	InventoryEntry *inv;
 	int ret;
 
-	p->dirfd = -1;
 	p->dump_uptime = 0;
-	p->dirfd = openat(dirfd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	p->dirfd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dirfd < 0) {
 		ret = -errno;
-		pr_err("parent images %s/parent: %s", dir, strerror(-ret));
+		pr_err("parent images %s: %s", rel, strerror(-ret));
 		return ret;
 	}
 	ret = read_inventory(p->dirfd, &inv);
 	if (ret) {
-		pr_err("parent images %s/parent are not a complete image set (inventory.img: %s)",
-		       dir, strerror(-ret));
+		pr_err("parent images %s are not a complete image set (inventory.img: %s)",
+		       rel, strerror(-ret));
 		close(p->dirfd);
 		p->dirfd = -1;
 		return ret == -ENOENT ? -ENOENT : -EBADMSG;

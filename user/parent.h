@@ -19,10 +19,11 @@ struct parent_map {
 };
 
 /*
- * parent_open - open DIR/parent (if @dirfd has one) and check it is a
- * complete image set.  A missing or corrupt parent is an error.
+ * parent_open - open @rel (relative to the images dir @dirfd, as the
+ * DIR/parent link will be) and check it is a complete image set.  A missing
+ * or corrupt parent is an error.
  */
-int parent_open(struct parent *p, int dirfd, const char *dir);
+int parent_open(struct parent *p, int dirfd, const char *rel);
 void parent_close(struct parent *p);
 /*
  * parent_map_load - what the parent holds for @pid.  Empty when the parent
