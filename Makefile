@@ -28,7 +28,7 @@ PB_O		:= $(PB_C:.c=.o)
 
 USER_SRCS	:= main.c dump.c collect.c xfer.c pstree.c vma.c mm.c pagemap.c \
 		   parent.c image.c imgset.c sink-image.c source-read.c backend.c \
-		   source-device.c spvm-pipe.c \
+		   source-device.c spvm-pipe.c source-parasite.c \
 		   stats.c show.c check.c log.c util.c
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
 
@@ -47,10 +47,12 @@ $(B)/user/%.o: user/%.c $(PB_H) $(wildcard user/*.h) $(wildcard include/uapi/lin
 	@mkdir -p $(B)/user
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
-user/memsplice: $(USER_O) $(PB_O)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
-
 include selftests/selftests.mk
+include user/parasite/parasite.mk
+
+# COMPEL_LIBS comes from parasite.mk: keep it in the recipe, not in LIBS
+user/memsplice: $(USER_O) $(PB_O)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
 bench/bench: bench/bench.c $(VTEST_O) $(B)/user/image.o $(B)/user/log.o $(B)/user/util.o \
 	     $(B)/images/stats.pb-c.o

@@ -9,6 +9,7 @@
 const struct page_source_ops *const backends[] = {
 	&source_device_ops,
 	&source_read_ops,
+	&source_parasite_ops,
 };
 const size_t nr_backends = ARRAY_SIZE(backends);
 

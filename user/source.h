@@ -108,5 +108,6 @@ struct page_source_ops {
 
 extern const struct page_source_ops source_read_ops;
 extern const struct page_source_ops source_device_ops;
+extern const struct page_source_ops source_parasite_ops;
 
 #endif
