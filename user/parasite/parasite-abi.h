@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What source-parasite.c (in memsplice) and parasite.c (the blob it injects
+ * What parasite-ctl.c (in memsplice) and parasite.c (the blob it injects
  * into the target with compel) say to each other.  Both are built from the
  * same tree at the same time, so nothing here is versioned.
  *

@@ -5,7 +5,7 @@
 # alone for development: make -f user/parasite/parasite.mk selftests/parasite_test
 #
 #   $(PARASITE_BLOB)       build/parasite/parasite-blob.h, made by compel hgen
-#   $(COMPEL_HOST_CFLAGS)  added to the CFLAGS of source-parasite.o (below)
+#   $(COMPEL_HOST_CFLAGS)  added to the CFLAGS of parasite-ctl.o (below)
 #   $(COMPEL_LIBS)         libcompel, for the link of user/memsplice
 #   $(PARASITE_TEST)       selftests/parasite_test, the backend in isolation
 #
@@ -31,9 +31,11 @@ COMPEL_LIBS		:= $(shell $(COMPEL) libs 2>/dev/null)
 
 ifdef USER_O
 PARASITE_HOST_OUT	:= $(B)/user
+PARASITE_TEST_OUT	:= $(B)/selftests
 else
 # objects of our own, so as not to mix with the top-level build's
 PARASITE_HOST_OUT	:= $(PARASITE_OUT)/host
+PARASITE_TEST_OUT	:= $(PARASITE_OUT)/selftests
 XCFLAGS			:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 			   -Wformat=2 -Wshadow -Werror -Iuser
 KSFT_DIR		:= $(B)/kselftest
@@ -67,15 +69,26 @@ $(PARASITE_BLOB): $(PARASITE_OUT)/parasite.po
 -include $(PARASITE_OUT)/parasite.d
 
 # ---- the backend: compiled by the top-level $(B)/user/%.o rule ------------------
+# Only parasite-ctl.c talks to compel; source-parasite.c uses its API.
 
-$(PARASITE_HOST_OUT)/source-parasite.o: XCFLAGS += $(COMPEL_HOST_CFLAGS)
-$(PARASITE_HOST_OUT)/source-parasite.o: $(PARASITE_BLOB) $(PARASITE_SRC)/parasite-abi.h
+$(PARASITE_HOST_OUT)/parasite-ctl.o: XCFLAGS += $(COMPEL_HOST_CFLAGS)
+$(PARASITE_HOST_OUT)/parasite-ctl.o: $(PARASITE_BLOB) $(PARASITE_SRC)/parasite-abi.h
 
 # ---- the backend's selftest -----------------------------------------------------
 
 PARASITE_TEST		:= selftests/parasite_test
-PARASITE_TEST_O		:= $(addprefix $(PARASITE_HOST_OUT)/,source-parasite.o log.o util.o)
+# its victim and its snapshots of the victim
+PARASITE_TEST_LIB	:= pvictim psnap
+PARASITE_TEST_LIB_O	:= $(PARASITE_TEST_LIB:%=$(PARASITE_TEST_OUT)/%.o)
+PARASITE_TEST_O		:= $(addprefix $(PARASITE_HOST_OUT)/,source-parasite.o parasite-ctl.o \
+			   log.o util.o) $(PARASITE_TEST_LIB_O)
+
+$(PARASITE_TEST_LIB_O): $(PARASITE_TEST_OUT)/%.o: selftests/lib/%.c selftests/lib/%.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 # an explicit rule: selftests/%_test would link it without the backend
-$(PARASITE_TEST): selftests/parasite_test.c $(PARASITE_TEST_O) $(KSFT_HDRS)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(PARASITE_TEST_O) $(COMPEL_LIBS)
+$(PARASITE_TEST): selftests/parasite_test.c $(PARASITE_TEST_O) $(KSFT_HDRS) \
+		  $(PARASITE_TEST_LIB:%=selftests/lib/%.h)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -Iselftests/lib -o $@ $< $(PARASITE_TEST_O) \
+		$(COMPEL_LIBS)
