@@ -2,7 +2,9 @@
 # Install the Debian 12 packages memsplice needs, and nothing else.
 #
 #   scripts/deps.sh            build and host-test packages
-#   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs
+#   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs, and
+#                              what scripts/build-kernel.sh needs to build the
+#                              patched kernel the third guest boots
 #
 # Idempotent and quick when everything is present (one dpkg-query call, no
 # apt-get): apt-get update + install run only when a package is missing.
@@ -12,7 +14,8 @@ base="build-essential pkg-config libcap-dev libprotobuf-c-dev
 protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
 python3-protobuf"
 guest="qemu-system-x86 busybox-static cpio zstd linux-image-amd64
-linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64"
+linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
+flex bison libelf-dev dwarves bc libssl-dev"
 
 case "${1-}" in
 "") pkgs=$base ;;

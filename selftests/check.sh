@@ -4,11 +4,18 @@
 #   host       the end-to-end and bad-input tests on the running kernel
 #   guest-6.1  Debian's 6.1 kernel (soft-dirty, the module built for it)
 #   guest-6.12 Debian's 6.12 kernel (the module's post-6.1 API paths)
+#   guest-patched  Debian's 6.1 source with kernel/patches/ (the syscall),
+#              built by scripts/build-kernel.sh: ~7 min the first time,
+#              cached in build/patched/ afterwards.  Also runs the series'
+#              in-tree selftest, and fails unless `memsplice check` finds
+#              the syscall there (label guest-patched:syscall).
 #
-# Tests that need what a kernel lacks (soft-dirty, the module) skip
-# themselves there.  The last line is "N passed, N failed, N skipped".
+# Tests that need what a kernel lacks (soft-dirty, the module, the
+# syscall) skip themselves there.  The last line is "N passed, N failed,
+# N skipped".
 #
-# Environment: MEMSPLICE_GUESTS="6.1 6.12" (which guests; "" for none).
+# Environment: MEMSPLICE_GUESTS="6.1 6.12 patched" (which guests; "" for
+# none).
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -16,7 +23,7 @@ results=$top/build/results.txt
 mkdir -p build
 rm -f "$results"
 export MEMSPLICE_RESULTS="$results"
-guests=${MEMSPLICE_GUESTS-6.1 6.12}
+guests=${MEMSPLICE_GUESTS-6.1 6.12 patched}
 
 e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test"
 module_tests="selftests/spvm_abi_test selftests/spvm_fuzz"
@@ -30,19 +37,35 @@ expected="host"
 selftests/run.sh --name host $tests
 
 for k in $guests; do
+	kernel="-k $k" kmake="KVER=$k" extra="" probe=":"
+	if [ "$k" = patched ]; then
+		expected="$expected guest-patched guest-patched:syscall"
+		if ! scripts/build-kernel.sh; then
+			echo "check: the patched kernel did not build: no guest-patched" >&2
+			continue
+		fi
+		kernel="-K build/patched/bzImage" kmake="KDIR=$top/build/patched/obj"
+		extra=build/patched/selftests/splice_process_vm_test
+		# the syscall must be found there, or its variants would all skip
+		probe='if user/memsplice check --method syscall >/dev/null 2>&1; then r="pass=1 fail=0";
+			else echo "check: memsplice finds no syscall in the patched guest" >&2;
+			r="pass=0 fail=1"; fi; echo "guest-patched:syscall $r skip=0" >>"$MEMSPLICE_RESULTS"'
+	else
+		expected="$expected guest-$k"
+	fi
 	mods=""
 	# the module, built against this guest kernel's headers; the rmmod test
 	# reloads it from MEMSPLICE_SPVM_KO
-	ko=$(make -s --no-print-directory -C kernel KVER="$k" ko-path 2>/dev/null) &&
-		make -s -C kernel KVER="$k" W=1 >/dev/null && [ -f "$ko" ] && mods="-i $ko"
+	ko=$(make -s --no-print-directory -C kernel $kmake ko-path 2>/dev/null) &&
+		make -s -C kernel $kmake W=1 >/dev/null && [ -f "$ko" ] && mods="-i $ko"
 	if [ -n "$mods" ]; then
 		export MEMSPLICE_SPVM_KO="$ko"
 	else
+		unset MEMSPLICE_SPVM_KO
 		echo "check: module not built for $k: its tests skip" >&2
 	fi
-	expected="$expected guest-$k"
-	selftests/vm/run-guest.sh -k "$k" -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \
-		selftests/run.sh --name "guest-$k" $tests
+	selftests/vm/run-guest.sh $kernel -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \
+		"$probe;" selftests/run.sh --name "guest-$k" $tests $extra
 	if grep -Eq 'BUG:|WARNING:|Oops|general protection|leak' "$top/build/dmesg-$k.txt" 2>/dev/null; then
 		echo "check: guest $k: the kernel log shows a problem:" >&2
 		grep -E 'BUG:|WARNING:|Oops|general protection|leak' "$top/build/dmesg-$k.txt" | head -5 >&2

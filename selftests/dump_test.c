@@ -29,6 +29,7 @@ FIXTURE_VARIANT(dump) {
 	const char *method;
 };
 
+FIXTURE_VARIANT_ADD(dump, syscall) { .method = "syscall" };
 FIXTURE_VARIANT_ADD(dump, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(dump, device) { .method = "device" };
 FIXTURE_VARIANT_ADD(dump, parasite) { .method = "parasite" };

@@ -30,6 +30,7 @@ FIXTURE_VARIANT(predump) {
 	const char *method;
 };
 
+FIXTURE_VARIANT_ADD(predump, syscall) { .method = "syscall" };
 FIXTURE_VARIANT_ADD(predump, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(predump, device) { .method = "device" };
 FIXTURE_VARIANT_ADD(predump, parasite) { .method = "parasite" };

@@ -5,8 +5,10 @@
  * and what can and cannot reach a target's page.
  *
  * Every test goes through a struct spvm_entry, so the same tests run against
- * each entry point: the device ioctl now, the syscall when a kernel has it
- * (add a FIXTURE_VARIANT_ADD with its entry).  Victims are forked children
+ * each entry point (one FIXTURE_VARIANT each): the device ioctl, and the
+ * syscall of a kernel with kernel/patches/ applied, whose number is only
+ * ever read from SPVM_SYSFS_NR (a kernel without that file skips the
+ * syscall variant and never sees a guessed number).  Victims are forked children
  * that map and fill memory, report its address through a pipe and then only
  * wait for commands; no test relies on sleeping.  Run as root: some tests
  * switch to an unprivileged user, one unloads and reloads the module
@@ -117,6 +119,56 @@ static const struct spvm_entry device_entry = {
 	.open_target	= dev_open_target,
 	.call		= dev_call,
 	.features	= dev_features,
+};
+
+static long sys_nr = -1;
+
+/* The number the patched kernel publishes; never a guessed one. */
+static const char *sys_unavailable(void)
+{
+	static char why[160];
+	char buf[32], *end;
+	ssize_t n;
+	int fd;
+
+	if (sys_nr > 0)
+		return NULL;
+	fd = open(SPVM_SYSFS_NR, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "%s: %s (kernel without the syscall)",
+			 SPVM_SYSFS_NR, strerror(errno));
+		return why;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	sys_nr = strtol(buf, &end, 10);
+	if (n <= 0 || end == buf || sys_nr <= 0) {
+		sys_nr = -1;
+		snprintf(why, sizeof(why), "%s: no number in it", SPVM_SYSFS_NR);
+		return why;
+	}
+	return NULL;
+}
+
+static int sys_open_target(pid_t pid)
+{
+	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+static long sys_call(struct spvm_args *args)
+{
+	return syscall(sys_nr, args);
+}
+
+/* No features query: flags are probed with fds of -1 (EINVAL vs EBADF). */
+static const struct spvm_entry syscall_entry = {
+	.name		= "syscall",
+	.is_module	= false,
+	.unavailable	= sys_unavailable,
+	.open_target	= sys_open_target,
+	.call		= sys_call,
+	.features	= NULL,
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -480,6 +532,10 @@ FIXTURE_VARIANT(spvm) {
 
 FIXTURE_VARIANT_ADD(spvm, device) {
 	.entry = &device_entry,
+};
+
+FIXTURE_VARIANT_ADD(spvm, syscall) {
+	.entry = &syscall_entry,
 };
 
 FIXTURE_SETUP(spvm)

@@ -7,6 +7,7 @@
 #include "util.h"
 
 const struct page_source_ops *const backends[] = {
+	&source_syscall_ops,
 	&source_device_ops,
 	&source_read_ops,
 	&source_parasite_ops,

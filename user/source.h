@@ -106,6 +106,7 @@ struct page_source_ops {
 			struct page_data *data);
 };
 
+extern const struct page_source_ops source_syscall_ops;
 extern const struct page_source_ops source_read_ops;
 extern const struct page_source_ops source_device_ops;
 extern const struct page_source_ops source_parasite_ops;

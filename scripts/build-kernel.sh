@@ -1,0 +1,174 @@
+#!/bin/bash
+# Build the kernel the third test guest boots: Debian's linux-source-6.1
+# with the splice_process_vm series (kernel/patches/) applied and a minimal
+# configuration for selftests/vm/run-guest.sh -K (virtio-pci and 9p built
+# in, no module needed to boot).
+#
+#   scripts/build-kernel.sh [-o OUTDIR] [-j JOBS] [-f]
+#
+#   -o OUTDIR  where everything goes (default build/patched):
+#                bzImage        the kernel to boot
+#                selftests/     the series' in-tree selftest, built against
+#                               the patched kernel's uapi headers
+#                obj/           the O= build directory: KDIR for out-of-tree
+#                               modules (make -C kernel KDIR=OUTDIR/obj)
+#                src/           the patched source tree obj/ refers to
+#                config         the .config used; build.log the full log
+#   -j JOBS    parallel jobs (default: the number of CPUs)
+#   -f         rebuild even if the cache is valid
+#
+# The result is cached under the key sha256(this script, which holds the
+# configuration list; every patch of kernel/patches/ that has a diff, so
+# not the cover letter; the source tarball's size and date): when
+# OUTDIR/key matches, nothing is done (about 0.1 s).  Otherwise the build starts from scratch: unpack (~15 s), patch,
+# tinyconfig + the list below, check that every listed symbol ended up =y,
+# `make bzImage modules` (~4-6 min on 2 CPUs), headers, selftest.
+# Two builds never run at once: a second caller waits for the first (flock).
+#
+# Environment: KERNEL_SOURCE=PATH overrides the tarball
+# (/usr/src/linux-source-6.1.tar.xz).  Packages: scripts/deps.sh --guest.
+set -euo pipefail
+
+me=build-kernel
+die() { echo "$me: $*" >&2; exit 1; }
+top=$(cd "$(dirname "$0")/.." && pwd -P)
+out=$top/build/patched
+jobs=$(nproc)
+force=0
+while getopts o:j:fh opt; do
+	case $opt in
+	o) out=$OPTARG ;;
+	j) jobs=$OPTARG ;;
+	f) force=1 ;;
+	*) sed -n '2,/^set -euo/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || die "unexpected argument '$1' (-h for help)"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "-j wants a positive number"
+
+tarball=${KERNEL_SOURCE:-/usr/src/linux-source-6.1.tar.xz}
+patches=$top/kernel/patches
+
+# The configuration: tinyconfig plus these, each of which must end up =y.
+# Boot and console, the initramfs, 9p over virtio-pci for the host root
+# (run-guest.sh -K), what the tests use (soft-dirty, pagemap, THP,
+# userfaultfd, seccomp and /proc/PID/ns/net for the parasite, AF_UNIX,
+# pipe-max-size through sysctl), modules for the out-of-tree device, and
+# the system call itself.  Left out to keep the build near 6 minutes on 2
+# CPUs: ACPI (so QEMU's second CPU is not found: the guest has one), IPv6,
+# and CRIU's needs (netlink diag, cgroups, tun...): bench takes CRIU's
+# numbers from a stock guest.
+config_syms="
+64BIT SMP PRINTK BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE UNIX98_PTYS
+BINFMT_ELF BINFMT_SCRIPT BLK_DEV_INITRD RD_GZIP KERNEL_GZIP
+PROC_FS PROC_SYSCTL SYSFS DEVTMPFS DEVTMPFS_MOUNT SHMEM TMPFS HUGETLBFS
+FUTEX EPOLL SIGNALFD TIMERFD EVENTFD AIO FILE_LOCKING MULTIUSER POSIX_TIMERS
+HIGH_RES_TIMERS ADVISE_SYSCALLS RSEQ MEMBARRIER SYSVIPC KALLSYMS
+SECCOMP SECCOMP_FILTER NAMESPACES NET_NS
+CROSS_MEMORY_ATTACH CHECKPOINT_RESTORE MEM_SOFT_DIRTY USERFAULTFD
+TRANSPARENT_HUGEPAGE PROC_PAGE_MONITOR
+NET UNIX INET PCI PCI_MSI VIRTIO_MENU VIRTIO VIRTIO_PCI
+NET_9P NET_9P_VIRTIO 9P_FS
+MODULES MODULE_UNLOAD SLUB
+EXPERT SPLICE_PROCESS_VM
+"
+# Must not be =y: tinyconfig's picks in the choices made above (compression,
+# allocator), and what EXPERT would turn on for nothing here.
+config_off="KERNEL_XZ SLOB VT INPUT ETHTOOL_NETLINK IPV6"
+
+[ -r "$tarball" ] || die "$tarball: not found (scripts/deps.sh installs linux-source)"
+[ -d "$patches" ] || die "$patches: no patch series"
+for t in make gcc flex bison bc cpio perl xz sha256sum flock; do
+	command -v "$t" >/dev/null || die "$t not installed (scripts/deps.sh --guest)"
+done
+[ -e /usr/include/libelf.h ] || die "libelf-dev not installed (scripts/deps.sh --guest)"
+
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+	echo "$me: another kernel build is running: waiting for it" >&2
+	flock 9
+fi
+
+# The patches that are applied: those with a diff (not the cover letter).
+series=()
+for p in "$patches"/*.patch; do
+	[ -e "$p" ] || die "no patches in $patches"
+	grep -q '^diff --git ' "$p" && series+=("$p")
+done
+[ ${#series[@]} -gt 0 ] || die "no patch in $patches has a diff"
+
+key=$( {
+	sha256sum "$0"
+	for p in "${series[@]}"; do echo "$(basename "$p")"; sha256sum <"$p"; done
+	ls -lL --time-style=+%s "$tarball" | awk '{ print $5, $6, $7 }'
+} | sha256sum | cut -d' ' -f1)
+if [ "$force" = 0 ] && [ -f "$out/bzImage" ] && [ "$(cat "$out/key" 2>/dev/null)" = "$key" ]; then
+	echo "$me: $out/bzImage is up to date (key ${key:0:12})"
+	exit 0
+fi
+
+log=$out/build.log
+rm -f "$out/key" "$out/bzImage"
+rm -rf "$out/src" "$out/obj" "$out/selftests"
+: >"$log"
+t0=$SECONDS
+step() { echo "$me: [$((SECONDS - t0))s] $*"; }
+fail() {
+	echo "$me: $1 failed; last lines of $log:" >&2
+	tail -n 30 "$log" | sed 's/^/| /' >&2
+	exit 1
+}
+
+step "unpacking $(basename "$tarball")"
+trap 'rm -rf "$out/src.tmp"' EXIT
+rm -rf "$out/src.tmp"
+mkdir -p "$out/src.tmp"
+tar -xJf "$tarball" -C "$out/src.tmp" --strip-components=1 || die "cannot unpack $tarball"
+mv "$out/src.tmp" "$out/src"
+src=$out/src obj=$out/obj
+
+for p in "${series[@]}"; do
+	patch -d "$src" -p1 --batch --forward --no-backup-if-mismatch <"$p" >>"$log" 2>&1 ||
+		fail "applying $(basename "$p")"
+done
+step "applied ${#series[@]} patches"
+
+# One ABI: the series' uapi header must be the repository's, up to how the
+# flag constants are spelled ((1ULL << n) here, hex there for checkpatch).
+uapi=include/uapi/linux/splice_process_vm.h
+perl -pe 's/\(1(U|ULL) << (\d+)\)/sprintf("0x%x%s", 1 << $2, $1)/ge' "$top/$uapi" |
+	diff -u - "$src/$uapi" >>"$log" 2>&1 ||
+	fail "comparing $uapi with the series' (they must describe one ABI)"
+
+mk() { make -C "$src" O="$obj" -j"$jobs" "$@" >>"$log" 2>&1; }
+mk tinyconfig || fail "make tinyconfig"
+args=()
+for s in $config_syms; do args+=(-e "$s"); done
+for s in $config_off; do args+=(-d "$s"); done
+"$src/scripts/config" --file "$obj/.config" "${args[@]}"
+mk olddefconfig || fail "make olddefconfig"
+missing=
+for s in $config_syms; do
+	grep -qx "CONFIG_$s=y" "$obj/.config" || missing="$missing $s"
+done
+[ -z "$missing" ] || die "not =y after olddefconfig (a dependency is missing?):$missing"
+for s in $config_off; do
+	grep -qx "CONFIG_$s=y" "$obj/.config" && missing="$missing $s"
+done
+[ -z "$missing" ] || die "still =y after olddefconfig (selected by another symbol?):$missing"
+cp "$obj/.config" "$out/config"
+
+step "building bzImage and modules with -j$jobs (a few minutes)"
+mk bzImage modules || fail "make bzImage modules"
+step "kernel built; uapi headers and the selftest"
+mk headers || fail "make headers"
+mkdir -p "$out/selftests"
+make -C "$src/tools/testing/selftests/splice_process_vm" OUTPUT="$out/selftests" \
+	KHDR_INCLUDES="-isystem $obj/usr/include" >>"$log" 2>&1 || fail "building the selftest"
+
+cp "$obj/arch/x86/boot/bzImage" "$out/bzImage.tmp"
+mv "$out/bzImage.tmp" "$out/bzImage"
+echo "$key" >"$out/key"
+step "done: $out/bzImage ($(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$obj/include/generated/utsrelease.h"))"
