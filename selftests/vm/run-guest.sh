@@ -20,8 +20,9 @@
 # COMMAND's words are joined with spaces and run by `sh -c` (as ssh does) in
 # a chroot to the host root, in the caller's directory, with stdin /dev/null,
 # HOME=/tmp, and PATH, MEMSPLICE_* and KSFT_* from the caller. /tmp, /run and
-# /dev/shm are fresh tmpfs: host files under /tmp are visible only through
-# -o. Stock-kernel modules load with `modprobe NAME` or on demand.
+# /dev/shm are fresh tmpfs: host files there are visible only through -o,
+# except the caller's own directory, which is shared writable when it lies
+# there. Stock-kernel modules load with `modprobe NAME` or on demand.
 # COMMAND's stdout and stderr stream to our stdout (serial console, about
 # 100 KB/s: write bulk output to a file in an -o share). Exit status:
 # COMMAND's; 124 on timeout; 125 when the guest died before COMMAND
@@ -273,6 +274,17 @@ for m in ${mods[@]+"${mods[@]}"}; do
 done
 qemu_shares=()
 : >"$work/ctl/shares"
+# The guest masks /tmp, /run and /dev/shm with fresh tmpfs.  COMMAND runs in
+# the caller's directory, so a caller there (a checkout cloned under /tmp)
+# gets it shared writable first; explicit -o shares below may nest in it.
+case $(pwd -P)/ in
+/tmp/* | /run/* | /dev/shm/*)
+	d=$(pwd -P)
+	[[ $d != *,* ]] || die "$d: QEMU cannot share a path with a comma"
+	echo "cwd $d" >>"$work/ctl/shares"
+	qemu_shares+=(-virtfs "local,path=$d,mount_tag=cwd,security_model=none,multidevs=remap")
+	;;
+esac
 for i in ${outs[@]+"${!outs[@]}"}; do
 	d=$(abspath "${outs[$i]}")
 	[ -d "$d" ] || die "-o $d: not a directory"
