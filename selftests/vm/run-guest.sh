@@ -8,7 +8,10 @@
 #   -k KVER     Debian kernel: a full version (6.1.0-56-amd64) or X.Y (6.1,
 #               6.12) for the newest installed /boot/vmlinuz-X.Y.*-amd64 with
 #               its /lib/modules. Default 6.1.
-#   -K BZIMAGE  a self-built kernel instead, with virtio-pci and 9p built in.
+#   -K BZIMAGE  a self-built kernel instead, with virtio-pci and 9p built in
+#               (scripts/build-kernel.sh makes build/patched/bzImage; its
+#               modules, e.g. make -C kernel KDIR=build/patched/obj, load
+#               with -i).  No module is loaded before the 9p mount.
 #   -M MEM      guest memory (2G).  -t TIMEOUT_S  kill QEMU after it (900).
 #   -i MODULE   insmod this host .ko/.ko.xz before COMMAND, in the order given.
 #   -o HOSTDIR  share HOSTDIR writable, mounted at the same path in the guest:
