@@ -75,6 +75,7 @@ struct scan {
 static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 {
 	bool file_private = v->status & VMA_FILE_PRIVATE;
+	bool whole = vma_dump_whole(v);
 	unsigned long addr = v->start;
 
 	while (addr < v->end) {
@@ -87,7 +88,7 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 		for (unsigned long i = 0; i < nr; i++, addr += PAGE_SIZE) {
 			unsigned int flags = PE_PRESENT;
 
-			if (!pme_wanted(&s->ctx->kd, s->pme[i], file_private))
+			if (!whole && !pme_wanted(&s->ctx->kd, s->pme[i], file_private))
 				continue;
 			if (s->pmap && !(s->pme[i] & PME_SOFT_DIRTY) &&
 			    parent_map_covers(s->pmap, addr)) {

@@ -3,8 +3,8 @@
  * Parse /proc/PID/maps.  Classification follows what a restorer needs:
  * private anonymous and private file pages belong to the task, shared
  * anonymous (and SysV) segments are dumped once per segment, shared file
- * mappings live in their file, and kernel-provided areas (vdso, vvar,
- * vsyscall) are recreated by the kernel and carry no pages.
+ * mappings live in their file.  Of the kernel-provided areas, vvar and
+ * vsyscall carry no pages; the vDSO is dumped whole, as CRIU does.
  */
 #define LOG_PREFIX "vma: "
 #include <inttypes.h>
@@ -132,9 +132,22 @@ void vma_list_free(struct vma_list *list)
 
 bool vma_has_private_pages(const struct vma *v)
 {
-	if (v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL))
+	if (v->status & (VMA_AREA_VVAR | VMA_AREA_VSYSCALL))
 		return false;
+	if (v->status & VMA_AREA_VDSO)
+		return true;
 	return v->status & (VMA_ANON_PRIVATE | VMA_FILE_PRIVATE);
+}
+
+/*
+ * CRIU dumps the vDSO whole, whatever pagemap says (its restore may need
+ * to build a proxy from it), and a final `criu dump --track-mem` marks its
+ * pages PE_PARENT: a parent that lacks them fails that dump with "Missing
+ * ... in parent pagemap".
+ */
+bool vma_dump_whole(const struct vma *v)
+{
+	return v->status & VMA_AREA_VDSO;
 }
 
 bool vma_is_shmem(const struct vma *v)

@@ -39,6 +39,8 @@ void vma_list_free(struct vma_list *list);
 
 /* vma_has_private_pages - whether pages of this VMA go to the task's pagemap */
 bool vma_has_private_pages(const struct vma *v);
+/* vma_dump_whole - whether every page is dumped, present or not (the vDSO) */
+bool vma_dump_whole(const struct vma *v);
 /* vma_is_shmem - whether pages of this VMA go to a shared segment's pagemap */
 bool vma_is_shmem(const struct vma *v);
 
