@@ -14,7 +14,7 @@
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "log.h"
-#include "pagemap.pb-c.h"
+#include "pagemap-entry.h"
 #include "parent.h"
 #include "sink.h"
 #include "util.h"
@@ -93,7 +93,7 @@ static int map_add(struct parent_map *m, unsigned long start, unsigned long end,
 	return 0;
 }
 
-int parent_map_load(const struct parent *p, pid_t pid, unsigned long long start_ticks,
+int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
 		    struct parent_map *m)
 {
 	ProtobufCMessage *msg;
@@ -108,11 +108,11 @@ int parent_map_load(const struct parent *p, pid_t pid, unsigned long long start_
 		unsigned long long dump_ticks = p->dump_uptime / (1000000 / sysconf(_SC_CLK_TCK));
 
 		if (start_ticks >= dump_ticks) {
-			pr_warn("pid %d was reused since the parent dump: dumping it in full", pid);
+			pr_warn("pid %d was reused since the parent dump: dumping it in full", vpid);
 			return 0;
 		}
 	}
-	ret = img_open(&img, p->dirfd, IMG_PAGEMAP, pid);
+	ret = img_open(&img, p->dirfd, IMG_PAGEMAP, vpid);
 	if (ret == -ENOENT)
 		return 0;
 	if (ret)
@@ -126,7 +126,7 @@ int parent_map_load(const struct parent *p, pid_t pid, unsigned long long start_
 	while ((ret = img_read_entry(&img, &pagemap_entry__descriptor, &msg)) > 0) {
 		PagemapEntry *pe = (PagemapEntry *)msg;
 
-		ret = map_add(m, pe->vaddr, pe->vaddr + (unsigned long)pe->nr_pages * PAGE_SIZE, &cap);
+		ret = map_add(m, pe->vaddr, pe->vaddr + pagemap_entry_pages(pe) * PAGE_SIZE, &cap);
 		pagemap_entry__free_unpacked(pe, NULL);
 		if (ret)
 			break;
@@ -134,7 +134,7 @@ int parent_map_load(const struct parent *p, pid_t pid, unsigned long long start_
 out:
 	img_close(&img);
 	if (ret < 0) {
-		pr_errno(ret, "parent pagemap-%d.img is corrupt", pid);
+		pr_errno(ret, "parent pagemap-%d.img is corrupt", vpid);
 		parent_map_free(m);
 	}
 	return ret < 0 ? ret : 0;

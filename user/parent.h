@@ -26,11 +26,12 @@ struct parent_map {
 int parent_open(struct parent *p, int dirfd, const char *rel);
 void parent_close(struct parent *p);
 /*
- * parent_map_load - what the parent holds for @pid.  Empty when the parent
- * has no pagemap for it or the pid was reused (the process started after
- * the parent was dumped).
+ * parent_map_load - what the parent holds for @vpid (the pid in the task's
+ * own namespace, which names its images).  Empty when the parent has no
+ * pagemap for it or the pid was reused (the process started after the
+ * parent was dumped).
  */
-int parent_map_load(const struct parent *p, pid_t pid, unsigned long long start_ticks,
+int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
 		    struct parent_map *m);
 bool parent_map_covers(const struct parent_map *m, unsigned long addr);
 void parent_map_free(struct parent_map *m);

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "memsplice.h"
 #include "mm.pb-c.h"
-#include "pagemap.pb-c.h"
+#include "pagemap-entry.h"
 #include "parent.h"
 #include "pstree.pb-c.h"
 #include "sink.h"
@@ -90,15 +90,16 @@ static int show_pagemap(int dirfd, enum image_type type, unsigned long id, const
 	protobuf_c_message_free_unpacked(msg, NULL);
 	while ((ret = img_read_entry(&img, &pagemap_entry__descriptor, &msg)) > 0) {
 		PagemapEntry *pe = (PagemapEntry *)msg;
-		uint32_t fl = pe->has_flags ? pe->flags : PE_PRESENT;
+		uint32_t fl = pe->has_flags ? pe->flags : pe->in_parent ? PE_PARENT : PE_PRESENT;
+		uint64_t nr = pagemap_entry_pages(pe);
 
-		printf("      %012lx %6u pages %s%s%s\n", (unsigned long)pe->vaddr, pe->nr_pages,
+		printf("      %012lx %6lu pages %s%s%s\n", (unsigned long)pe->vaddr, (unsigned long)nr,
 		       fl & PE_PRESENT ? "present " : "", fl & PE_PARENT ? "parent " : "",
 		       fl & PE_LAZY ? "lazy" : "");
 		if (fl & PE_PARENT)
-			parent += pe->nr_pages;
+			parent += nr;
 		else
-			present += pe->nr_pages;
+			present += nr;
 		entries++;
 		pagemap_entry__free_unpacked(pe, NULL);
 	}

@@ -12,7 +12,7 @@
 #include "image.h"
 #include "imgset.h"
 #include "log.h"
-#include "pagemap.pb-c.h"
+#include "pagemap-entry.h"
 #include "sink-image.h"
 #include "source.h"
 #include "util.h"
@@ -34,7 +34,7 @@ static int flush_entry(struct sink_image *si)
 	if (!si->nr_pages)
 		return 0;
 	pe.vaddr = si->vaddr;
-	pe.nr_pages = si->nr_pages;
+	pagemap_entry_set_pages(&pe, si->nr_pages);
 	pe.has_flags = true;
 	pe.flags = si->flags;
 	si->nr_pages = 0;
