@@ -172,7 +172,7 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 	if (ret)
 		return ret;
 	if (ctx->opts->track_mem) {
-		ret = parent_map_load(parent, t->pid, t->start_time, &pmap);
+		ret = parent_map_load(parent, t->vpid, t->start_time, &pmap);
 		if (ret)
 			return ret;
 		if (pmap.nr)
@@ -188,7 +188,7 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		ret = s.pagemap_fd;
 		goto out_free;
 	}
-	if (!job_new(ctx, PAGEMAP_TASK, t->pid, t->pid, 0)) {
+	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, t->pid, 0)) {
 		ret = -ENOMEM;
 		goto out_close;
 	}

@@ -51,12 +51,12 @@ static int write_pstree(struct imgset *set, const struct pstree *tree)
 		const struct task *t = &tree->tasks[i];
 		PstreeEntry pe = PSTREE_ENTRY__INIT;
 
-		pe.pid = t->pid;
+		pe.pid = t->vpid;
 		pe.ppid = t->ppid;
 		pe.pgid = t->pgid;
 		pe.sid = t->sid;
 		pe.n_threads = t->nr_threads;
-		pe.threads = (uint32_t *)t->threads;
+		pe.threads = (uint32_t *)t->vthreads;
 		ret = img_write_entry(&img, &pe.base);
 	}
 	ret2 = img_close(&img);
@@ -71,7 +71,7 @@ static int write_images(struct dump_ctx *ctx, struct imgset *set, uint64_t uptim
 
 	ret = write_pstree(set, &ctx->tree);
 	for (unsigned int i = 0; i < ctx->tree.nr && !ret; i++)
-		ret = mm_write(set, ctx->tree.tasks[i].pid, &ctx->mms[i]);
+		ret = mm_write(set, ctx->tree.tasks[i].vpid, &ctx->mms[i]);
 	if (!ret)
 		ret = stats_write_image(set, &ctx->stats);
 	if (ret)

@@ -47,6 +47,74 @@ static int parse_stat(pid_t pid, struct proc_stat *st)
 	return ret;
 }
 
+/*
+ * The ids a task has in its own pid namespace: the last number of the
+ * NSpid/NSpgid/NSsid lines of /proc/PID/task/TID/status (the innermost
+ * namespace, as CRIU takes them).  A line the kernel does not print leaves
+ * its id as it was.
+ */
+static int read_nsids(pid_t pid, pid_t tid, pid_t *vpid, pid_t *vpgid, pid_t *vsid)
+{
+	static const char *const keys[] = { "NSpid:", "NSpgid:", "NSsid:" };
+	pid_t *out[] = { vpid, vpgid, vsid };
+	char path[96], *buf, *line, *save;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	ret = read_file(path, &buf, NULL);
+	if (ret)
+		return ret == -ENOENT ? -ESRCH : ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			char *last;
+
+			if (!out[k] || strncmp(line, keys[k], strlen(keys[k])))
+				continue;
+			last = strrchr(line, '\t');
+			*out[k] = atoi(last ? last + 1 : line + strlen(keys[k]));
+		}
+	}
+	free(buf);
+	return 0;
+}
+
+/* ids in the tasks' namespace; every process must see the same one */
+static int set_vids(struct pstree *tree)
+{
+	for (unsigned int i = 0; i < tree->nr; i++) {
+		struct task *t = &tree->tasks[i];
+		pid_t host_ppid = t->ppid;
+		int ret;
+
+		t->vpid = t->pid;
+		ret = read_nsids(t->pid, t->pid, &t->vpid, &t->pgid, &t->sid);
+		if (ret)
+			return ret;
+		t->vthreads = calloc(t->nr_threads, sizeof(*t->vthreads));
+		if (!t->vthreads)
+			return -ENOMEM;
+		for (unsigned int k = 0; k < t->nr_threads && !ret; k++) {
+			t->vthreads[k] = t->threads[k];
+			ret = read_nsids(t->pid, t->threads[k], &t->vthreads[k], NULL, NULL);
+		}
+		if (ret)
+			return ret;
+		t->ppid = 0;
+		for (unsigned int j = 0; j < i; j++)
+			if (tree->tasks[j].pid == host_ppid)
+				t->ppid = tree->tasks[j].vpid;
+		for (unsigned int j = 0; j < i; j++) {
+			if (tree->tasks[j].vpid == t->vpid) {
+				pr_err("processes %d and %d are both pid %d in their namespaces: "
+				       "nested pid namespaces are not supported",
+				       tree->tasks[j].pid, t->pid, t->vpid);
+				return -EOPNOTSUPP;
+			}
+		}
+	}
+	return 0;
+}
+
 int pstree_check_target(pid_t root)
 {
 	struct proc_stat st;
@@ -250,6 +318,7 @@ static int collect_children(struct pstree *tree, const struct task *t)
 static void drop_task(struct pstree *tree, unsigned int i)
 {
 	free(tree->tasks[i].threads);
+	free(tree->tasks[i].vthreads);
 	memmove(&tree->tasks[i], &tree->tasks[i + 1], (tree->nr - i - 1) * sizeof(tree->tasks[0]));
 	tree->nr--;
 }
@@ -281,7 +350,7 @@ int pstree_seize(pid_t root, struct pstree *tree)
 		}
 		if (ret)
 			goto err;
-		t->ppid = i ? st.ppid : 0;
+		t->ppid = i ? st.ppid : 0;	/* ours until set_vids() */
 		t->pgid = st.pgid;
 		t->sid = st.sid;
 		t->start_time = st.start_time;
@@ -289,6 +358,12 @@ int pstree_seize(pid_t root, struct pstree *tree)
 		if (ret)
 			goto err;
 		i++;
+	}
+	ret = set_vids(tree);
+	if (ret) {
+		if (ret != -EOPNOTSUPP)
+			pr_errno(ret, "cannot read the namespace ids of the tree of %d", root);
+		goto err;
 	}
 	pr_info("froze %u processes, %u threads", tree->nr, tree->nr_seized);
 	return 0;
@@ -318,8 +393,10 @@ void pstree_kill(struct pstree *tree)
 
 void pstree_free(struct pstree *tree)
 {
-	for (unsigned int i = 0; i < tree->nr; i++)
+	for (unsigned int i = 0; i < tree->nr; i++) {
 		free(tree->tasks[i].threads);
+		free(tree->tasks[i].vthreads);
+	}
 	free(tree->tasks);
 	free(tree->seized);
 	memset(tree, 0, sizeof(*tree));

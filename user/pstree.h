@@ -6,9 +6,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/*
+ * Every id twice: as this process sees it (to freeze and read the task) and
+ * as the task sees it in its own pid namespace (the ids images carry: a
+ * container's init is pid 1 in pagemap-1.img and pstree.img, as in CRIU's).
+ */
 struct task {
-	pid_t pid, ppid, pgid, sid;
-	pid_t *threads;
+	pid_t pid;			/* ours: /proc/PID */
+	pid_t vpid, ppid, pgid, sid;	/* the task's own namespace's (NSpid etc.) */
+	pid_t *threads, *vthreads;	/* ours, and in the task's namespace */
 	unsigned int nr_threads;
 	unsigned long long start_time;	/* clock ticks after boot (stat field 22) */
 };
