@@ -253,14 +253,30 @@ TEST_F(dump, predump_while_mutating)
 	}
 }
 
-TEST_F(dump, dump_kills_by_default)
+/* memsplice writes memory images only: a dump leaves the tree running */
+TEST_F(dump, dump_leaves_running_by_default)
+{
+	const char *a[] = { "--anon", "16", "--children", "1", NULL };
+
+	NEED_METHOD();
+	ASSERT_EQ(0, victim_start(&self->v, a, 2, 0));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", NULL));
+	check_dump(_metadata, self, self->v.pid, "anon", false);
+	for (int i = 0; i < self->v.nr_pids; i++) {
+		EXPECT_EQ(0, proc_tracer(self->v.pids[i]));
+		EXPECT_NE('T', proc_state(self->v.pids[i]));
+	}
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+TEST_F(dump, dump_kill_option)
 {
 	const char *a[] = { "--anon", "16", NULL };
 	int status;
 
 	NEED_METHOD();
 	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
-	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", NULL));
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "--kill"));
 	check_dump(_metadata, self, self->v.pid, "anon", false);
 	ASSERT_EQ(self->v.pid, waitpid(self->v.pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);

@@ -254,4 +254,54 @@ TEST_F(bad, leave_running_on_pre_dump)
 	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "leave-running");
 }
 
+/* 4294967297 is pid 1 once truncated to 32 bits: init must never be frozen */
+TEST_F(bad, pid_out_of_range)
+{
+	static const char *const pids[] = { "4294967297", "-1", "0", "+5", "12abc", "99999999" };
+
+	for (size_t i = 0; i < sizeof(pids) / sizeof(pids[0]); i++) {
+		const char *args[] = { "pre-dump", "-t", pids[i], "-D", self->dir, NULL };
+
+		EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+			       "invalid pid");
+		EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+	}
+}
+
+TEST_F(bad, size_overflow)
+{
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir, "-b",
+			       "18014398509481984K", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "buffer-size");
+}
+
+TEST_F(bad, option_of_another_command)
+{
+	const char *chk[] = { "check", "--track-mem", "-t", self->pid, NULL };
+	const char *pre[] = { "pre-dump", "-t", self->pid, "-D", self->dir, "--kill", NULL };
+
+	EXPECT_REFUSED(run_memsplice(chk, self->err, sizeof(self->err), -1),
+		       "does not apply to check");
+	EXPECT_REFUSED(run_memsplice(pre, self->err, sizeof(self->err), -1),
+		       "does not apply to pre-dump");
+}
+
+TEST_F(bad, checkpoint_without_criu)
+{
+	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, NULL };
+	bool soft_dirty = !system("./user/memsplice check | grep -q '^soft-dirty *yes'");
+	char *path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+
+	/* no criu in PATH (or no soft-dirty): refused before anything is frozen */
+	setenv("PATH", "/nonexistent", 1);
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+		       soft_dirty ? "no criu" : "soft-dirty");
+	if (path)
+		setenv("PATH", path, 1);
+	free(path);
+	EXPECT_FALSE(dir_has(self->dir, "1"));
+	EXPECT_FALSE(dir_has(self->dir, "final"));
+}
+
 TEST_HARNESS_MAIN

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pre-dump: freeze the tree, collect what to dump, resume it, then copy.
- * dump:     freeze, collect, copy, write, then kill (or resume with
- *           --leave-running).
+ * dump:     freeze, collect, copy, write, then resume (or kill with
+ *           --kill, as criu dump does by default).  memsplice writes only
+ *           memory images: CRIU continues from them, so leaving the tree
+ *           running is the safe default.
  *
  * Whatever fails, the tree is released (never killed, never left stopped)
  * and the files of the half-written set are removed.
@@ -111,7 +113,8 @@ static void thaw(struct dump_ctx *ctx, bool *frozen, uint64_t since)
 	*frozen = false;
 }
 
-int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
+int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
+	      struct dump_stats *stats)
 {
 	struct dump_ctx ctx = { .opts = o, .interrupted = interrupted };
 	struct source_opts sopts = { .buffer_size = o->buffer_size };
@@ -182,7 +185,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
 	ret = xfer_jobs(&ctx);
 	if (ret)
 		goto err_tree;
-	if (o->pre_dump || o->leave_running)
+	if (o->pre_dump || !o->kill)
 		thaw(&ctx, &frozen, frozen_at);
 	else
 		ctx.stats.frozen_time = now_us() - frozen_at;	/* until the kill */
@@ -198,6 +201,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted)
 		stats_print(stdout, &ctx.stats);
 	if (o->stats_json)
 		stats_write_json(o->stats_json, &ctx.stats);
+	if (stats)
+		*stats = ctx.stats;
 	ret = 0;
 	goto out;
 

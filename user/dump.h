@@ -24,7 +24,7 @@ struct dump_opts {
 	size_t buffer_size;
 	bool pre_dump;
 	bool track_mem;
-	bool leave_running;
+	bool kill;		/* dump: kill the tree afterwards (criu's default) */
 	bool display_stats;
 	const char *stats_json;
 	/*
@@ -76,7 +76,14 @@ struct dump_ctx {
 	volatile sig_atomic_t *interrupted;
 };
 
-int dump_tree(const struct dump_opts *opts, volatile sig_atomic_t *interrupted);
+/*
+ * dump_tree - one pre-dump or dump of the tree @opts->pid into @opts->dir.
+ * 0 or -errno (the error is printed); on success *@stats (if not NULL) gets
+ * the pass's counters.  Whatever happens the tree is left running, unless a
+ * dump with @opts->kill succeeded.
+ */
+int dump_tree(const struct dump_opts *opts, volatile sig_atomic_t *interrupted,
+	      struct dump_stats *stats);
 
 /* collect.c: while frozen, decide what to dump (and clear soft-dirty) */
 int collect_tree(struct dump_ctx *ctx, const struct parent *parent);

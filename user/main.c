@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memsplice: command table and options.  Options end up in a struct that is
- * passed down; nothing below main() reads a global option.
+ * memsplice: the command table and its options.  Every command lists the
+ * options it takes; any other is refused.  Options end up in structs passed
+ * down; nothing below main() reads a global option.
  */
 #define LOG_PREFIX ""
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "dump.h"
 #include "log.h"
 #include "memsplice.h"
 #include "util.h"
 
 #define DEFAULT_BUFFER_SIZE	(4UL << 20)
+#define PID_MAX_LIMIT		(4 * 1024 * 1024)	/* the kernel's, 64-bit */
 
 static volatile sig_atomic_t interrupted;
 
@@ -25,30 +29,141 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
-static const char usage[] =
-"Usage:\n"
-"  memsplice pre-dump -t PID -D DIR [--prev-images-dir REL] [--track-mem] [options]\n"
-"  memsplice dump     -t PID -D DIR [--prev-images-dir REL] [--track-mem]\n"
-"                     [--leave-running] [options]\n"
-"  memsplice check    [--method M]\n"
-"  memsplice show     DIR\n"
-"\n"
-"pre-dump freezes the tree rooted at PID, collects what to dump, resumes it and\n"
-"copies its memory while it runs.  dump keeps the tree frozen until every page\n"
-"is written, then kills it (or resumes it with --leave-running).\n"
-"\n"
-"Options:\n"
-"  -t, --tree PID            root of the process tree to dump\n"
-"  -D, --images-dir DIR      where images go (must exist)\n"
-"      --prev-images-dir REL previous pre-dump, relative to DIR (links DIR/parent)\n"
-"      --track-mem           dirty tracking: clear soft-dirty bits; with a parent,\n"
-"                            write only pages written since it\n"
-"  -R, --leave-running       dump: resume the tree afterwards instead of killing it\n"
-"  -m, --method M            auto (default), or one of:";
+enum opt {
+	OPT_TREE = 't', OPT_DIR = 'D', OPT_LEAVE = 'R', OPT_METHOD = 'm',
+	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
+	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
+};
+
+static const struct option long_opts[] = {
+	{ "tree",		required_argument, NULL, OPT_TREE },
+	{ "images-dir",		required_argument, NULL, OPT_DIR },
+	{ "prev-images-dir",	required_argument, NULL, OPT_PREV },
+	{ "track-mem",		no_argument,	   NULL, OPT_TRACK },
+	{ "leave-running",	no_argument,	   NULL, OPT_LEAVE },
+	{ "kill",		no_argument,	   NULL, OPT_KILL },
+	{ "method",		required_argument, NULL, OPT_METHOD },
+	{ "buffer-size",	required_argument, NULL, OPT_BUFSZ },
+	{ "display-stats",	no_argument,	   NULL, OPT_STATS },
+	{ "stats-json",		required_argument, NULL, OPT_JSON },
+	{ "max-passes",		required_argument, NULL, OPT_PASSES },
+	{ "final",		required_argument, NULL, OPT_FINAL },
+	{ "verbose",		no_argument,	   NULL, OPT_VERBOSE },
+	{ "log-file",		required_argument, NULL, OPT_LOG },
+	{ "help",		no_argument,	   NULL, OPT_HELP },
+	{ NULL }
+};
+
+/* what the command line said, before a command makes sense of it */
+struct cli {
+	struct dump_opts dump;
+	unsigned int max_passes;
+	bool final_criu;
+	const char *arg;		/* show's DIR */
+	char *const *rest;		/* after "--" */
+	int nr_rest;
+};
+
+struct command {
+	const char *name;
+	const char *synopsis;
+	const int *opts;		/* the options it takes, 0-terminated */
+	int (*run)(struct cli *c);
+};
+
+static int run_dump(struct cli *c)
+{
+	if (!c->dump.pid || !c->dump.dir) {
+		pr_err("%s needs -t PID and -D DIR", c->dump.pre_dump ? "pre-dump" : "dump");
+		return -EINVAL;
+	}
+	return dump_tree(&c->dump, &interrupted, NULL);
+}
+
+static int run_pre_dump(struct cli *c)
+{
+	c->dump.pre_dump = true;
+	return run_dump(c);
+}
+
+static int run_checkpoint(struct cli *c)
+{
+	struct checkpoint_opts o = {
+		.pass = c->dump,
+		.dir = c->dump.dir,
+		.max_passes = c->max_passes,
+		.final_criu = c->final_criu,
+		.criu_args = c->rest,
+		.nr_criu_args = c->nr_rest,
+	};
+
+	if (!c->dump.pid || !c->dump.dir) {
+		pr_err("checkpoint needs -t PID and -D DIR");
+		return -EINVAL;
+	}
+	return cmd_checkpoint(&o, &interrupted);
+}
+
+static int run_check(struct cli *c)
+{
+	return cmd_check(c->dump.method);
+}
+
+static int run_show(struct cli *c)
+{
+	const char *dir = c->arg ? c->arg : c->dump.dir;
+
+	if (!dir) {
+		pr_err("show needs an images directory");
+		return -EINVAL;
+	}
+	return cmd_show(dir);
+}
+
+#define COMMON		OPT_VERBOSE, OPT_LOG, OPT_HELP
+#define DUMP_OPTS	OPT_TREE, OPT_DIR, OPT_PREV, OPT_TRACK, OPT_METHOD, OPT_BUFSZ, \
+			OPT_STATS, OPT_JSON
+
+static const struct command commands[] = {
+	{ "checkpoint",
+	  "-t PID -D DIR [--method M] [--max-passes N] [--final criu|none]\n"
+	  "                     [-- CRIU-DUMP-OPTIONS]",
+	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_FINAL,
+			 COMMON, 0 },
+	  run_checkpoint },
+	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [options]",
+	  (const int[]){ DUMP_OPTS, COMMON, 0 }, run_pre_dump },
+	{ "dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--kill] [options]",
+	  (const int[]){ DUMP_OPTS, OPT_LEAVE, OPT_KILL, COMMON, 0 }, run_dump },
+	{ "check", "[--method M]", (const int[]){ OPT_METHOD, COMMON, 0 }, run_check },
+	{ "show", "DIR", (const int[]){ OPT_DIR, COMMON, 0 }, run_show },
+};
 
 static void print_usage(FILE *f)
 {
-	fputs(usage, f);
+	fputs("Usage:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  memsplice %-10s %s\n", commands[i].name, commands[i].synopsis);
+	fputs("\n"
+	      "memsplice writes CRIU-format memory images of a running process tree; CRIU\n"
+	      "continues from them and writes the rest.  checkpoint runs pre-dumps into\n"
+	      "DIR/1, DIR/2, ... until they stop shrinking, then `criu dump --track-mem\n"
+	      "--prev-images-dir` into DIR/final: `criu restore -D DIR/final` restores it.\n"
+	      "pre-dump freezes the tree only while it collects what to dump, then copies\n"
+	      "while the tree runs.  dump keeps the tree frozen until every page is\n"
+	      "written, then resumes it (--kill: kills it, as criu dump does).\n"
+	      "\n"
+	      "Options:\n"
+	      "  -t, --tree PID            root of the process tree\n"
+	      "  -D, --images-dir DIR      where images go (must exist)\n"
+	      "      --prev-images-dir REL previous pre-dump, relative to DIR (links DIR/parent)\n"
+	      "      --track-mem           dirty tracking: clear soft-dirty bits; with a parent,\n"
+	      "                            write only pages written since it\n"
+	      "      --kill                dump: kill the tree afterwards\n"
+	      "  -R, --leave-running       dump: resume the tree afterwards (the default)\n"
+	      "      --max-passes N        checkpoint: at most N pre-dumps (default 5)\n"
+	      "      --final criu|none     checkpoint: run criu dump after them (default), or stop\n"
+	      "  -m, --method M            auto (default), or one of:", f);
 	for (size_t i = 0; i < nr_backends; i++)
 		fprintf(f, " %s", backends[i]->name);
 	fputs("\n"
@@ -63,43 +178,67 @@ static void print_usage(FILE *f)
 	      "See memsplice(8).\n", f);
 }
 
-static int parse_size(const char *s, size_t *out)
+/* an unsigned decimal number in [min, max], nothing else */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
 {
-	char *end;
 	unsigned long long v;
+	char *end;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
+	if (*s < '0' || *s > '9')
 		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end || v < PAGE_SIZE || v > (1ULL << 30) || v % PAGE_SIZE)
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
 }
 
-enum { OPT_PREV = 256, OPT_TRACK, OPT_STATS, OPT_JSON };
+static int parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
 
-static const struct option long_opts[] = {
-	{ "tree",		required_argument, NULL, 't' },
-	{ "images-dir",		required_argument, NULL, 'D' },
-	{ "prev-images-dir",	required_argument, NULL, OPT_PREV },
-	{ "track-mem",		no_argument,	   NULL, OPT_TRACK },
-	{ "leave-running",	no_argument,	   NULL, 'R' },
-	{ "method",		required_argument, NULL, 'm' },
-	{ "buffer-size",	required_argument, NULL, 'b' },
-	{ "display-stats",	no_argument,	   NULL, OPT_STATS },
-	{ "stats-json",		required_argument, NULL, OPT_JSON },
-	{ "verbose",		no_argument,	   NULL, 'v' },
-	{ "log-file",		required_argument, NULL, 'o' },
-	{ "help",		no_argument,	   NULL, 'h' },
-	{ NULL }
-};
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end || v > (1ULL << 30) >> shift)
+		return -EINVAL;
+	v <<= shift;
+	if (v < PAGE_SIZE || v % PAGE_SIZE)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static const char *opt_name(int c)
+{
+	static char buf[4];
+
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	snprintf(buf, sizeof(buf), "%c", c);
+	return buf;
+}
+
+static bool takes(const struct command *cmd, int c)
+{
+	for (const int *o = cmd->opts; *o; o++)
+		if (*o == c)
+			return true;
+	return false;
+}
 
 static int install_signals(void)
 {
@@ -115,88 +254,134 @@ static int install_signals(void)
 	return 0;
 }
 
+/* one option into @c; 0, or -EINVAL after printing why */
+static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
+		     const char **log_file)
+{
+	unsigned long long v;
+
+	switch (opt) {
+	case OPT_TREE:
+		if (parse_uint(arg, 1, PID_MAX_LIMIT, &v)) {
+			fprintf(stderr, "memsplice: invalid pid '%s'\n", arg);
+			return -EINVAL;
+		}
+		c->dump.pid = v;
+		break;
+	case OPT_DIR: c->dump.dir = arg; break;
+	case OPT_PREV: c->dump.prev_dir = arg; break;
+	case OPT_TRACK: c->dump.track_mem = true; break;
+	case OPT_LEAVE: c->dump.kill = false; break;
+	case OPT_KILL: c->dump.kill = true; break;
+	case OPT_METHOD: c->dump.method = arg; break;
+	case OPT_BUFSZ:
+		if (parse_size(arg, &c->dump.buffer_size)) {
+			fprintf(stderr, "memsplice: invalid --buffer-size '%s' "
+				"(a multiple of 4K between 4K and 1G)\n", arg);
+			return -EINVAL;
+		}
+		break;
+	case OPT_STATS: c->dump.display_stats = true; break;
+	case OPT_JSON: c->dump.stats_json = arg; break;
+	case OPT_PASSES:
+		if (parse_uint(arg, 1, 100, &v)) {
+			fprintf(stderr, "memsplice: invalid --max-passes '%s' (1 to 100)\n", arg);
+			return -EINVAL;
+		}
+		c->max_passes = v;
+		break;
+	case OPT_FINAL:
+		if (strcmp(arg, "criu") && strcmp(arg, "none")) {
+			fprintf(stderr, "memsplice: invalid --final '%s' (criu or none)\n", arg);
+			return -EINVAL;
+		}
+		c->final_criu = !strcmp(arg, "criu");
+		break;
+	case OPT_VERBOSE: (*verbosity)++; break;
+	case OPT_LOG: *log_file = arg; break;
+	default:
+		fprintf(stderr, "memsplice: try 'memsplice --help'\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct dump_opts o = {
-		.method = "auto",
-		.buffer_size = DEFAULT_BUFFER_SIZE,
-		.frozen_hook_fd = -1,
+	struct cli c = {
+		.dump = { .method = "auto", .buffer_size = DEFAULT_BUFFER_SIZE,
+			  .frozen_hook_fd = -1 },
+		.max_passes = CHECKPOINT_MAX_PASSES,
+		.final_criu = true,
 	};
+	const struct command *cmd = NULL;
 	const char *hook = getenv("MEMSPLICE_TEST_FROZEN_FD");
-	const char *cmd, *log_file = NULL;
-	int verbosity = 0, c, ret;
-	char *end;
+	const char *log_file = NULL, *name;
+	int verbosity = 0, opt, ret, nopts = argc;
+	int seen[64], nr_seen = 0;
 
-	/* GNU getopt permutes: options may come before or after the command */
-	while ((c = getopt_long(argc, argv, "t:D:Rm:b:vo:h", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			errno = 0;
-			o.pid = strtol(optarg, &end, 10);
-			if (errno || *end || o.pid <= 0) {
-				fprintf(stderr, "memsplice: invalid pid '%s'\n", optarg);
-				return 1;
-			}
+	/* "--" ends memsplice's options: the rest belongs to criu (checkpoint) */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			nopts = i;
+			c.rest = argv + i + 1;
+			c.nr_rest = argc - i - 1;
 			break;
-		case 'D': o.dir = optarg; break;
-		case OPT_PREV: o.prev_dir = optarg; break;
-		case OPT_TRACK: o.track_mem = true; break;
-		case 'R': o.leave_running = true; break;
-		case 'm': o.method = optarg; break;
-		case 'b':
-			if (parse_size(optarg, &o.buffer_size)) {
-				fprintf(stderr, "memsplice: invalid --buffer-size '%s' "
-					"(a multiple of 4K between 4K and 1G)\n", optarg);
-				return 1;
-			}
-			break;
-		case OPT_STATS: o.display_stats = true; break;
-		case OPT_JSON: o.stats_json = optarg; break;
-		case 'v': verbosity++; break;
-		case 'o': log_file = optarg; break;
-		case 'h': print_usage(stdout); return 0;
-		default:
-			fprintf(stderr, "memsplice: try 'memsplice --help'\n");
-			return 1;
 		}
 	}
-	if (optind >= argc) {
+	/* GNU getopt permutes: options may come before or after the command */
+	while ((opt = getopt_long(nopts, argv, "t:D:Rm:b:vo:h", long_opts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			print_usage(stdout);
+			return 0;
+		}
+		if (parse_opt(&c, opt, optarg, &verbosity, &log_file))
+			return 1;
+		if (nr_seen < (int)ARRAY_SIZE(seen))
+			seen[nr_seen++] = opt;
+	}
+	if (optind >= nopts) {
 		print_usage(stderr);
 		return 1;
 	}
-	cmd = argv[optind++];
+	name = argv[optind++];
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "memsplice: unknown command '%s' (try 'memsplice --help')\n", name);
+		return 1;
+	}
+	for (int i = 0; i < nr_seen; i++) {
+		if (!takes(cmd, seen[i])) {
+			fprintf(stderr, "memsplice: option --%s does not apply to %s\n",
+				opt_name(seen[i]), cmd->name);
+			return 1;
+		}
+	}
+	if (optind < nopts && cmd->run == run_show && optind + 1 == nopts) {
+		c.arg = argv[optind++];
+	} else if (optind < nopts) {
+		fprintf(stderr, "memsplice: unexpected argument '%s' for %s\n", argv[optind],
+			cmd->name);
+		return 1;
+	}
+	if (c.rest && cmd->run != run_checkpoint) {
+		fprintf(stderr, "memsplice: only checkpoint passes options after '--' (to criu)\n");
+		return 1;
+	}
 	if (hook)
-		o.frozen_hook_fd = atoi(hook);
+		c.dump.frozen_hook_fd = atoi(hook);
 	ret = log_init(verbosity, log_file);
 	if (ret) {
 		fprintf(stderr, "memsplice: cannot open log file %s: %s\n", log_file, strerror(-ret));
 		return 1;
 	}
-
-	if (!strcmp(cmd, "pre-dump") || !strcmp(cmd, "dump")) {
-		o.pre_dump = !strcmp(cmd, "pre-dump");
-		if (!o.pid || !o.dir) {
-			pr_err("%s needs -t PID and -D DIR", cmd);
-			ret = -EINVAL;
-		} else if (o.pre_dump && o.leave_running) {
-			pr_err("--leave-running is for dump; a pre-dump always resumes the tree");
-			ret = -EINVAL;
-		} else if (!(ret = install_signals())) {
-			ret = dump_tree(&o, &interrupted);
-		}
-	} else if (!strcmp(cmd, "check")) {
-		ret = cmd_check(o.method);
-	} else if (!strcmp(cmd, "show")) {
-		if (optind >= argc && !o.dir) {
-			pr_err("show needs an images directory");
-			ret = -EINVAL;
-		} else {
-			ret = cmd_show(optind < argc ? argv[optind] : o.dir);
-		}
-	} else {
-		pr_err("unknown command '%s' (try 'memsplice --help')", cmd);
-		ret = -EINVAL;
-	}
+	ret = install_signals();
+	if (ret)
+		pr_errno(ret, "cannot install signal handlers");
+	else
+		ret = cmd->run(&c);
 	log_fini();
 	return ret ? 1 : 0;
 }

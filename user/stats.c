@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #define LOG_PREFIX "stats: "
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "imgset.h"
 #include "log.h"
@@ -36,6 +38,39 @@ int stats_write_image(struct imgset *set, const struct dump_stats *st)
 	ret = img_write_entry(&img, &se.base);
 	ret2 = img_close(&img);
 	return ret ? ret : ret2;
+}
+
+int stats_read_image(const char *dir, struct dump_stats *st)
+{
+	ProtobufCMessage *msg = NULL;
+	StatsEntry *se;
+	struct img img;
+	int dirfd, ret;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	ret = img_open(&img, dirfd, IMG_STATS, 0);
+	close(dirfd);
+	if (ret)
+		return ret;
+	ret = img_read_entry(&img, &stats_entry__descriptor, &msg);
+	img_close(&img);
+	if (ret <= 0)
+		return ret ? ret : -EBADMSG;
+	se = (StatsEntry *)msg;
+	if (se->dump) {
+		st->freezing_time = se->dump->freezing_time;
+		st->frozen_time = se->dump->frozen_time;
+		st->memdump_time = se->dump->memdump_time;
+		st->memwrite_time = se->dump->memwrite_time;
+		st->pages_scanned = se->dump->pages_scanned;
+		st->pages_skipped_parent = se->dump->pages_skipped_parent;
+		st->pages_written = se->dump->pages_written;
+	}
+	ret = se->dump ? 0 : -EBADMSG;
+	stats_entry__free_unpacked(se, NULL);
+	return ret;
 }
 
 void stats_print(FILE *f, const struct dump_stats *st)

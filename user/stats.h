@@ -21,6 +21,11 @@ struct dump_stats {
 
 struct imgset;
 int stats_write_image(struct imgset *set, const struct dump_stats *st);
+/*
+ * stats_read_image - the dump counters of @dir/stats-dump, written by
+ * memsplice or by criu alike; 0 or -errno (-ENOENT: no stats-dump).
+ */
+int stats_read_image(const char *dir, struct dump_stats *st);
 void stats_print(FILE *f, const struct dump_stats *st);
 int stats_write_json(const char *path, const struct dump_stats *st);
 

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memsplice checkpoint: the whole job in one command.
+ *
+ *   DIR/1      memsplice pre-dump --track-mem           (everything)
+ *   DIR/2      memsplice pre-dump --track-mem, parent 1 (what changed)
+ *   ...        until a pass stops shrinking (below) or --max-passes
+ *   DIR/final  criu dump --track-mem --prev-images-dir ../K [CRIU options]
+ *
+ * `criu restore -D DIR/final` then restores the tree: CRIU resolves every
+ * page it did not write through the parent links down to DIR/1.
+ *
+ * When to stop: each pass writes what the tree dirtied while the previous
+ * one ran, so passes shrink while the tree dirties memory more slowly than
+ * memsplice copies it.  Once a pass writes more than 4/5 of the pages of the
+ * one before, the dirty set has reached the rate at which the workload
+ * rewrites its working set: another pass would cost as much and leave as
+ * much for the final dump.  A pass of at most 1 MiB leaves nothing worth
+ * another round either.
+ */
+#define LOG_PREFIX "checkpoint: "
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "criu.h"
+#include "log.h"
+#include "pagemap.h"
+#include "util.h"
+
+#define SMALL_PASS_PAGES	256	/* 1 MiB */
+
+static bool pass_converged(const struct dump_stats *prev, const struct dump_stats *cur)
+{
+	return cur->pages_written <= SMALL_PASS_PAGES ||
+	       cur->pages_written * 5 > prev->pages_written * 4;
+}
+
+static void print_row(const char *pass, const char *method, const struct dump_stats *st,
+		      uint64_t took_us)
+{
+	printf("%-6s %-9s %13llu %11llu %10.1f %10.1f\n", pass, method,
+	       (unsigned long long)st->pages_written,
+	       (unsigned long long)st->pages_skipped_parent, st->frozen_time / 1e3,
+	       took_us / 1e3);
+	fflush(stdout);
+}
+
+static int check_setup(const struct checkpoint_opts *o)
+{
+	static const char *const own[] = { "-t", "--tree", "-D", "--images-dir",
+					   "--prev-images-dir", "--track-mem" };
+	struct kerndat kd;
+	char path[PATH_MAX], version[64];
+	int ret;
+
+	ret = kerndat_probe(&kd);
+	if (ret) {
+		pr_errno(ret, "cannot probe pagemap");
+		return ret;
+	}
+	if (!kd.soft_dirty) {
+		pr_err("this kernel has no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY is off): "
+		       "criu dump --track-mem cannot take pages from pre-dumps here");
+		return -EOPNOTSUPP;
+	}
+	for (int i = 0; i < o->nr_criu_args; i++) {
+		for (size_t k = 0; k < ARRAY_SIZE(own); k++) {
+			if (!strcmp(o->criu_args[i], own[k])) {
+				pr_err("criu option %s: checkpoint sets it itself", own[k]);
+				return -EINVAL;
+			}
+		}
+	}
+	if (o->final_criu) {
+		ret = criu_version(version, sizeof(version));
+		if (ret == -ENOENT) {
+			pr_err("no criu in PATH for the final dump (install criu, or use --final none)");
+			return ret;
+		}
+		if (ret) {
+			pr_errno(ret, "`criu --version` failed");
+			return ret;
+		}
+		pr_info("criu %s", version);
+	}
+	for (const char *sub = "1"; sub; sub = strcmp(sub, "1") ? NULL : "final") {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, sub);
+		if (!access(path, F_OK)) {
+			pr_err("%s exists: checkpoint writes into a directory without 1/ or final/",
+			       path);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+static int make_subdir(const char *dir, const char *sub, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", dir, sub);
+	if (mkdir(path, 0700) < 0) {
+		int ret = -errno;
+
+		pr_errno(ret, "cannot create %s", path);
+		return ret;
+	}
+	return 0;
+}
+
+static int stop_if_interrupted(const struct checkpoint_opts *o,
+			       volatile sig_atomic_t *interrupted, unsigned int last)
+{
+	if (!*interrupted)
+		return 0;
+	pr_err("interrupted by signal %d: the tree runs on; %s/1..%u are complete pre-dumps",
+	       (int)*interrupted, o->dir, last);
+	return -EINTR;
+}
+
+/* the rounds; *@last is the number of the last complete pre-dump */
+static int run_passes(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
+		      unsigned int *last)
+{
+	struct dump_stats prev = { 0 };
+	char path[PATH_MAX], name[16], parent[32];
+	int ret = 0;
+
+	*last = 0;
+	for (unsigned int k = 1; k <= o->max_passes; k++) {
+		struct dump_opts pass = o->pass;
+		struct dump_stats st = { 0 };
+		uint64_t t0;
+
+		ret = stop_if_interrupted(o, interrupted, *last);
+		if (ret)
+			return ret;
+		snprintf(name, sizeof(name), "%u", k);
+		ret = make_subdir(o->dir, name, path, sizeof(path));
+		if (ret)
+			return ret;
+		snprintf(parent, sizeof(parent), "../%u", k - 1);
+		pass.dir = path;
+		pass.prev_dir = k > 1 ? parent : NULL;
+		pass.pre_dump = true;
+		pass.track_mem = true;
+		t0 = now_us();
+		ret = dump_tree(&pass, interrupted, &st);
+		if (ret) {
+			rmdir(path);	/* dump_tree removed what it wrote */
+			return ret;
+		}
+		*last = k;
+		print_row(name, st.method, &st, now_us() - t0);
+		if (k > 1 && pass_converged(&prev, &st))
+			break;
+		prev = st;
+	}
+	return 0;
+}
+
+static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
+		      unsigned int last)
+{
+	char path[PATH_MAX], pid[16], parent[32], failed[PATH_MAX + 16];
+	const char *fixed[] = { "criu", "dump", "-t", pid, "-D", path, "--track-mem",
+				"--prev-images-dir", parent, "-o", "dump.log" };
+	int nfixed = ARRAY_SIZE(fixed), ret;
+	struct dump_stats st = { 0 };
+	char **argv;
+	uint64_t t0;
+
+	ret = make_subdir(o->dir, "final", path, sizeof(path));
+	if (ret)
+		return ret;
+	snprintf(pid, sizeof(pid), "%d", o->pass.pid);
+	snprintf(parent, sizeof(parent), "../%u", last);
+	argv = calloc(nfixed + o->nr_criu_args + 1, sizeof(*argv));
+	if (!argv)
+		return -ENOMEM;
+	memcpy(argv, fixed, sizeof(fixed));
+	for (int i = 0; i < o->nr_criu_args; i++)
+		argv[nfixed + i] = o->criu_args[i];
+
+	t0 = now_us();
+	ret = criu_run(argv, interrupted);
+	free(argv);
+	if (ret) {
+		/* never leave a set that looks complete */
+		snprintf(failed, sizeof(failed), "%s/inventory.img", path);
+		unlink(failed);
+		if (ret < 0)
+			pr_errno(ret, "cannot run criu");
+		else if (ret > 128)
+			pr_err("criu dump was killed by signal %d (its log: %s/dump.log)",
+			       ret - 128, path);
+		else
+			pr_err("criu dump failed with exit status %d (its log: %s/dump.log)",
+			       ret, path);
+		return ret < 0 ? ret : -ECHILD;
+	}
+	if (stats_read_image(path, &st))
+		pr_warn("criu wrote no readable %s/stats-dump", path);
+	print_row("final", "criu", &st, now_us() - t0);
+	printf("restore: criu restore -D %s\n", path);
+	return 0;
+}
+
+int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted)
+{
+	unsigned int last;
+	int ret;
+
+	ret = check_setup(o);
+	if (ret)
+		return ret;
+	printf("%-6s %-9s %13s %11s %10s %10s\n", "pass", "method", "pages written",
+	       "from parent", "frozen ms", "took ms");
+	ret = run_passes(o, interrupted, &last);
+	if (!ret)
+		ret = stop_if_interrupted(o, interrupted, last);
+	if (ret)
+		return ret;
+	if (!o->final_criu) {
+		printf("final: none (criu dump -t %d --track-mem --prev-images-dir ../%u "
+		       "-D %s/final makes the set restorable)\n", o->pass.pid, last, o->dir);
+		return 0;
+	}
+	return final_dump(o, interrupted, last);
+}
