@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "criu.h"
 #include "log.h"
 #include "memsplice.h"
 #include "pagemap.h"
@@ -56,6 +57,22 @@ static void check_pipe(void)
 	snprintf(detail, sizeof(detail), "%ld bytes", strtol(s, NULL, 10));
 	free(s);
 	line("pipe-max-size", true, detail);
+}
+
+/* what checkpoint's final step needs: a criu binary (whether it runs here is criu check's job) */
+static void check_criu(void)
+{
+	char version[64], detail[128];
+	int ret = criu_version(version, sizeof(version));
+
+	if (ret == -ENOENT)
+		snprintf(detail, sizeof(detail), "not in PATH: checkpoint needs --final none");
+	else if (ret)
+		snprintf(detail, sizeof(detail), "`criu --version` failed: %s", strerror(-ret));
+	else
+		snprintf(detail, sizeof(detail), "%s (`criu check` says whether it runs on this kernel)",
+			 version);
+	line("criu", !ret, detail);
 }
 
 static void check_caps(void)
@@ -105,6 +122,7 @@ int cmd_check(const char *method)
 	line("zero page PFN", kd.zero_pfn, kd.zero_pfn ? "" : "PFNs hidden (no CAP_SYS_ADMIN)");
 	check_pagemap_scan();
 	check_pipe();
+	check_criu();
 	check_caps();
 	if (!usable) {
 		pr_err("no usable method%s%s", strcmp(method, "auto") ? " " : "",
