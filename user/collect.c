@@ -168,7 +168,9 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 	unsigned int ji;
 	int ret;
 
-	ret = mm_collect(t->pid, mm);
+	if (t->zombie)
+		return 0;	/* no memory left */
+	ret = mm_collect(t->mm_pid, mm);
 	if (ret)
 		return ret;
 	if (ctx->opts->track_mem) {
@@ -183,12 +185,12 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		ret = -ENOMEM;
 		goto out;
 	}
-	s.pagemap_fd = open_proc(t->pid, "pagemap", O_RDONLY);
+	s.pagemap_fd = open_proc(t->mm_pid, "pagemap", O_RDONLY);
 	if (s.pagemap_fd < 0) {
 		ret = s.pagemap_fd;
 		goto out_free;
 	}
-	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, t->pid, 0)) {
+	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, t->mm_pid, 0)) {
 		ret = -ENOMEM;
 		goto out_close;
 	}
@@ -200,10 +202,10 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		if (vma_has_private_pages(v))
 			ret = scan_private(&s, &ctx->jobs[ji], v);
 		else if (vma_is_shmem(v))
-			ret = scan_shmem(&s, t->pid, v);
+			ret = scan_shmem(&s, t->mm_pid, v);
 	}
 	if (!ret && ctx->opts->track_mem)
-		ret = clear_soft_dirty(t->pid);
+		ret = clear_soft_dirty(t->mm_pid);
 out_close:
 	close(s.pagemap_fd);
 out_free:

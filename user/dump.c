@@ -59,6 +59,10 @@ static int write_pstree(struct imgset *set, const struct pstree *tree)
 		pe.sid = t->sid;
 		pe.n_threads = t->nr_threads;
 		pe.threads = (uint32_t *)t->vthreads;
+		if (t->zombie) {	/* as CRIU lists a zombie: its own pid */
+			pe.n_threads = 1;
+			pe.threads = (uint32_t *)&t->vpid;
+		}
 		ret = img_write_entry(&img, &pe.base);
 	}
 	ret2 = img_close(&img);
@@ -73,7 +77,8 @@ static int write_images(struct dump_ctx *ctx, struct imgset *set, uint64_t uptim
 
 	ret = write_pstree(set, &ctx->tree);
 	for (unsigned int i = 0; i < ctx->tree.nr && !ret; i++)
-		ret = mm_write(set, ctx->tree.tasks[i].vpid, &ctx->mms[i]);
+		if (!ctx->tree.tasks[i].zombie)
+			ret = mm_write(set, ctx->tree.tasks[i].vpid, &ctx->mms[i]);
 	if (!ret)
 		ret = stats_write_image(set, &ctx->stats);
 	if (ret)

@@ -90,7 +90,7 @@ static int set_vids(struct pstree *tree)
 		ret = read_nsids(t->pid, t->pid, &t->vpid, &t->pgid, &t->sid);
 		if (ret)
 			return ret;
-		t->vthreads = calloc(t->nr_threads, sizeof(*t->vthreads));
+		t->vthreads = calloc(t->nr_threads + 1, sizeof(*t->vthreads));
 		if (!t->vthreads)
 			return -ENOMEM;
 		for (unsigned int k = 0; k < t->nr_threads && !ret; k++) {
@@ -195,16 +195,62 @@ static int wait_frozen(pid_t tid)
 	}
 }
 
-/* Seize one thread.  Returns 1 when seized, 0 when it is gone, or -errno. */
-static int seize_thread(struct pstree *tree, pid_t tid)
+/* the State letter of a thread ('Z' zombie, 'X' dead), 0 when it is gone */
+static char thread_state(pid_t pid, pid_t tid)
 {
+	char path[96], *buf, *p, state = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (read_file(path, &buf, NULL))
+		return 0;
+	p = strrchr(buf, ')');
+	if (p && p[1] == ' ')
+		state = p[2];
+	free(buf);
+	return state;
+}
+
+static bool thread_exited(pid_t pid, pid_t tid)
+{
+	char st = thread_state(pid, tid);
+
+	return !st || st == 'Z' || st == 'X';
+}
+
+/* TracerPid of a thread: who else ptraces it; 0 if nobody (or unknown) */
+static pid_t thread_tracer(pid_t pid, pid_t tid)
+{
+	char path[96], *buf, *p;
+	pid_t tracer = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	if (read_file(path, &buf, NULL))
+		return 0;
+	p = strstr(buf, "\nTracerPid:");
+	if (p)
+		tracer = atoi(p + strlen("\nTracerPid:"));
+	free(buf);
+	return tracer;
+}
+
+/*
+ * Seize one thread of process @pid.  Returns 1 when seized, 0 when it is
+ * gone or exiting (a zombie has nothing to freeze), or -errno.
+ */
+static int seize_thread(struct pstree *tree, pid_t pid, pid_t tid)
+{
+	pid_t tracer;
 	int ret;
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
-		if (errno == ESRCH)
-			return 0;
 		ret = -errno;
-		if (ret == -EPERM)
+		if (ret == -ESRCH || (ret == -EPERM && thread_exited(pid, tid)))
+			return 0;
+		tracer = ret == -EPERM ? thread_tracer(pid, tid) : 0;
+		if (tracer > 0)
+			pr_err("cannot freeze %d: it is traced by pid %d (a debugger or "
+			       "another checkpointer)", tid, tracer);
+		else if (ret == -EPERM)
 			pr_err("not permitted to freeze %d (ptrace: %s)", tid, strerror(EPERM));
 		else
 			pr_perror("cannot seize %d", tid);
@@ -244,7 +290,7 @@ static int seize_threads(struct pstree *tree, struct task *t)
 
 			if (tid <= 0 || is_seized(tree, tid))
 				continue;
-			ret = seize_thread(tree, tid);
+			ret = seize_thread(tree, t->pid, tid);
 			if (ret < 0) {
 				closedir(dir);
 				return ret;
@@ -315,6 +361,15 @@ static int collect_children(struct pstree *tree, const struct task *t)
 	return 0;
 }
 
+/* the leader, unless it exited (pthread_exit) while other threads run on */
+static pid_t live_thread(const struct task *t)
+{
+	for (unsigned int k = 0; k < t->nr_threads; k++)
+		if (t->threads[k] == t->pid)
+			return t->pid;
+	return t->nr_threads ? t->threads[0] : t->pid;
+}
+
 static void drop_task(struct pstree *tree, unsigned int i)
 {
 	free(tree->tasks[i].threads);
@@ -337,6 +392,10 @@ int pstree_seize(pid_t root, struct pstree *tree)
 		struct proc_stat st;
 
 		ret = seize_threads(tree, t);
+		if (ret == -ESRCH && thread_state(t->pid, t->pid) == 'Z') {
+			t->zombie = true;	/* no thread left to freeze */
+			ret = 0;
+		}
 		if (!ret)
 			ret = parse_stat(t->pid, &st);
 		if (ret == -ESRCH && i > 0) {
@@ -354,6 +413,7 @@ int pstree_seize(pid_t root, struct pstree *tree)
 		t->pgid = st.pgid;
 		t->sid = st.sid;
 		t->start_time = st.start_time;
+		t->mm_pid = live_thread(t);
 		ret = collect_children(tree, t);
 		if (ret)
 			goto err;

@@ -16,6 +16,13 @@ struct task {
 	pid_t vpid, ppid, pgid, sid;	/* the task's own namespace's (NSpid etc.) */
 	pid_t *threads, *vthreads;	/* ours, and in the task's namespace */
 	unsigned int nr_threads;
+	/*
+	 * A live thread whose /proc entries and process_vm_readv show the
+	 * process's memory: the leader's own are empty once it has exited
+	 * (pthread_exit) while other threads run on.
+	 */
+	pid_t mm_pid;
+	bool zombie;			/* exited, not reaped: no threads, no memory */
 	unsigned long long start_time;	/* clock ticks after boot (stat field 22) */
 };
 
@@ -34,8 +41,10 @@ struct pstree {
 int pstree_check_target(pid_t root);
 /*
  * pstree_seize - PTRACE_SEIZE + PTRACE_INTERRUPT every thread of every process
- * of the tree rooted at @root until no new thread or child appears.  On error
- * everything seized so far is released again.
+ * of the tree rooted at @root until no new thread or child appears.  Zombie
+ * threads are skipped, a zombie process is kept (without memory), a thread
+ * that exits meanwhile is dropped.  On error everything seized so far is
+ * released again.
  */
 int pstree_seize(pid_t root, struct pstree *tree);
 /* pstree_release - detach every thread; a task group-stopped before stays stopped */

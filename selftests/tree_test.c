@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Process trees as real workloads leave them: a zombie child nobody reaped,
+ * a process whose main thread called pthread_exit (its zombie leader stays
+ * in /proc/PID/task, and /proc/PID/maps is empty), threads coming and going
+ * during the freeze, a task someone else already traces.  Each victim is
+ * forked here, fills a region with the pattern, reports it on a pipe and
+ * blocks; the dumped bytes are checked against the pattern.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "lib/pattern.h"
+#include "lib/vtest.h"
+
+#define PAGES	64
+
+FIXTURE(tree) {
+	pid_t pid;		/* the victim (our child) */
+	int rfd;		/* its report pipe */
+	struct vregion r;	/* the region it filled */
+	char *dir;
+	char err[4096];
+};
+
+FIXTURE_VARIANT(tree) {
+	const char *method;
+};
+
+FIXTURE_VARIANT_ADD(tree, read) { .method = "read" };
+FIXTURE_VARIANT_ADD(tree, device) { .method = "device" };
+FIXTURE_VARIANT_ADD(tree, syscall) { .method = "syscall" };
+FIXTURE_VARIANT_ADD(tree, parasite) { .method = "parasite" };
+
+FIXTURE_SETUP(tree)
+{
+	self->pid = 0;
+	self->rfd = -1;
+	if (!method_available(variant->method))
+		SKIP(return, "method %s not available here", variant->method);
+	self->dir = make_dir("tree");
+	ASSERT_NE(NULL, self->dir);
+}
+
+FIXTURE_TEARDOWN(tree)
+{
+	if (self->pid > 0) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, 0);
+	}
+	if (self->rfd >= 0)
+		close(self->rfd);
+	if (self->dir)
+		remove_dir(self->dir);
+}
+
+/* ---- the victims: run in the forked child, never return ---------------- */
+
+static int report_fd;
+static volatile uint64_t *churn_counter;
+
+static void fill_and_report(void)
+{
+	char *p = mmap(NULL, PAGES * VPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char line[128];
+	int n;
+
+	if (p == MAP_FAILED)
+		_exit(90);
+	for (int i = 0; i < PAGES; i++)
+		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
+	n = snprintf(line, sizeof(line), "R %lx %d 77\n", (unsigned long)p, PAGES);
+	if (write(report_fd, line, n) != n)
+		_exit(91);
+}
+
+static void block_forever(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	for (;;)
+		sigsuspend(&none);
+}
+
+static void victim_zombie_child(void)
+{
+	pid_t c = fork();
+
+	if (c == 0)
+		_exit(0);	/* never reaped */
+	fill_and_report();
+	/* "ready" once the child is a zombie: waitid WNOWAIT leaves it one */
+	waitid(P_PID, c, &(siginfo_t){ 0 }, WEXITED | WNOWAIT);
+	if (write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	block_forever();
+}
+
+static void *leader_exited_thread(void *arg)
+{
+	fill_and_report();
+	if (write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	block_forever();
+	return NULL;
+}
+
+static void victim_leader_exited(void)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, leader_exited_thread, NULL))
+		_exit(92);
+	pthread_exit(NULL);
+}
+
+static void *short_thread(void *arg)
+{
+	(*churn_counter)++;
+	return NULL;
+}
+
+/* threads are born and exit all the time, while memsplice freezes the tree */
+static void victim_thread_churn(void)
+{
+	fill_and_report();
+	if (write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	churn_counter = calloc(1, sizeof(*churn_counter));
+	for (;;) {
+		pthread_t th[4];
+
+		for (int i = 0; i < 4; i++)
+			if (pthread_create(&th[i], NULL, short_thread, NULL))
+				_exit(93);
+		for (int i = 0; i < 4; i++)
+			pthread_join(th[i], NULL);
+	}
+}
+
+static void victim_plain(void)
+{
+	fill_and_report();
+	if (write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	block_forever();
+}
+
+/* ---- the test side -------------------------------------------------------- */
+
+static int start(FIXTURE_DATA(tree) *self, void (*victim)(void))
+{
+	int pfd[2];
+	char buf[256] = "";
+	size_t got = 0;
+
+	if (pipe(pfd))
+		return -1;
+	self->pid = fork();
+	if (self->pid < 0)
+		return -1;
+	if (self->pid == 0) {
+		close(pfd[0]);
+		report_fd = pfd[1];
+		victim();
+		_exit(0);
+	}
+	close(pfd[1]);
+	self->rfd = pfd[0];
+	/* "R ADDR PAGES SEED\nready\n" */
+	while (!strstr(buf, "ready\n")) {
+		ssize_t n = read(self->rfd, buf + got, sizeof(buf) - 1 - got);
+
+		if (n <= 0)
+			return -1;
+		got += n;
+		buf[got] = '\0';
+	}
+	memset(&self->r, 0, sizeof(self->r));
+	if (sscanf(buf, "R %lx %lu %lu", &self->r.addr, &self->r.pages,
+		   (unsigned long *)&self->r.seed) != 3)
+		return -1;
+	strcpy(self->r.name, "region");
+	self->r.pid = self->pid;
+	return 0;
+}
+
+#define NEED_METHOD() do { \
+	if (!self->dir) \
+		SKIP(return, "method %s not available here", variant->method); \
+} while (0)
+
+static int memsplice(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self,
+		     const FIXTURE_VARIANT(tree) *variant, const char *cmd)
+{
+	char pid[16];
+	const char *args[] = { cmd, "-t", pid, "-D", self->dir, "--method", variant->method,
+			       NULL };
+	int ret;
+
+	snprintf(pid, sizeof(pid), "%d", self->pid);
+	ret = run_memsplice(args, self->err, sizeof(self->err), -1);
+	if (ret)
+		TH_LOG("memsplice %s: exit %d: %s", cmd, ret, self->err);
+	return ret;
+}
+
+/* the region's pages in pagemap-@pid.img carry the pattern */
+static void check_pages(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, pid_t pid)
+{
+	struct dump_view dv;
+	uint64_t bad = 0;
+
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, pid, false));
+	EXPECT_EQ(PAGES, check_region(&dv, &self->r, 0, 0, &bad)) {
+		TH_LOG("page %#lx of the region is wrong or missing", (unsigned long)bad);
+	}
+	dump_view_close(&dv);
+}
+
+static bool has_image(const char *dir, const char *kind, pid_t pid)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s-%d.img", dir, kind, pid);
+	return access(p, F_OK) == 0;
+}
+
+/* how often "pid": N appears in crit's decoding of pstree.img, and whether @pid does */
+static int pstree_entries(const char *dir, pid_t pid, bool *found)
+{
+	char cmd[1100], line[256], want[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "crit show %s/pstree.img 2>/dev/null", dir);
+	snprintf(want, sizeof(want), "\"pid\": %d,", pid);
+	*found = false;
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, "\"pid\":") != NULL;
+		*found |= strstr(line, want) != NULL;
+	}
+	return pclose(f) ? -1 : n;
+}
+
+static pid_t zombie_child_of(pid_t pid)
+{
+	char path[64], *end;
+	FILE *f;
+	long c = 0;
+	char buf[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		c = strtol(buf, &end, 10);
+	fclose(f);
+	return c;
+}
+
+TEST_F(tree, zombie_child)
+{
+	pid_t z;
+	bool found;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_zombie_child));
+	z = zombie_child_of(self->pid);
+	ASSERT_GT(z, 0);
+	ASSERT_EQ('Z', proc_state(z));
+	ASSERT_EQ(0, memsplice(_metadata, self, variant, "pre-dump"));
+	check_pages(_metadata, self, self->pid);
+	EXPECT_EQ(2, pstree_entries(self->dir, z, &found));
+	EXPECT_TRUE(found) { TH_LOG("zombie %d is not in pstree.img", z); }
+	EXPECT_FALSE(has_image(self->dir, "mm", z));
+	EXPECT_FALSE(has_image(self->dir, "pagemap", z));
+	EXPECT_EQ('Z', proc_state(z));
+	EXPECT_EQ(0, proc_tracer(self->pid));
+}
+
+TEST_F(tree, leader_exited)
+{
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_leader_exited));
+	/* the leader exits right after creating the thread that reported */
+	while (proc_state(self->pid) != 'Z')
+		sched_yield();
+	ASSERT_EQ(0, memsplice(_metadata, self, variant, "dump"));
+	check_pages(_metadata, self, self->pid);
+	EXPECT_TRUE(has_image(self->dir, "mm", self->pid));
+	EXPECT_EQ(0, kill(self->pid, 0));
+}
+
+TEST_F(tree, threads_come_and_go)
+{
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_thread_churn));
+	for (int i = 0; i < 20; i++) {
+		ASSERT_EQ(0, memsplice(_metadata, self, variant, i % 2 ? "dump" : "pre-dump"));
+		check_pages(_metadata, self, self->pid);
+	}
+	EXPECT_EQ(0, proc_tracer(self->pid));
+}
+
+TEST_F(tree, traced_by_another)
+{
+	char want[64];
+	int status;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_plain));
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->pid, 0, 0));
+	EXPECT_EQ(1, memsplice(_metadata, self, variant, "pre-dump"));
+	snprintf(want, sizeof(want), "traced by pid %d", getpid());
+	EXPECT_NE(NULL, strstr(self->err, want)) { TH_LOG("stderr: %s", self->err); }
+	/* one line */
+	EXPECT_EQ(strlen(self->err) - 1, (size_t)(strchr(self->err, '\n') - self->err));
+	/* a seized tracee detaches from a ptrace stop */
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->pid, 0, 0));
+	ASSERT_EQ(self->pid, waitpid(self->pid, &status, __WALL));
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->pid, 0, 0));
+	EXPECT_EQ(0, proc_tracer(self->pid));
+	EXPECT_EQ(0, waitpid(self->pid, &status, WNOHANG));
+}
+
+TEST_HARNESS_MAIN
