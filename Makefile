@@ -32,7 +32,7 @@ USER_SRCS	:= main.c dump.c collect.c xfer.c pstree.c vma.c mm.c pagemap.c \
 		   stats.c show.c check.c checkpoint.c criu.c log.c util.c
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
 
-all: user/memsplice selftests
+all: user/memsplice selftests selftests/memsplice-test
 
 # ---- protobuf-c --------------------------------------------------------------
 $(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
@@ -52,6 +52,13 @@ include user/parasite/parasite.mk
 
 # COMPEL_LIBS comes from parasite.mk: keep it in the recipe, not in LIBS
 user/memsplice: $(USER_O) $(PB_O)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
+
+# the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
+$(B)/user/main-test.o: user/main.c $(PB_H) $(wildcard user/*.h)
+	$(CC) $(CFLAGS) $(XCFLAGS) -DMEMSPLICE_TEST_HOOKS -c -o $@ $<
+
+selftests/memsplice-test: $(filter-out $(B)/user/main.o,$(USER_O)) $(B)/user/main-test.o $(PB_O)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
 bench/bench: bench/bench.c $(VTEST_O) $(B)/user/image.o $(B)/user/log.o $(B)/user/util.o \
@@ -76,7 +83,7 @@ install: user/memsplice
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
 
 clean:
-	rm -rf $(B) user/memsplice bench/bench $(SELFTEST_BINS)
+	rm -rf $(B) user/memsplice bench/bench $(SELFTEST_BINS) selftests/memsplice-test
 
 .PHONY: all deps demo check bench install clean selftests
 .SECONDARY: $(PB_C) $(PB_H)

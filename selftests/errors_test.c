@@ -5,10 +5,12 @@
  * stopped, its memory verified by itself).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -302,6 +304,38 @@ TEST_F(bad, checkpoint_without_criu)
 	free(path);
 	EXPECT_FALSE(dir_has(self->dir, "1"));
 	EXPECT_FALSE(dir_has(self->dir, "final"));
+}
+
+/* the test hook is for test builds: a stray variable never stops a dump */
+TEST_F(bad, test_hook_ignored)
+{
+	struct pollfd pfd;
+	char pid[16], fdenv[16], buf[8];
+	int sv[2], status;
+	pid_t ms;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	snprintf(fdenv, sizeof(fdenv), "%d", sv[1]);
+	ms = fork();
+	ASSERT_LE(0, ms);
+	if (ms == 0) {
+		close(sv[0]);
+		setenv("MEMSPLICE_TEST_FROZEN_FD", fdenv, 1);
+		execl(memsplice_bin(), "memsplice", "pre-dump", "-t", pid, "-D", self->dir,
+		      "--method", "read", NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	/* memsplice exits (EOF here) without ever saying "frozen" */
+	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 120000));
+	EXPECT_EQ(0, read(sv[0], buf, sizeof(buf)));
+	close(sv[0]);
+	ASSERT_EQ(ms, waitpid(ms, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, proc_tracer(self->v.pid));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
 }
 
 TEST_HARNESS_MAIN

@@ -147,6 +147,17 @@ static void victim_thread_churn(void)
 	}
 }
 
+static void victim_with_child(void)
+{
+	if (fork() == 0) {
+		fill_and_report();	/* the child's region is the one checked */
+		if (write(report_fd, "ready\n", 6) != 6)
+			_exit(91);
+		block_forever();
+	}
+	block_forever();
+}
+
 static void victim_plain(void)
 {
 	fill_and_report();
@@ -314,6 +325,30 @@ TEST_F(tree, threads_come_and_go)
 		check_pages(_metadata, self, self->pid);
 	}
 	EXPECT_EQ(0, proc_tracer(self->pid));
+}
+
+/* a kernel without CONFIG_PROC_CHILDREN: children found all the same */
+TEST_F(tree, children_without_proc_children)
+{
+	char pid[16];
+	const char *args[] = { "pre-dump", "-t", pid, "-D", self->dir, "--method",
+			       variant->method, NULL };
+	pid_t child;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_with_child));
+	child = zombie_child_of(self->pid);	/* the first child, zombie or not */
+	ASSERT_GT(child, 0);
+	snprintf(pid, sizeof(pid), "%d", self->pid);
+	setenv("MEMSPLICE_BIN", "./selftests/memsplice-test", 1);
+	setenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN", "1", 1);
+	EXPECT_EQ(0, run_memsplice(args, self->err, sizeof(self->err), -1)) {
+		TH_LOG("stderr: %s", self->err);
+	}
+	unsetenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
+	unsetenv("MEMSPLICE_BIN");
+	check_pages(_metadata, self, child);
+	EXPECT_EQ(0, kill(child, SIGKILL));
 }
 
 TEST_F(tree, traced_by_another)

@@ -119,6 +119,8 @@ int cmd_check(const char *method)
 	}
 	line("soft-dirty", kd.soft_dirty,
 	     kd.soft_dirty ? "--track-mem works" : "CONFIG_MEM_SOFT_DIRTY off: --track-mem refused");
+	line("children file", kd.proc_children, kd.proc_children ? "" :
+	     "no CONFIG_PROC_CHILDREN: children are found by scanning /proc");
 	line("zero page PFN", kd.zero_pfn, kd.zero_pfn ? "" : "PFNs hidden (no CAP_SYS_ADMIN)");
 	check_pagemap_scan();
 	check_pipe();

@@ -167,7 +167,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		goto err_src;
 
 	t0 = now_us();
-	ret = pstree_seize(o->pid, &ctx.tree);
+	ret = pstree_seize(o->pid, ctx.kd.proc_children && !o->hide_proc_children, &ctx.tree);
 	if (ret)
 		goto err_sink;
 	frozen = true;

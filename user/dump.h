@@ -28,11 +28,15 @@ struct dump_opts {
 	bool display_stats;
 	const char *stats_json;
 	/*
-	 * Test hook (MEMSPLICE_TEST_FROZEN_FD): with the tree frozen and
+	 * Test hooks, set only by test builds (selftests/memsplice-test):
+	 * frozen_hook_fd (MEMSPLICE_TEST_FROZEN_FD): with the tree frozen and
 	 * collected, write "frozen\n" to this fd and wait for one byte, so a
-	 * test can kill or signal memsplice at exactly that point.  -1: off.
+	 * test can kill or signal memsplice at exactly that point; -1: off.
+	 * hide_proc_children (MEMSPLICE_TEST_HIDE_PROC_CHILDREN): find
+	 * children as on a kernel without CONFIG_PROC_CHILDREN.
 	 */
 	int frozen_hook_fd;
+	bool hide_proc_children;
 };
 
 /* a pagemap run waiting to be transferred */

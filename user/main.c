@@ -315,7 +315,6 @@ int main(int argc, char **argv)
 		.final_criu = true,
 	};
 	const struct command *cmd = NULL;
-	const char *hook = getenv("MEMSPLICE_TEST_FROZEN_FD");
 	const char *log_file = NULL, *name;
 	int verbosity = 0, opt, ret, nopts = argc;
 	int seen[64], nr_seen = 0;
@@ -370,8 +369,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memsplice: only checkpoint passes options after '--' (to criu)\n");
 		return 1;
 	}
-	if (hook)
-		c.dump.frozen_hook_fd = atoi(hook);
+#ifdef MEMSPLICE_TEST_HOOKS
+	/* test builds only: a stray variable must not stop a production dump */
+	if (getenv("MEMSPLICE_TEST_FROZEN_FD"))
+		c.dump.frozen_hook_fd = atoi(getenv("MEMSPLICE_TEST_FROZEN_FD"));
+	c.dump.hide_proc_children = getenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
+#endif
 	ret = log_init(verbosity, log_file);
 	if (ret) {
 		fprintf(stderr, "memsplice: cannot open log file %s: %s\n", log_file, strerror(-ret));

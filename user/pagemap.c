@@ -81,6 +81,7 @@ int kerndat_probe(struct kerndat *kd)
 	if (ret)
 		goto out;
 	kd->soft_dirty = pme & PME_SOFT_DIRTY;
+	kd->proc_children = !access("/proc/thread-self/children", R_OK);
 	pr_debug("zero pfn %#llx, soft-dirty %s", (unsigned long long)kd->zero_pfn,
 		 kd->soft_dirty ? "yes" : "no");
 out:

@@ -327,12 +327,21 @@ static int add_task(struct pstree *tree, pid_t pid)
 	return 0;
 }
 
+static int add_child(struct pstree *tree, pid_t child)
+{
+	if (child == getpid()) {
+		pr_err("the tree of %d contains memsplice itself", tree->tasks[0].pid);
+		return -EINVAL;
+	}
+	return add_task(tree, child);
+}
+
 /* Queue the children of every (frozen) thread of @t. */
 static int collect_children(struct pstree *tree, const struct task *t)
 {
 	for (unsigned int i = 0; i < t->nr_threads; i++) {
 		char path[96], *buf, *p, *end;
-		int ret;
+		int ret = 0;
 
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", t->pid, t->threads[i]);
 		ret = read_file(path, &buf, NULL);
@@ -340,25 +349,44 @@ static int collect_children(struct pstree *tree, const struct task *t)
 			continue;
 		if (ret)
 			return ret;
-		for (p = buf;; p = end) {
+		for (p = buf; !ret; p = end) {
 			long child = strtol(p, &end, 10);
 
 			if (end == p)
 				break;
-			if (child == getpid()) {
-				free(buf);
-				pr_err("the tree of %d contains memsplice itself", tree->tasks[0].pid);
-				return -EINVAL;
-			}
-			ret = add_task(tree, child);
-			if (ret) {
-				free(buf);
-				return ret;
-			}
+			ret = add_child(tree, child);
 		}
 		free(buf);
+		if (ret)
+			return ret;
 	}
 	return 0;
+}
+
+/*
+ * Without CONFIG_PROC_CHILDREN: every process whose parent is @t (stat's
+ * ppid is the parent's thread group, whichever thread forked).  @t is
+ * frozen, so no child of it appears or is reparented meanwhile.
+ */
+static int scan_children(struct pstree *tree, const struct task *t)
+{
+	struct dirent *de;
+	DIR *dir = opendir("/proc");
+	int ret = 0;
+
+	if (!dir)
+		return -errno;
+	while (!ret && (de = readdir(dir))) {
+		pid_t pid = atoi(de->d_name);
+		struct proc_stat st;
+
+		if (pid <= 0 || pid == t->pid || parse_stat(pid, &st))
+			continue;
+		if (st.ppid == t->pid)
+			ret = add_child(tree, pid);
+	}
+	closedir(dir);
+	return ret;
 }
 
 /* the leader, unless it exited (pthread_exit) while other threads run on */
@@ -378,7 +406,7 @@ static void drop_task(struct pstree *tree, unsigned int i)
 	tree->nr--;
 }
 
-int pstree_seize(pid_t root, struct pstree *tree)
+int pstree_seize(pid_t root, bool proc_children, struct pstree *tree)
 {
 	int ret;
 
@@ -414,7 +442,7 @@ int pstree_seize(pid_t root, struct pstree *tree)
 		t->sid = st.sid;
 		t->start_time = st.start_time;
 		t->mm_pid = live_thread(t);
-		ret = collect_children(tree, t);
+		ret = proc_children ? collect_children(tree, t) : scan_children(tree, t);
 		if (ret)
 			goto err;
 		i++;

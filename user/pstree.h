@@ -43,10 +43,12 @@ int pstree_check_target(pid_t root);
  * pstree_seize - PTRACE_SEIZE + PTRACE_INTERRUPT every thread of every process
  * of the tree rooted at @root until no new thread or child appears.  Zombie
  * threads are skipped, a zombie process is kept (without memory), a thread
- * that exits meanwhile is dropped.  On error everything seized so far is
- * released again.
+ * that exits meanwhile is dropped.  Children are listed by
+ * /proc/PID/task/TID/children when @proc_children, else (a kernel without
+ * CONFIG_PROC_CHILDREN) by the parent pid of every process in /proc.  On
+ * error everything seized so far is released again.
  */
-int pstree_seize(pid_t root, struct pstree *tree);
+int pstree_seize(pid_t root, bool proc_children, struct pstree *tree);
 /* pstree_release - detach every thread; a task group-stopped before stays stopped */
 void pstree_release(struct pstree *tree);
 /* pstree_kill - SIGKILL every process of the tree (criu dump's default end) */
