@@ -306,6 +306,43 @@ TEST_F(bad, checkpoint_without_criu)
 	EXPECT_FALSE(dir_has(self->dir, "final"));
 }
 
+TEST_F(bad, parent_is_images_dir)
+{
+	const char *first[] = { "pre-dump", "-t", self->pid, "-D", self->dir, NULL };
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir,
+			       "--prev-images-dir", ".", NULL };
+
+	ASSERT_EQ(0, run_memsplice(first, self->err, sizeof(self->err), -1));
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+		       "is the images directory itself");
+	EXPECT_TRUE(dir_has(self->dir, "inventory.img"));
+	EXPECT_FALSE(dir_has(self->dir, "parent"));
+}
+
+/* A <- B: B as A's parent would loop, and restore would never end */
+TEST_F(bad, parent_loop)
+{
+	char *b = make_dir("bad");
+	char rel_a[600], rel_b[600];
+	const char *first[] = { "pre-dump", "-t", self->pid, "-D", self->dir, NULL };
+	const char *second[] = { "pre-dump", "-t", self->pid, "-D", b,
+				 "--prev-images-dir", rel_a, NULL };
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir,
+			       "--prev-images-dir", rel_b, NULL };
+
+	ASSERT_NE(NULL, b);
+	snprintf(rel_a, sizeof(rel_a), "../%s", strrchr(self->dir, '/') + 1);
+	snprintf(rel_b, sizeof(rel_b), "../%s", strrchr(b, '/') + 1);
+	ASSERT_EQ(0, run_memsplice(first, self->err, sizeof(self->err), -1));
+	ASSERT_EQ(0, run_memsplice(second, self->err, sizeof(self->err), -1));
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+		       "would make a loop");
+	EXPECT_TRUE(dir_has(self->dir, "inventory.img"));
+	EXPECT_FALSE(dir_has(self->dir, "parent"));
+	remove_dir(b);
+	free(b);
+}
+
 /* the test hook is for test builds: a stray variable never stops a dump */
 TEST_F(bad, test_hook_ignored)
 {

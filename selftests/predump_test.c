@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -177,6 +178,73 @@ TEST_F(predump, unchanged_victim_writes_almost_nothing)
 	EXPECT_EQ(ANON_PAGES, dump_view_count(&dv, anon->addr, anon->addr + ANON_PAGES * VPAGE,
 					      PE_PARENT));
 	EXPECT_LE(0, parents_resolve(&dv));
+	dump_view_close(&dv);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+/*
+ * A tracked pass that fails after clearing soft-dirty (here: disk full)
+ * leaves the bits cleared.  A retry on the same parent must not take the
+ * pages written before the failure for unchanged: it dumps in full.
+ */
+TEST_F(predump, retry_after_failed_tracked_pass)
+{
+	struct vregion *anon;
+	struct dump_view dv;
+	uint64_t bad = 0;
+	char marker[600];
+
+	NEED_SETUP();
+	anon = victim_region(&self->v, self->v.pid, "anon");
+	ASSERT_NE(NULL, anon);
+	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 0, NULL));
+	ASSERT_EQ(0, victim_dirty(&self->v, self->v.pid));
+	if (mount("memsplice-full", self->d[1], "tmpfs", 0, "size=64k"))
+		SKIP(return, "cannot mount a small tmpfs: %m");
+	EXPECT_EQ(1, pass(_metadata, self, variant, "pre-dump", 1, NULL));
+	snprintf(marker, sizeof(marker), "%s/memsplice-tracking-reset", self->d[1]);
+	EXPECT_EQ(0, access(marker, F_OK));
+	ASSERT_EQ(0, mount(NULL, self->d[1], NULL, MS_REMOUNT, "size=64m"));
+	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 1, NULL));
+	EXPECT_NE(0, access(marker, F_OK));
+	ASSERT_EQ(0, dump_view_open(&dv, self->d[1], self->v.pid, false));
+	EXPECT_EQ(0, dump_view_count(&dv, anon->addr, anon->addr + ANON_PAGES * VPAGE,
+				     PE_PARENT));
+	EXPECT_EQ(ANON_PAGES, check_region(&dv, anon, 0, 1, &bad)) {
+		TH_LOG("anon page %#lx is stale after the retry", (unsigned long)bad);
+	}
+	dump_view_close(&dv);
+	umount2(self->d[1], MNT_DETACH);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+/* a parent whose pstree.img does not list the process gives it nothing */
+TEST_F(predump, parent_without_the_pid)
+{
+	const char *a[] = { "--anon", "16", NULL };
+	struct vregion *anon;
+	struct dump_view dv;
+	struct victim other;
+	char cmd[1400], pid[16];
+	const char *args[] = { "pre-dump", "-t", pid, "-D", self->d[2], NULL };
+
+	NEED_SETUP();
+	anon = victim_region(&self->v, self->v.pid, "anon");
+	ASSERT_NE(NULL, anon);
+	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 0, NULL));
+	/* d[0] keeps our pagemap but claims another tree */
+	ASSERT_EQ(0, victim_start(&other, a, 1, 0));
+	snprintf(pid, sizeof(pid), "%d", other.pid);
+	ASSERT_EQ(0, run_memsplice(args, self->err, sizeof(self->err), -1));
+	victim_kill(&other);
+	snprintf(cmd, sizeof(cmd), "cp %s/pstree.img %s/pstree.img", self->d[2], self->d[0]);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 1, NULL));
+	ASSERT_EQ(0, dump_view_open(&dv, self->d[1], self->v.pid, false));
+	EXPECT_EQ(0, dump_view_count(&dv, anon->addr, anon->addr + ANON_PAGES * VPAGE,
+				     PE_PARENT));
+	EXPECT_EQ(ANON_PAGES, dump_view_count(&dv, anon->addr, anon->addr + ANON_PAGES * VPAGE,
+					      PE_PRESENT));
 	dump_view_close(&dv);
 	EXPECT_EQ(0, victim_verify_all(&self->v));
 }

@@ -96,6 +96,21 @@ static int write_images(struct dump_ctx *ctx, struct imgset *set, uint64_t uptim
 	return imgset_commit(set, &inv);
 }
 
+/*
+ * A pass that clears soft-dirty marks DIR first (imgset.h).  If an earlier
+ * pass into DIR failed after clearing, pages written since the parent may
+ * look clean: take nothing from the parent this time.
+ */
+static int start_tracking(struct imgset *set, struct parent *parent)
+{
+	if (imgset_tracking_was_reset(set) && parent->dirfd >= 0) {
+		pr_warn("an earlier pass into %s failed after resetting dirty tracking: "
+			"dumping in full, nothing from the parent", set->dir);
+		parent_close(parent);
+	}
+	return imgset_mark_tracking(set);
+}
+
 static int frozen_hook(int fd, volatile sig_atomic_t *interrupted)
 {
 	char c;
@@ -176,6 +191,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	ret = imgset_begin(&set, o->prev_dir);
 	if (!ret)
 		ret = uptime_us(&uptime);
+	if (!ret && o->track_mem)
+		ret = start_tracking(&set, &parent);
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
 	if (!ret)

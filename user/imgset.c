@@ -12,6 +12,7 @@
 #include "log.h"
 
 #define INVENTORY_TMP	"inventory.img.tmp"
+#define TRACKING_RESET	"memsplice-tracking-reset"
 
 static int note_created(struct imgset *set, const char *name)
 {
@@ -120,6 +121,27 @@ int imgset_create_raw(struct imgset *set, enum image_type type, unsigned long id
 	return fd;
 }
 
+bool imgset_tracking_was_reset(const struct imgset *set)
+{
+	return !faccessat(set->dirfd, TRACKING_RESET, F_OK, AT_SYMLINK_NOFOLLOW);
+}
+
+int imgset_mark_tracking(struct imgset *set)
+{
+	int fd, ret;
+
+	fd = openat(set->dirfd, TRACKING_RESET, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || fsync(fd) < 0) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		pr_errno(ret, "cannot write %s/%s", set->dir, TRACKING_RESET);
+		return ret;
+	}
+	close(fd);
+	return 0;
+}
+
 int imgset_commit(struct imgset *set, const InventoryEntry *inv)
 {
 	struct img img;
@@ -148,6 +170,8 @@ int imgset_commit(struct imgset *set, const InventoryEntry *inv)
 		ret = -errno;
 		goto err;
 	}
+	/* a complete set: a base that tracking can build on again */
+	unlinkat(set->dirfd, TRACKING_RESET, 0);
 	return 0;
 err:
 	pr_errno(ret, "cannot write %s/inventory.img", set->dir);

@@ -8,6 +8,7 @@
 #define LOG_PREFIX "parent: "
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "pagemap-entry.h"
 #include "parent.h"
+#include "pstree.pb-c.h"
 #include "sink.h"
 #include "util.h"
 
@@ -36,30 +38,105 @@ int read_inventory(int dirfd, InventoryEntry **inv)
 	return 0;
 }
 
+#define MAX_CHAIN	256	/* parent links followed looking for a loop */
+
+static bool same_dir(int a, int b)
+{
+	struct stat sa, sb;
+
+	return !fstat(a, &sa) && !fstat(b, &sb) && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* neither the parent nor any of its ancestors may be the images dir */
+static int check_chain(int dirfd, int pfd, const char *rel)
+{
+	int cur = dup(pfd), next;
+
+	for (int depth = 0; cur >= 0 && depth < MAX_CHAIN; depth++) {
+		if (same_dir(cur, dirfd)) {
+			close(cur);
+			if (!depth)
+				pr_err("--prev-images-dir %s is the images directory itself", rel);
+			else
+				pr_err("--prev-images-dir %s would make a loop: the images "
+				       "directory is its ancestor", rel);
+			return -ELOOP;
+		}
+		next = openat(cur, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(cur);
+		if (next < 0 && errno == ELOOP) {
+			pr_err("--prev-images-dir %s: its chain of parent links loops", rel);
+			return -ELOOP;
+		}
+		cur = next;
+	}
+	if (cur < 0)
+		return 0;	/* the end of the chain */
+	close(cur);
+	pr_err("--prev-images-dir %s: more than %d parents, or a loop", rel, MAX_CHAIN);
+	return -ELOOP;
+}
+
+static int read_pids(struct parent *p)
+{
+	ProtobufCMessage *msg;
+	struct img img;
+	int ret;
+
+	ret = img_open(&img, p->dirfd, IMG_PSTREE, 0);
+	if (ret)
+		return ret;
+	while ((ret = img_read_entry(&img, &pstree_entry__descriptor, &msg)) > 0) {
+		pid_t *n = realloc(p->pids, (p->nr_pids + 1) * sizeof(*n));
+
+		if (!n) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			ret = -ENOMEM;
+			break;
+		}
+		p->pids = n;
+		p->pids[p->nr_pids++] = ((PstreeEntry *)msg)->pid;
+		protobuf_c_message_free_unpacked(msg, NULL);
+	}
+	img_close(&img);
+	return ret < 0 ? ret : 0;
+}
+
 int parent_open(struct parent *p, int dirfd, const char *rel)
 {
 	InventoryEntry *inv;
+	const char *what = "inventory.img";
 	int ret;
 
-	p->dump_uptime = 0;
+	memset(p, 0, sizeof(*p));
 	p->dirfd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dirfd < 0) {
 		ret = -errno;
 		pr_err("parent images %s: %s", rel, strerror(-ret));
 		return ret;
 	}
+	ret = check_chain(dirfd, p->dirfd, rel);
+	if (ret)
+		goto err;
 	ret = read_inventory(p->dirfd, &inv);
-	if (ret) {
-		pr_err("parent images %s are not a complete image set (inventory.img: %s)",
-		       rel, strerror(-ret));
-		close(p->dirfd);
-		p->dirfd = -1;
-		return ret == -ENOENT ? -ENOENT : -EBADMSG;
+	if (!ret) {
+		if (inv->has_dump_uptime)
+			p->dump_uptime = inv->dump_uptime;
+		inventory_entry__free_unpacked(inv, NULL);
+		what = "pstree.img";
+		ret = read_pids(p);
 	}
-	if (inv->has_dump_uptime)
-		p->dump_uptime = inv->dump_uptime;
-	inventory_entry__free_unpacked(inv, NULL);
+	if (ret) {
+		pr_err("parent images %s are not a complete image set (%s: %s)",
+		       rel, what, strerror(-ret));
+		ret = ret == -ENOENT ? -ENOENT : -EBADMSG;
+		goto err;
+	}
 	return 0;
+err:
+	parent_close(p);
+	return ret;
 }
 
 void parent_close(struct parent *p)
@@ -67,6 +144,17 @@ void parent_close(struct parent *p)
 	if (p->dirfd >= 0)
 		close(p->dirfd);
 	p->dirfd = -1;
+	free(p->pids);
+	p->pids = NULL;
+	p->nr_pids = 0;
+}
+
+static bool parent_has(const struct parent *p, pid_t vpid)
+{
+	for (unsigned int i = 0; i < p->nr_pids; i++)
+		if (p->pids[i] == vpid)
+			return true;
+	return false;
 }
 
 static int map_add(struct parent_map *m, unsigned long start, unsigned long end,
@@ -104,6 +192,10 @@ int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start
 	memset(m, 0, sizeof(*m));
 	if (p->dirfd < 0)
 		return 0;
+	if (!parent_has(p, vpid)) {
+		pr_info("pid %d is not in the parent's pstree.img: dumping it in full", vpid);
+		return 0;
+	}
 	if (p->dump_uptime) {
 		unsigned long long dump_ticks = p->dump_uptime / (1000000 / sysconf(_SC_CLK_TCK));
 

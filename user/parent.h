@@ -10,6 +10,8 @@
 struct parent {
 	int dirfd;		/* -1: no parent */
 	uint64_t dump_uptime;	/* microseconds after boot, 0 if unknown */
+	pid_t *pids;		/* its pstree.img: the processes it holds */
+	unsigned int nr_pids;
 };
 
 /* pages the parent has for one process: sorted, merged [start, end) ranges */
@@ -20,16 +22,18 @@ struct parent_map {
 
 /*
  * parent_open - open @rel (relative to the images dir @dirfd, as the
- * DIR/parent link will be) and check it is a complete image set.  A missing
- * or corrupt parent is an error.
+ * DIR/parent link will be) and check it is a complete image set (inventory
+ * and pstree) that is neither the images dir itself nor a descendant of it
+ * (its chain of parent links would loop).  A missing or corrupt parent is an
+ * error.
  */
 int parent_open(struct parent *p, int dirfd, const char *rel);
 void parent_close(struct parent *p);
 /*
  * parent_map_load - what the parent holds for @vpid (the pid in the task's
  * own namespace, which names its images).  Empty when the parent has no
- * pagemap for it or the pid was reused (the process started after the
- * parent was dumped).
+ * pagemap for it, its pstree.img does not list @vpid, or the pid was reused
+ * (the process started after the parent was dumped).
  */
 int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
 		    struct parent_map *m);
