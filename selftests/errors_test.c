@@ -223,6 +223,31 @@ TEST_F(bad, parent_corrupt)
 	free(parent);
 }
 
+/* a corrupt pagemap in a good parent: one line, not the loader's and the collector's */
+TEST_F(bad, parent_pagemap_corrupt)
+{
+	char *parent = make_dir("corrupt"), path[1024], rel[1024];
+	const char *first[] = { "pre-dump", "-t", self->pid, "-D", parent, "--track-mem", NULL };
+	const char *args[] = { "pre-dump", "-t", self->pid, "-D", self->dir, "--track-mem",
+			       "--prev-images-dir", rel, NULL };
+
+	ASSERT_NE(NULL, parent);
+	if (system("./user/memsplice check | grep -q '^soft-dirty *yes'")) {
+		remove_dir(parent);
+		free(parent);
+		SKIP(return, "no soft-dirty on this kernel");
+	}
+	ASSERT_EQ(0, run_memsplice(first, self->err, sizeof(self->err), -1));
+	snprintf(path, sizeof(path), "%s/pagemap-%s.img", parent, self->pid);
+	/* magics (8), the head (4 + 2), the first entry's length: its body is cut */
+	ASSERT_EQ(0, truncate(path, 18));
+	snprintf(rel, sizeof(rel), "../%s", strrchr(parent, '/') + 1);
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "pagemap");
+	EXPECT_FALSE(dir_has(self->dir, "inventory.img"));
+	remove_dir(parent);
+	free(parent);
+}
+
 TEST_F(bad, track_mem_without_soft_dirty)
 {
 	const char *chk[] = { "check", NULL };

@@ -160,6 +160,7 @@ out:
 	return ret;
 }
 
+/* one process; every failure is reported here, once */
 static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 			const struct task *t, struct task_mm *mm)
 {
@@ -171,27 +172,32 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 	if (t->zombie)
 		return 0;	/* no memory left */
 	ret = mm_collect(t->mm_pid, mm);
-	if (ret)
+	if (ret) {
+		pr_errno(ret, "cannot read the memory map of %d", t->pid);
 		return ret;
+	}
 	if (ctx->opts->track_mem) {
 		ret = parent_map_load(parent, t->vpid, t->start_time, &pmap);
 		if (ret)
-			return ret;
+			return ret;	/* it says why */
 		if (pmap.nr)
 			s.pmap = &pmap;
 	}
 	s.pme = malloc(PM_WINDOW * sizeof(*s.pme));
 	if (!s.pme) {
 		ret = -ENOMEM;
+		pr_err("out of memory");
 		goto out;
 	}
 	s.pagemap_fd = open_proc(t->mm_pid, "pagemap", O_RDONLY);
 	if (s.pagemap_fd < 0) {
 		ret = s.pagemap_fd;
+		pr_errno(ret, "cannot open /proc/%d/pagemap", t->mm_pid);
 		goto out_free;
 	}
 	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, t->mm_pid, 0)) {
 		ret = -ENOMEM;
+		pr_err("out of memory");
 		goto out_close;
 	}
 	ji = ctx->nr_jobs - 1;
@@ -204,8 +210,15 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		else if (vma_is_shmem(v))
 			ret = scan_shmem(&s, t->mm_pid, v);
 	}
-	if (!ret && ctx->opts->track_mem)
+	if (ret) {
+		pr_errno(ret, "cannot collect the pages of %d", t->pid);
+		goto out_close;
+	}
+	if (ctx->opts->track_mem) {
 		ret = clear_soft_dirty(t->mm_pid);
+		if (ret)
+			pr_errno(ret, "cannot clear the soft-dirty bits of %d", t->pid);
+	}
 out_close:
 	close(s.pagemap_fd);
 out_free:
@@ -218,15 +231,15 @@ out:
 int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
 {
 	ctx->mms = calloc(ctx->tree.nr, sizeof(*ctx->mms));
-	if (!ctx->mms)
+	if (!ctx->mms) {
+		pr_err("out of memory");
 		return -ENOMEM;
+	}
 	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
 		int ret = collect_task(ctx, parent, &ctx->tree.tasks[i], &ctx->mms[i]);
 
-		if (ret) {
-			pr_errno(ret, "cannot collect the memory of %d", ctx->tree.tasks[i].pid);
+		if (ret)
 			return ret;
-		}
 	}
 	return 0;
 }

@@ -172,11 +172,9 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 			goto err_set;
 	}
 	ctx.src.ops = ops;
-	ret = ops->create(&ctx.src, &sopts);
-	if (ret) {
-		pr_errno(ret, "method %s: cannot set up", ops->name);
+	ret = ops->create(&ctx.src, &sopts);	/* says why it failed */
+	if (ret)
 		goto err_parent;
-	}
 	ret = sink_image_create(&ctx.sink, &set);
 	if (ret)
 		goto err_src;

@@ -150,15 +150,17 @@ static int parasite_create(struct page_source *src, const struct source_opts *op
 	struct parasite_src *ps;
 	int ret;
 
-	if (opts->buffer_size < PAGE_SIZE)
-		return -EINVAL;
 	ps = calloc(1, sizeof(*ps));
-	if (!ps)
+	if (!ps) {
+		pr_err("out of memory");
 		return -ENOMEM;
+	}
 	ps->pipe[0] = ps->pipe[1] = -1;
 	ret = pctl_create(&ps->pc);
-	if (ret)
+	if (ret) {
+		pr_errno(ret, "cannot set up the parasite control");
 		goto err_free;
+	}
 	ret = pipe_create(ps, opts->buffer_size & ~(PAGE_SIZE - 1));
 	if (ret) {
 		pr_errno(ret, "cannot create a pipe of %zu bytes", opts->buffer_size);

@@ -39,8 +39,10 @@ static int read_create(struct page_source *src, const struct source_opts *opts)
 {
 	struct source_read *sr = calloc(1, sizeof(*sr));
 
-	if (!sr)
+	if (!sr) {
+		pr_err("out of memory");
 		return -ENOMEM;
+	}
 	sr->mem_fd = -1;
 	src->buffer_size = opts->buffer_size;
 	sr->buf = mmap(NULL, opts->buffer_size, PROT_READ | PROT_WRITE,
@@ -48,6 +50,7 @@ static int read_create(struct page_source *src, const struct source_opts *opts)
 	if (sr->buf == MAP_FAILED) {
 		int ret = -errno;
 
+		pr_errno(ret, "cannot map a buffer of %zu bytes", opts->buffer_size);
 		free(sr);
 		return ret;
 	}

@@ -81,7 +81,10 @@ struct page_source_ops {
 	 * mean something else on an unpatched kernel.
 	 */
 	int (*probe)(char *why, size_t len);
-	/* create/destroy - per-dump state (buffers, pipes, device fd). */
+	/*
+	 * create/destroy - per-dump state (buffers, pipes, device fd).  create
+	 * prints the one line that says why it failed.
+	 */
 	int (*create)(struct page_source *src, const struct source_opts *opts);
 	void (*destroy)(struct page_source *src);
 	/*

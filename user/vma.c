@@ -95,8 +95,7 @@ int vma_list_collect(pid_t pid, struct vma_list *list)
 		struct vma v;
 
 		if (vma_parse_line(line, &v)) {
-			pr_err("cannot parse maps line of %d: %s", pid, line);
-			ret = -EINVAL;
+			ret = -EBADMSG;	/* the caller says whose maps */
 			goto err_free;
 		}
 		if (v.status & VMA_AREA_VSYSCALL)
