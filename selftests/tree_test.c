@@ -7,6 +7,7 @@
  * forked here, fills a region with the pattern, reports it on a pipe and
  * blocks; the dumped bytes are checked against the pattern.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -158,6 +159,33 @@ static void victim_with_child(void)
 	block_forever();
 }
 
+static unsigned long devmem_addr;
+
+/* device memory mapped privately (VM_IO | VM_PFNMAP): never read as memory */
+static void victim_devmem(void)
+{
+	int fd = open("/dev/mem", O_RDONLY);
+	volatile char *p = fd < 0 ? MAP_FAILED :
+			   mmap(NULL, 16 * VPAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	char line[64];
+	int n;
+
+	if (p == MAP_FAILED) {
+		if (write(report_fd, "skip\n", 5) != 5)
+			_exit(91);
+		block_forever();
+	}
+	for (int i = 0; i < 16; i++)
+		(void)p[i * VPAGE];
+	n = snprintf(line, sizeof(line), "D %lx\n", (unsigned long)p);
+	if (write(report_fd, line, n) != n)
+		_exit(91);
+	fill_and_report();
+	if (write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	block_forever();
+}
+
 static void victim_plain(void)
 {
 	fill_and_report();
@@ -187,8 +215,10 @@ static int start(FIXTURE_DATA(tree) *self, void (*victim)(void))
 	}
 	close(pfd[1]);
 	self->rfd = pfd[0];
-	/* "R ADDR PAGES SEED\nready\n" */
+	/* "[D DEVADDR\n]R ADDR PAGES SEED\nready\n", or "skip\n" */
 	while (!strstr(buf, "ready\n")) {
+		if (strstr(buf, "skip\n"))
+			return 1;
 		ssize_t n = read(self->rfd, buf + got, sizeof(buf) - 1 - got);
 
 		if (n <= 0)
@@ -197,6 +227,8 @@ static int start(FIXTURE_DATA(tree) *self, void (*victim)(void))
 		buf[got] = '\0';
 	}
 	memset(&self->r, 0, sizeof(self->r));
+	if (sscanf(buf, "D %lx\n", &devmem_addr) == 1)
+		memmove(buf, strchr(buf, '\n') + 1, strlen(strchr(buf, '\n')));
 	if (sscanf(buf, "R %lx %lu %lu", &self->r.addr, &self->r.pages,
 		   (unsigned long *)&self->r.seed) != 3)
 		return -1;
@@ -349,6 +381,24 @@ TEST_F(tree, children_without_proc_children)
 	unsetenv("MEMSPLICE_BIN");
 	check_pages(_metadata, self, child);
 	EXPECT_EQ(0, kill(child, SIGKILL));
+}
+
+TEST_F(tree, device_memory)
+{
+	struct dump_view dv;
+	int ret;
+
+	NEED_METHOD();
+	ret = start(self, victim_devmem);
+	if (ret == 1)
+		SKIP(return, "cannot map /dev/mem here");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, memsplice(_metadata, self, variant, "dump"));
+	check_pages(_metadata, self, self->pid);
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, self->pid, false));
+	EXPECT_EQ(0, dump_view_count(&dv, devmem_addr, devmem_addr + 16 * VPAGE, ~0u));
+	dump_view_close(&dv);
+	EXPECT_EQ(0, proc_tracer(self->pid));
 }
 
 TEST_F(tree, traced_by_another)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "util.h"
@@ -51,7 +52,30 @@ static void vma_classify(struct vma *v, bool shared, const char *path)
 	}
 }
 
-static int vma_parse_line(char *line, struct vma *v)
+/*
+ * VM_IO / VM_PFNMAP without reading smaps (whose VmFlags CRIU uses, but
+ * which walks every page table for its counters: as slow as pagemap, and
+ * done while frozen): such mappings come from character devices, whose
+ * drivers map device memory with remap_pfn_range().  /dev/zero is the
+ * exception (anonymous memory).  map_files names the mapped file even when
+ * its path is not ours to see; without access to it, the path from maps.
+ */
+static bool vma_is_device(pid_t pid, const struct vma *v, const char *path)
+{
+	char name[96];
+	struct stat st;
+
+	if (!strcmp(path, "[uprobes]"))
+		return true;
+	if (path[0] != '/' || !v->ino || !strncmp(path, "/dev/zero", 9))
+		return false;
+	snprintf(name, sizeof(name), "/proc/%d/map_files/%lx-%lx", pid, v->start, v->end);
+	if (stat(name, &st) && stat(path, &st))
+		return false;
+	return S_ISCHR(st.st_mode);
+}
+
+static int vma_parse_line(pid_t pid, char *line, struct vma *v)
 {
 	char perms[5], *path;
 	unsigned int dmaj, dmin;
@@ -71,6 +95,7 @@ static int vma_parse_line(char *line, struct vma *v)
 	if (perms[2] == 'x')
 		v->prot |= PROT_EXEC;
 	vma_classify(v, perms[3] == 's', path);
+	v->io = vma_is_device(pid, v, path);
 	return 0;
 }
 
@@ -94,7 +119,7 @@ int vma_list_collect(pid_t pid, struct vma_list *list)
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct vma v;
 
-		if (vma_parse_line(line, &v)) {
+		if (vma_parse_line(pid, line, &v)) {
 			ret = -EBADMSG;	/* the caller says whose maps */
 			goto err_free;
 		}
@@ -131,7 +156,7 @@ void vma_list_free(struct vma_list *list)
 
 bool vma_has_private_pages(const struct vma *v)
 {
-	if (v->status & (VMA_AREA_VVAR | VMA_AREA_VSYSCALL))
+	if (v->io || (v->status & (VMA_AREA_VVAR | VMA_AREA_VSYSCALL)))
 		return false;
 	if (v->status & VMA_AREA_VDSO)
 		return true;
@@ -151,5 +176,5 @@ bool vma_dump_whole(const struct vma *v)
 
 bool vma_is_shmem(const struct vma *v)
 {
-	return v->status & (VMA_ANON_SHARED | VMA_AREA_SYSVIPC);
+	return !v->io && (v->status & (VMA_ANON_SHARED | VMA_AREA_SYSVIPC));
 }

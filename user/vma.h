@@ -26,6 +26,12 @@ struct vma {
 	int prot;		/* PROT_* */
 	unsigned int flags;	/* MAP_* */
 	unsigned int status;	/* VMA_* */
+	/*
+	 * Device memory (VM_IO / VM_PFNMAP: a character device's mapping,
+	 * [uprobes]): no page of it can be read like memory nor restored;
+	 * it is listed in mm-PID.img and dumped like vvar, i.e. not at all.
+	 */
+	bool io;
 };
 
 struct vma_list {
