@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dump.h"
@@ -112,34 +114,66 @@ static bool shmem_seen(const struct dump_ctx *ctx, unsigned long shmid)
 }
 
 /*
- * A shared segment is dumped once, whole, from the first process that maps
- * it: its pages may be resident without being mapped in this process, so
- * ask the segment itself (SEEK_DATA through map_files) which pages exist.
- * Without access to map_files fall back to what this process has mapped.
+ * Without map_files (no CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE): what this
+ * mapping of the segment shows, and a warning, since pages of it mapped
+ * elsewhere (or nowhere any more) cannot be seen.
+ */
+static int scan_shmem_mapping(struct scan *s, pid_t pid, const struct vma *v, int err)
+{
+	struct pm_job *job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, pid, v->start - v->pgoff);
+	struct scan own = *s;
+
+	if (!job)
+		return -ENOMEM;
+	pr_warn("%d: cannot open map_files (%s): shared segment %lu is dumped as its "
+		"mapping at %#lx shows it; pages of it mapped elsewhere are missing",
+		pid, strerror(-err), v->ino, v->start);
+	own.pmap = NULL;	/* segments are always written whole */
+	return scan_private(&own, job, v);
+}
+
+/*
+ * A shared segment is dumped once, whole, whichever processes map which
+ * parts of it (mprotect may have split it, a child may map another range):
+ * memsplice maps the segment itself through map_files, as CRIU does, and
+ * the segment's own SEEK_DATA says which pages exist.  The job reads from
+ * memsplice's mapping (its pid is ours); image vaddr = offset.
  */
 static int scan_shmem(struct scan *s, pid_t pid, const struct vma *v)
 {
 	struct pm_job *job;
+	struct stat st;
 	char name[96];
+	void *map;
+	off_t pos, end;
 	int fd, ret = 0;
-	off_t pos, end = v->pgoff + (v->end - v->start);
 
 	if (shmem_seen(s->ctx, v->ino))
 		return 0;
-	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, pid, v->start - v->pgoff);
-	if (!job)
-		return -ENOMEM;
-
 	snprintf(name, sizeof(name), "map_files/%lx-%lx", v->start, v->end);
 	fd = open_proc(pid, name, O_RDONLY);
-	if (fd < 0) {
-		struct scan own = *s;
-
-		pr_debug("%d: %s: %s, using pagemap", pid, name, strerror(-fd));
-		own.pmap = NULL;	/* segments are always written whole */
-		return scan_private(&own, job, v);
+	if (fd < 0)
+		return scan_shmem_mapping(s, pid, v, fd);
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
 	}
-	for (pos = v->pgoff; pos < end;) {
+	end = (st.st_size + PAGE_SIZE - 1) & ~(off_t)(PAGE_SIZE - 1);
+	map = end ? mmap(NULL, end, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto out;
+	}
+	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, getpid(), (unsigned long)map);
+	if (!job) {
+		if (map)
+			munmap(map, end);
+		ret = -ENOMEM;
+		goto out;
+	}
+	job->map = map;
+	job->map_len = end;
+	for (pos = 0; pos < end;) {
 		off_t data = lseek(fd, pos, SEEK_DATA), hole;
 
 		if (data < 0 || data >= end)
@@ -148,7 +182,7 @@ static int scan_shmem(struct scan *s, pid_t pid, const struct vma *v)
 		if (hole < 0 || hole > end)
 			hole = end;
 		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
-			ret = job_add(job, v->start + (off - v->pgoff), PE_PRESENT, v->prot);
+			ret = job_add(job, (unsigned long)map + off, PE_PRESENT, PROT_READ);
 			if (ret)
 				goto out;
 		}
@@ -246,8 +280,11 @@ int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
 
 void collect_free(struct dump_ctx *ctx)
 {
-	for (unsigned int i = 0; i < ctx->nr_jobs; i++)
+	for (unsigned int i = 0; i < ctx->nr_jobs; i++) {
 		free(ctx->jobs[i].runs);
+		if (ctx->jobs[i].map)
+			munmap(ctx->jobs[i].map, ctx->jobs[i].map_len);
+	}
 	free(ctx->jobs);
 	ctx->jobs = NULL;
 	ctx->nr_jobs = 0;

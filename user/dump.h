@@ -53,6 +53,8 @@ struct pm_job {
 	unsigned long id;	/* pid or shmid */
 	pid_t pid;		/* process to read from */
 	unsigned long delta;	/* image vaddr = addr - delta */
+	void *map;		/* a shared segment mapped by memsplice, or NULL */
+	size_t map_len;
 	struct run *runs;
 	unsigned int nr_runs, cap_runs;
 };

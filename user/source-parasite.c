@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ extern const struct page_source_ops source_parasite_ops;
 
 struct parasite_src {
 	struct pctl *pc;		/* the parasite, in a process between attach and detach */
+	bool self;			/* attached to memsplice itself: no parasite needed */
 	int pipe[2];
 	size_t pipe_size;		/* capacity of the pipe */
 };
@@ -91,11 +93,37 @@ static void pipe_destroy(struct parasite_src *ps)
 	ps->pipe[0] = ps->pipe[1] = -1;
 }
 
+/*
+ * memsplice's own memory (a shared segment it mapped, see collect.c): what
+ * the parasite does in a target, done here.
+ */
+static ssize_t splice_self(struct parasite_src *ps, unsigned long addr, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct iovec iov = { (void *)(addr + done), len - done };
+		ssize_t n = vmsplice(ps->pipe[1], &iov, 1, 0);
+
+		if (n < 0)
+			return done ? (ssize_t)done : -errno;
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
 static int parasite_attach(struct page_source *src, pid_t pid)
 {
 	struct parasite_src *ps = src->priv;
 	int ret;
 
+	ps->self = pid == getpid();
+	if (ps->self) {
+		src->pid = pid;
+		return 0;
+	}
 	ret = pctl_infect(ps->pc, pid, ps->pipe);
 	if (!ret)
 		src->pid = pid;
@@ -107,7 +135,8 @@ static int parasite_detach(struct page_source *src)
 	struct parasite_src *ps = src->priv;
 	int ret, queued = 0;
 
-	ret = pctl_cure(ps->pc);
+	ret = ps->self ? 0 : pctl_cure(ps->pc);
+	ps->self = false;
 	src->pid = 0;
 	/* pages left undrained must not reach the next process's pagemap */
 	if (ioctl(ps->pipe[0], FIONREAD, &queued) < 0 || queued) {
@@ -125,7 +154,7 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 	int queued;
 	ssize_t ret;
 
-	ret = pctl_usable(ps->pc);
+	ret = ps->self ? 0 : pctl_usable(ps->pc);
 	if (ret)
 		return ret;
 	if (ioctl(ps->pipe[0], FIONREAD, &queued) < 0)
@@ -135,7 +164,10 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 		return -EBUSY;
 	}
 
-	ret = pctl_splice(ps->pc, r->addr, MIN(r->len, ps->pipe_size), r->prot);
+	if (ps->self)
+		ret = splice_self(ps, r->addr, MIN(r->len, ps->pipe_size));
+	else
+		ret = pctl_splice(ps->pc, r->addr, MIN(r->len, ps->pipe_size), r->prot);
 	if (ret < 0)
 		return ret;
 

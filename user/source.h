@@ -91,7 +91,8 @@ struct page_source_ops {
 	 * attach - start moving pages of @pid.  Called while the whole tree is
 	 * frozen (seized by the dump loop; the parasite infects here).  For a
 	 * source with xfer_while_frozen == false the tree may be resumed
-	 * before fill() is called.
+	 * before fill() is called.  @pid may be memsplice itself: shared
+	 * segments are read from memsplice's own mapping of them.
 	 */
 	int (*attach)(struct page_source *src, pid_t pid);
 	/* detach - stop with the current process (cures a parasite). */
