@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,6 +190,49 @@ static void victim_split_shmem(void)
 	}
 	munmap(p + PAGES / 2 * VPAGE, PAGES / 2 * VPAGE);
 	if (read(sync[0], &c, 1) != 1 || write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	block_forever();
+}
+
+/* a memfd mapped shared: its pages are in no file */
+static void victim_memfd(void)
+{
+	int fd = memfd_create("victim", 0);
+	char *p;
+	char line[128];
+	int n;
+
+	if (fd < 0 || ftruncate(fd, PAGES * VPAGE))
+		_exit(90);
+	p = mmap(NULL, PAGES * VPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		_exit(90);
+	close(fd);
+	for (int i = 0; i < PAGES; i++)
+		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
+	n = snprintf(line, sizeof(line), "R %lx %d 77\nready\n", (unsigned long)p, PAGES);
+	if (write(report_fd, line, n) != n)
+		_exit(91);
+	block_forever();
+}
+
+/* a file mapped shared, then unlinked: its pages are in no file either */
+static void victim_deleted_file(void)
+{
+	char path[] = "/tmp/memsplice-tree-XXXXXX";
+	int fd = mkstemp(path);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, PAGES * VPAGE))
+		_exit(90);
+	p = mmap(NULL, PAGES * VPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		_exit(90);
+	close(fd);
+	unlink(path);
+	fill_and_report();
+	memset(p, 1, PAGES * VPAGE);
+	if (write(report_fd, "ready\n", 6) != 6)
 		_exit(91);
 	block_forever();
 }
@@ -459,6 +503,34 @@ TEST_F(tree, split_shared_segment)
 		}
 		dump_view_close(&dv);
 	}
+}
+
+TEST_F(tree, memfd_shared)
+{
+	struct dump_view dv;
+	unsigned long id;
+	uint64_t bad = 0;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_memfd));
+	id = inode_at(self->pid, self->r.addr);
+	ASSERT_EQ(0, memsplice(_metadata, self, variant, "dump"));
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, id, true)) {
+		TH_LOG("no pagemap-shmem-%lu.img for the memfd", id);
+	}
+	EXPECT_EQ(PAGES, check_region(&dv, &self->r, self->r.addr, 0, &bad));
+	dump_view_close(&dv);
+}
+
+TEST_F(tree, deleted_file_shared)
+{
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_deleted_file));
+	EXPECT_EQ(1, memsplice(_metadata, self, variant, "pre-dump"));
+	EXPECT_NE(NULL, strstr(self->err, "deleted file")) { TH_LOG("stderr: %s", self->err); }
+	EXPECT_EQ(strlen(self->err) - 1, (size_t)(strchr(self->err, '\n') - self->err));
+	EXPECT_EQ(0, proc_tracer(self->pid));
+	EXPECT_EQ(0, kill(self->pid, 0));
 }
 
 TEST_F(tree, device_memory)

@@ -194,6 +194,26 @@ out:
 	return ret;
 }
 
+/*
+ * A deleted file mapped shared: its pages are in no file any more, and
+ * memsplice writes memory images, not files (criu dump keeps such a file as
+ * a ghost file).  Refused, rather than a dump that silently lacks them.
+ */
+static int check_unlinked_shared(const struct task *t, const struct task_mm *mm)
+{
+	for (unsigned int i = 0; i < mm->vmas.nr; i++) {
+		const struct vma *v = &mm->vmas.v[i];
+
+		if (v->unlinked && !vma_is_shmem(v) && (v->status & VMA_FILE_SHARED)) {
+			pr_err("process %d maps a deleted file shared at %#lx: its contents "
+			       "are in no file, and memsplice does not dump files",
+			       t->pid, v->start);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
 /* one process; every failure is reported here, once */
 static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 			const struct task *t, struct task_mm *mm)
@@ -210,6 +230,9 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		pr_errno(ret, "cannot read the memory map of %d", t->pid);
 		return ret;
 	}
+	ret = check_unlinked_shared(t, mm);
+	if (ret)
+		return ret;
 	if (ctx->opts->track_mem) {
 		ret = parent_map_load(parent, t->vpid, t->start_time, &pmap);
 		if (ret)

@@ -53,26 +53,35 @@ static void vma_classify(struct vma *v, bool shared, const char *path)
 }
 
 /*
- * VM_IO / VM_PFNMAP without reading smaps (whose VmFlags CRIU uses, but
- * which walks every page table for its counters: as slow as pagemap, and
- * done while frozen): such mappings come from character devices, whose
- * drivers map device memory with remap_pfn_range().  /dev/zero is the
- * exception (anonymous memory).  map_files names the mapped file even when
- * its path is not ours to see; without access to it, the path from maps.
+ * What the mapped file is, for what maps cannot say:
+ * - VM_IO / VM_PFNMAP, without reading smaps (whose VmFlags CRIU uses, but
+ *   which walks every page table for its counters: as slow as pagemap, and
+ *   done while frozen): such mappings come from character devices, whose
+ *   drivers map device memory with remap_pfn_range().  /dev/zero is the
+ *   exception (anonymous memory).
+ * - a file without a name left (memfd, unlinked): a shared mapping's pages
+ *   live nowhere else.
+ * map_files names the mapped file even when its path is not ours to see;
+ * without access to it, the path from maps.
  */
-static bool vma_is_device(pid_t pid, const struct vma *v, const char *path)
+static void vma_inspect_file(pid_t pid, struct vma *v, const char *path)
 {
 	char name[96];
 	struct stat st;
 
-	if (!strcmp(path, "[uprobes]"))
-		return true;
-	if (path[0] != '/' || !v->ino || !strncmp(path, "/dev/zero", 9))
-		return false;
+	if (!strcmp(path, "[uprobes]")) {
+		v->io = true;
+		return;
+	}
+	if (path[0] != '/' || !v->ino || (v->status & VMA_ANON_SHARED) ||
+	    !strncmp(path, "/dev/zero", 9))
+		return;
 	snprintf(name, sizeof(name), "/proc/%d/map_files/%lx-%lx", pid, v->start, v->end);
 	if (stat(name, &st) && stat(path, &st))
-		return false;
-	return S_ISCHR(st.st_mode);
+		return;
+	v->io = S_ISCHR(st.st_mode);
+	v->unlinked = S_ISREG(st.st_mode) && !st.st_nlink;
+	v->memfd = v->unlinked && !strncmp(path, "/memfd:", 7);
 }
 
 static int vma_parse_line(pid_t pid, char *line, struct vma *v)
@@ -95,7 +104,7 @@ static int vma_parse_line(pid_t pid, char *line, struct vma *v)
 	if (perms[2] == 'x')
 		v->prot |= PROT_EXEC;
 	vma_classify(v, perms[3] == 's', path);
-	v->io = vma_is_device(pid, v, path);
+	vma_inspect_file(pid, v, path);
 	return 0;
 }
 
@@ -176,5 +185,8 @@ bool vma_dump_whole(const struct vma *v)
 
 bool vma_is_shmem(const struct vma *v)
 {
-	return !v->io && (v->status & (VMA_ANON_SHARED | VMA_AREA_SYSVIPC));
+	if (v->io)
+		return false;
+	return (v->status & (VMA_ANON_SHARED | VMA_AREA_SYSVIPC)) ||
+	       (v->memfd && (v->status & VMA_FILE_SHARED));
 }

@@ -32,6 +32,8 @@ struct vma {
 	 * it is listed in mm-PID.img and dumped like vvar, i.e. not at all.
 	 */
 	bool io;
+	bool unlinked;		/* a regular file without a name left (deleted, memfd) */
+	bool memfd;		/* memfd_create()'s: shared, dumped like a shared segment */
 };
 
 struct vma_list {
@@ -47,7 +49,10 @@ void vma_list_free(struct vma_list *list);
 bool vma_has_private_pages(const struct vma *v);
 /* vma_dump_whole - whether every page is dumped, present or not (the vDSO) */
 bool vma_dump_whole(const struct vma *v);
-/* vma_is_shmem - whether pages of this VMA go to a shared segment's pagemap */
+/*
+ * vma_is_shmem - whether pages of this VMA go to a shared segment's pagemap
+ * (shared anonymous memory, SysV shm, a memfd mapped shared)
+ */
 bool vma_is_shmem(const struct vma *v);
 
 #endif
