@@ -40,6 +40,7 @@
 #include "psnap.h"
 #include "pvictim.h"
 #include "source.h"
+#include "target.h"
 
 extern const struct page_source_ops source_parasite_ops;
 
@@ -242,9 +243,17 @@ static ssize_t dump_range(struct page_source *src, unsigned long addr, size_t le
 	return done;
 }
 
+/* the parasite source needs only the pid: it infects while frozen */
+static const struct target *target_of(struct target *t, pid_t pid)
+{
+	*t = (struct target){ .pid = pid, .pidfd = -1, .mem_fd = -1 };
+	return t;
+}
+
 FIXTURE(parasite) {
 	struct victim v;
 	struct page_source src;
+	struct target tgt;	/* what src is attached to */
 	bool created;
 	void *buf;
 };
@@ -299,7 +308,7 @@ FIXTURE_SETUP(parasite)
 FIXTURE_TEARDOWN(parasite)
 {
 	if (self->created) {
-		if (self->src.pid)
+		if (self->src.target)
 			ops->detach(&self->src);
 		ops->destroy(&self->src);
 	}
@@ -313,8 +322,8 @@ TEST_F(parasite, dump_all)
 	struct victim *v = &self->v;
 	pid_t pid = v->pid;
 
-	ASSERT_EQ(0, ops->attach(&self->src, pid));
-	ASSERT_EQ(pid, self->src.pid);
+	ASSERT_EQ(0, ops->attach(&self->src, target_of(&self->tgt, pid)));
+	ASSERT_EQ(pid, self->src.target->pid);
 	for (int r = 0; r < PV_NR_REGIONS; r++) {
 		if (!v->lay.addr[r] || r == PV_SEALED)
 			continue;
@@ -331,7 +340,7 @@ TEST_F(parasite, dump_all)
 				      PROT_NONE, self->buf));
 	EXPECT_TRUE(pvictim_check_pattern(self->buf, v->lay.addr[PV_NONE] + 16 * PG, 16 * PG, pid));
 	ASSERT_EQ(0, ops->detach(&self->src));
-	ASSERT_EQ(0, self->src.pid);
+	ASSERT_EQ(NULL, self->src.target);
 	victim_finish(_metadata, v);
 }
 
@@ -344,7 +353,7 @@ TEST_F(parasite, larger_than_pipe)
 	struct page_data d;
 	ssize_t n;
 
-	ASSERT_EQ(0, ops->attach(&self->src, v->pid));
+	ASSERT_EQ(0, ops->attach(&self->src, target_of(&self->tgt, v->pid)));
 	n = ops->fill(&self->src, &r, &d);
 	ASSERT_EQ((ssize_t)self->src.buffer_size, n);
 	ASSERT_EQ(0, drain(d.pipe_fd, self->buf, n));
@@ -362,7 +371,7 @@ TEST_F(parasite, provoked_failures)
 	int decoy[2];
 	ssize_t n;
 
-	ASSERT_EQ(0, ops->attach(&self->src, v->pid));
+	ASSERT_EQ(0, ops->attach(&self->src, target_of(&self->tgt, v->pid)));
 	/* unmapped */
 	EXPECT_EQ(-EFAULT, ops->fill(&self->src, &r, &d));
 	/* unmapped, as if PROT_NONE: the mprotect fails, nothing to restore */
@@ -393,7 +402,7 @@ TEST_F(parasite, provoked_failures)
 	ASSERT_EQ(0, ops->detach(&self->src));
 
 	/* again: no stale pages; then the pipe closed under the backend */
-	ASSERT_EQ(0, ops->attach(&self->src, v->pid));
+	ASSERT_EQ(0, ops->attach(&self->src, target_of(&self->tgt, v->pid)));
 	r = (struct src_range){ .addr = v->lay.addr[PV_RW], .len = 4 * PG,
 				.prot = PROT_READ | PROT_WRITE };
 	ASSERT_EQ(4 * (ssize_t)PG, ops->fill(&self->src, &r, &d));
@@ -423,7 +432,7 @@ TEST_F(parasite, reattach)
 	struct victim *v = &self->v;
 
 	for (int i = 0; i < 3; i++) {
-		ASSERT_EQ(0, ops->attach(&self->src, v->pid));
+		ASSERT_EQ(0, ops->attach(&self->src, target_of(&self->tgt, v->pid)));
 		EXPECT_EQ(4 * (ssize_t)PG, dump_range(&self->src, v->lay.addr[PV_XO], 4 * PG,
 						      PROT_EXEC, self->buf));
 		EXPECT_TRUE(pvictim_check_pattern(self->buf, v->lay.addr[PV_XO], 4 * PG, v->pid));
@@ -441,11 +450,11 @@ TEST_F(parasite, victim_killed)
 	struct page_data d;
 	int status;
 
-	ASSERT_EQ(0, ops->attach(&self->src, v->pid));
+	ASSERT_EQ(0, ops->attach(&self->src, target_of(&self->tgt, v->pid)));
 	ASSERT_EQ(0, kill(v->pid, SIGKILL));
 	EXPECT_GT(0, ops->fill(&self->src, &r, &d));
 	EXPECT_GT(0, ops->detach(&self->src));
-	EXPECT_EQ(0, self->src.pid);
+	EXPECT_EQ(NULL, self->src.target);
 	/* the zombie threads are ours to reap (we trace them) before the leader */
 	for (pid_t p; (p = waitpid(-1, &status, __WALL)) > 0;)
 		if (p == v->pid)
@@ -515,6 +524,7 @@ TEST_F_TIMEOUT(numbers, parasite_64m, 600)
 	const struct pvictim_cfg cfg = { .kind = PV_BLOCKED, .rw_len = 64 << 20 };
 	struct source_opts opts = { .buffer_size = 1 << 20 };
 	struct page_source src = { .ops = ops };
+	struct target tgt;
 	uint64_t t_att[RUNS], t_mem[RUNS], t_null[RUNS], t_file[RUNS], t_det[RUNS];
 	char file[] = "/tmp/parasite_test.XXXXXX";
 	int file_fd;
@@ -538,7 +548,7 @@ TEST_F_TIMEOUT(numbers, parasite_64m, 600)
 		uint64_t t0 = now_ns();
 		size_t done;
 
-		ASSERT_EQ(0, ops->attach(&src, v.pid));
+		ASSERT_EQ(0, ops->attach(&src, target_of(&tgt, v.pid)));
 		t_att[i] = now_ns() - t0;
 
 		t0 = now_ns();

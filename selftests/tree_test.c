@@ -8,6 +8,7 @@
  * blocks; the dumped bytes are checked against the pattern.
  */
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -549,6 +552,104 @@ TEST_F(tree, device_memory)
 	EXPECT_EQ(0, dump_view_count(&dv, devmem_addr, devmem_addr + 16 * VPAGE, ~0u));
 	dump_view_close(&dv);
 	EXPECT_EQ(0, proc_tracer(self->pid));
+}
+
+/* a process with pid @pid (now free), whose page at @addr.. holds seed 999 */
+static pid_t spawn_stranger(pid_t pid, unsigned long addr, int *sync_rd)
+{
+	pid_t tid[1] = { pid };
+	struct clone_args args = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(unsigned long)tid,
+		.set_tid_size = 1,
+	};
+	int sync[2];
+	long ret;
+
+	if (pipe(sync))
+		return -1;
+	ret = syscall(SYS_clone3, &args, sizeof(args));
+	if (ret == 0) {
+		char *p = mmap((void *)addr, PAGES * VPAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p != (char *)addr)
+			_exit(1);
+		for (int i = 0; i < PAGES; i++)
+			pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 999);
+		if (write(sync[1], "x", 1) != 1)
+			_exit(1);
+		block_forever();
+	}
+	close(sync[1]);
+	*sync_rd = sync[0];
+	return ret;
+}
+
+/*
+ * A pre-dump resumes the tree, then copies.  The victim dies meanwhile and
+ * a stranger gets its pid, with other bytes at the same address: not one of
+ * the stranger's pages may reach the victim's images.
+ */
+TEST_F(tree, pid_reused_during_pre_dump)
+{
+	char pid[16], fdenv[16], said[8], c, page[VPAGE];
+	struct dump_view dv;
+	int sv[2], status, sync_rd;
+	pid_t ms, stranger;
+	unsigned long dumped = 0;
+
+	NEED_METHOD();
+	if (!strcmp(variant->method, "parasite"))
+		SKIP(return, "the parasite moves every page before the tree is resumed");
+	ASSERT_EQ(0, start(self, victim_plain));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	snprintf(pid, sizeof(pid), "%d", self->pid);
+	snprintf(fdenv, sizeof(fdenv), "%d", sv[1]);
+	ms = fork();
+	ASSERT_LE(0, ms);
+	if (ms == 0) {
+		close(sv[0]);
+		setenv("MEMSPLICE_TEST_THAWED_FD", fdenv, 1);
+		execl("./selftests/memsplice-test", "memsplice", "pre-dump", "-t", pid, "-D",
+		      self->dir, "--method", variant->method, NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	ASSERT_EQ(7, read(sv[0], said, 7));	/* "thawed\n": nothing read yet */
+	kill(-self->pid, SIGKILL);
+	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
+	stranger = spawn_stranger(self->pid, self->r.addr, &sync_rd);
+	if (stranger < 0) {
+		close(sv[0]);
+		waitpid(ms, &status, 0);
+		SKIP(return, "cannot start a process with pid %d: %m", self->pid);
+	}
+	ASSERT_EQ(self->pid, stranger);
+	ASSERT_EQ(1, read(sync_rd, &c, 1)) { kill(stranger, SIGKILL); }
+	ASSERT_EQ(1, write(sv[0], "x", 1));
+	ASSERT_EQ(ms, waitpid(ms, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* whatever is in the images for that pid, none of it is the stranger's */
+	if (dump_view_open(&dv, self->dir, self->pid, false) == 0) {
+		for (int i = 0; i < PAGES; i++) {
+			uint64_t a = self->r.addr + i * VPAGE;
+
+			if (dump_view_page(&dv, a, page) != 1)
+				continue;
+			dumped++;
+			EXPECT_NE(-1, pattern_check(page, a, 999)) {
+				TH_LOG("page %#lx is the stranger's", (unsigned long)a);
+			}
+		}
+		dump_view_close(&dv);
+	}
+	TH_LOG("%lu of the victim's pages dumped before it died", dumped);
+	kill(stranger, SIGKILL);
+	waitpid(stranger, NULL, 0);
+	close(sync_rd);
+	close(sv[0]);
+	self->pid = 0;
 }
 
 TEST_F(tree, traced_by_another)

@@ -28,7 +28,7 @@
 #define PM_WINDOW	4096	/* pagemap entries read at once */
 
 static struct pm_job *job_new(struct dump_ctx *ctx, enum pagemap_kind kind,
-			      unsigned long id, pid_t pid, unsigned long delta)
+			      unsigned long id, const struct target *target, unsigned long delta)
 {
 	struct pm_job *n = realloc(ctx->jobs, (ctx->nr_jobs + 1) * sizeof(*n));
 
@@ -39,7 +39,7 @@ static struct pm_job *job_new(struct dump_ctx *ctx, enum pagemap_kind kind,
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
 	n->id = id;
-	n->pid = pid;
+	n->target = target;
 	n->delta = delta;
 	return n;
 }
@@ -118,16 +118,18 @@ static bool shmem_seen(const struct dump_ctx *ctx, unsigned long shmid)
  * mapping of the segment shows, and a warning, since pages of it mapped
  * elsewhere (or nowhere any more) cannot be seen.
  */
-static int scan_shmem_mapping(struct scan *s, pid_t pid, const struct vma *v, int err)
+static int scan_shmem_mapping(struct scan *s, const struct task *t, const struct vma *v,
+			      int err)
 {
-	struct pm_job *job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, pid, v->start - v->pgoff);
+	struct pm_job *job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, &t->target,
+				     v->start - v->pgoff);
 	struct scan own = *s;
 
 	if (!job)
 		return -ENOMEM;
 	pr_warn("%d: cannot open map_files (%s): shared segment %lu is dumped as its "
 		"mapping at %#lx shows it; pages of it mapped elsewhere are missing",
-		pid, strerror(-err), v->ino, v->start);
+		t->pid, strerror(-err), v->ino, v->start);
 	own.pmap = NULL;	/* segments are always written whole */
 	return scan_private(&own, job, v);
 }
@@ -139,7 +141,7 @@ static int scan_shmem_mapping(struct scan *s, pid_t pid, const struct vma *v, in
  * the segment's own SEEK_DATA says which pages exist.  The job reads from
  * memsplice's mapping (its pid is ours); image vaddr = offset.
  */
-static int scan_shmem(struct scan *s, pid_t pid, const struct vma *v)
+static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 {
 	struct pm_job *job;
 	struct stat st;
@@ -151,9 +153,9 @@ static int scan_shmem(struct scan *s, pid_t pid, const struct vma *v)
 	if (shmem_seen(s->ctx, v->ino))
 		return 0;
 	snprintf(name, sizeof(name), "map_files/%lx-%lx", v->start, v->end);
-	fd = open_proc(pid, name, O_RDONLY);
+	fd = open_proc(t->mm_pid, name, O_RDONLY);
 	if (fd < 0)
-		return scan_shmem_mapping(s, pid, v, fd);
+		return scan_shmem_mapping(s, t, v, fd);
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto out;
@@ -164,7 +166,7 @@ static int scan_shmem(struct scan *s, pid_t pid, const struct vma *v)
 		ret = -errno;
 		goto out;
 	}
-	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, getpid(), (unsigned long)map);
+	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, &s->ctx->self, (unsigned long)map);
 	if (!job) {
 		if (map)
 			munmap(map, end);
@@ -252,7 +254,7 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		pr_errno(ret, "cannot open /proc/%d/pagemap", t->mm_pid);
 		goto out_free;
 	}
-	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, t->mm_pid, 0)) {
+	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, &t->target, 0)) {
 		ret = -ENOMEM;
 		pr_err("out of memory");
 		goto out_close;
@@ -265,7 +267,7 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		if (vma_has_private_pages(v))
 			ret = scan_private(&s, &ctx->jobs[ji], v);
 		else if (vma_is_shmem(v))
-			ret = scan_shmem(&s, t->mm_pid, v);
+			ret = scan_shmem(&s, t, v);
 	}
 	if (ret) {
 		pr_errno(ret, "cannot collect the pages of %d", t->pid);

@@ -111,13 +111,14 @@ static int start_tracking(struct imgset *set, struct parent *parent)
 	return imgset_mark_tracking(set);
 }
 
-static int frozen_hook(int fd, volatile sig_atomic_t *interrupted)
+/* a test build's hook (dump.h): say @word on @fd, wait for one byte */
+static int test_hook(int fd, const char *word, volatile sig_atomic_t *interrupted)
 {
 	char c;
 
 	if (fd < 0)
 		return 0;
-	if (write_all(fd, "frozen\n", 7))
+	if (write_all(fd, word, strlen(word)))
 		return -EIO;
 	if (read(fd, &c, 1) < 0 && errno != EINTR)
 		return -errno;
@@ -136,7 +137,8 @@ static void thaw(struct dump_ctx *ctx, bool *frozen, uint64_t since)
 int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	      struct dump_stats *stats)
 {
-	struct dump_ctx ctx = { .opts = o, .interrupted = interrupted };
+	struct dump_ctx ctx = { .opts = o, .interrupted = interrupted,
+				.self = { .pidfd = -1, .mem_fd = -1 } };
 	struct source_opts sopts = { .buffer_size = o->buffer_size };
 	const struct page_source_ops *ops;
 	struct parent parent = { .dirfd = -1 };
@@ -178,6 +180,11 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	ret = sink_image_create(&ctx.sink, &set);
 	if (ret)
 		goto err_src;
+	ret = target_open(&ctx.self, getpid(), getpid());
+	if (ret) {
+		pr_errno(ret, "cannot open memsplice's own /proc entries");
+		goto err_sink;
+	}
 
 	t0 = now_us();
 	ret = pstree_seize(o->pid, ctx.kd.proc_children && !o->hide_proc_children, &ctx.tree);
@@ -194,11 +201,15 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
 	if (!ret)
-		ret = frozen_hook(o->frozen_hook_fd, interrupted);
+		ret = test_hook(o->frozen_hook_fd, "frozen\n", interrupted);
 	if (ret)
 		goto err_tree;
-	if (o->pre_dump && !ops->xfer_while_frozen)
+	if (o->pre_dump && !ops->xfer_while_frozen) {
 		thaw(&ctx, &frozen, frozen_at);
+		ret = test_hook(o->thawed_hook_fd, "thawed\n", interrupted);
+		if (ret)
+			goto err_tree;
+	}
 	if (o->pre_dump && ops->xfer_while_frozen)
 		pr_info("method %s moves pages while the tree is frozen", ops->name);
 
@@ -235,6 +246,7 @@ out:
 	collect_free(&ctx);
 	pstree_free(&ctx.tree);
 err_sink:
+	target_close(&ctx.self);
 	sink_image_destroy(&ctx.sink);
 err_src:
 	ops->destroy(&ctx.src);

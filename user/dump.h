@@ -32,10 +32,13 @@ struct dump_opts {
 	 * frozen_hook_fd (MEMSPLICE_TEST_FROZEN_FD): with the tree frozen and
 	 * collected, write "frozen\n" to this fd and wait for one byte, so a
 	 * test can kill or signal memsplice at exactly that point; -1: off.
+	 * thawed_hook_fd (MEMSPLICE_TEST_THAWED_FD): the same, in a pre-dump
+	 * right after the tree is resumed, before the first page is read.
 	 * hide_proc_children (MEMSPLICE_TEST_HIDE_PROC_CHILDREN): find
 	 * children as on a kernel without CONFIG_PROC_CHILDREN.
 	 */
 	int frozen_hook_fd;
+	int thawed_hook_fd;
 	bool hide_proc_children;
 };
 
@@ -51,7 +54,7 @@ struct run {
 struct pm_job {
 	enum pagemap_kind kind;
 	unsigned long id;	/* pid or shmid */
-	pid_t pid;		/* process to read from */
+	const struct target *target;	/* process to read from */
 	unsigned long delta;	/* image vaddr = addr - delta */
 	void *map;		/* a shared segment mapped by memsplice, or NULL */
 	size_t map_len;
@@ -74,6 +77,7 @@ struct dump_ctx {
 	struct kerndat kd;
 	struct pstree tree;
 	struct task_mm *mms;	/* parallel to tree.tasks */
+	struct target self;	/* memsplice: shared segments are read from its mappings */
 	struct pm_job *jobs;
 	unsigned int nr_jobs;
 	struct page_source src;

@@ -310,7 +310,7 @@ int main(int argc, char **argv)
 {
 	struct cli c = {
 		.dump = { .method = "auto", .buffer_size = DEFAULT_BUFFER_SIZE,
-			  .frozen_hook_fd = -1 },
+			  .frozen_hook_fd = -1, .thawed_hook_fd = -1 },
 		.max_passes = CHECKPOINT_MAX_PASSES,
 		.final_criu = true,
 	};
@@ -373,6 +373,8 @@ int main(int argc, char **argv)
 	/* test builds only: a stray variable must not stop a production dump */
 	if (getenv("MEMSPLICE_TEST_FROZEN_FD"))
 		c.dump.frozen_hook_fd = atoi(getenv("MEMSPLICE_TEST_FROZEN_FD"));
+	if (getenv("MEMSPLICE_TEST_THAWED_FD"))
+		c.dump.thawed_hook_fd = atoi(getenv("MEMSPLICE_TEST_THAWED_FD"));
 	c.dump.hide_proc_children = getenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
 #endif
 	ret = log_init(verbosity, log_file);

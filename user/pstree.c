@@ -323,6 +323,7 @@ static int add_task(struct pstree *tree, pid_t pid)
 		return -ENOMEM;
 	tree->tasks = n;
 	memset(&n[tree->nr], 0, sizeof(*n));
+	n[tree->nr].target.pidfd = n[tree->nr].target.mem_fd = -1;
 	n[tree->nr++].pid = pid;
 	return 0;
 }
@@ -400,6 +401,7 @@ static pid_t live_thread(const struct task *t)
 
 static void drop_task(struct pstree *tree, unsigned int i)
 {
+	target_close(&tree->tasks[i].target);
 	free(tree->tasks[i].threads);
 	free(tree->tasks[i].vthreads);
 	memmove(&tree->tasks[i], &tree->tasks[i + 1], (tree->nr - i - 1) * sizeof(tree->tasks[0]));
@@ -442,6 +444,12 @@ int pstree_seize(pid_t root, bool proc_children, struct pstree *tree)
 		t->sid = st.sid;
 		t->start_time = st.start_time;
 		t->mm_pid = live_thread(t);
+		if (!t->zombie)
+			ret = target_open(&t->target, t->pid, t->mm_pid);
+		if (ret) {
+			pr_errno(ret, "cannot open the handles of %d", t->pid);
+			goto err;
+		}
 		ret = proc_children ? collect_children(tree, t) : scan_children(tree, t);
 		if (ret)
 			goto err;
@@ -482,6 +490,7 @@ void pstree_kill(struct pstree *tree)
 void pstree_free(struct pstree *tree)
 {
 	for (unsigned int i = 0; i < tree->nr; i++) {
+		target_close(&tree->tasks[i].target);
 		free(tree->tasks[i].threads);
 		free(tree->tasks[i].vthreads);
 	}

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "target.h"
+
 /*
  * Every id twice: as this process sees it (to freeze and read the task) and
  * as the task sees it in its own pid namespace (the ids images carry: a
@@ -23,6 +25,7 @@ struct task {
 	 */
 	pid_t mm_pid;
 	bool zombie;			/* exited, not reaped: no threads, no memory */
+	struct target target;		/* handles opened while frozen (not for a zombie) */
 	unsigned long long start_time;	/* clock ticks after boot (stat field 22) */
 };
 

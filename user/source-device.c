@@ -28,6 +28,7 @@
 #include "log.h"
 #include "source.h"
 #include "spvm-pipe.h"
+#include "target.h"
 #include "util.h"
 
 #define DEV_PATH	"/dev/" SPVM_DEVICE_NAME
@@ -35,7 +36,6 @@
 
 struct source_device {
 	int dev;		/* DEV_PATH */
-	int mem;		/* /proc/PID/mem of the attached process */
 	bool warned_force;
 	struct spvm_pipe pipe;
 };
@@ -151,9 +151,10 @@ static int device_create(struct page_source *src, const struct source_opts *opts
 	int ret;
 
 	sd = calloc(1, sizeof(*sd));
-	if (!sd)
+	if (!sd) {
+		pr_err("out of memory");
 		return -ENOMEM;
-	sd->mem = -1;
+	}
 	sd->dev = dev_open(why, sizeof(why));
 	if (sd->dev < 0) {
 		ret = sd->dev;
@@ -187,35 +188,21 @@ static void device_destroy(struct page_source *src)
 {
 	struct source_device *sd = src->priv;
 
-	if (sd->mem >= 0)
-		close(sd->mem);
 	spvm_pipe_destroy(&sd->pipe);
 	close(sd->dev);
 	free(sd);
 	src->priv = NULL;
 }
 
-static int device_attach(struct page_source *src, pid_t pid)
+static int device_attach(struct page_source *src, const struct target *t)
 {
-	struct source_device *sd = src->priv;
-	int fd;
-
-	fd = open_proc(pid, "mem", O_RDONLY);
-	if (fd < 0)
-		return fd == -ENOENT ? -ESRCH : fd;
-	sd->mem = fd;
-	src->pid = pid;
+	src->target = t;
 	return 0;
 }
 
 static int device_detach(struct page_source *src)
 {
-	struct source_device *sd = src->priv;
-
-	if (sd->mem >= 0)
-		close(sd->mem);
-	sd->mem = -1;
-	src->pid = 0;
+	src->target = NULL;
 	return 0;
 }
 
@@ -233,7 +220,7 @@ static ssize_t device_fill(struct page_source *src, const struct src_range *r,
 	struct source_device *sd = src->priv;
 	ssize_t n;
 
-	n = spvm_pipe_fill(&sd->pipe, device_call, sd, sd->mem, r, data);
+	n = spvm_pipe_fill(&sd->pipe, device_call, sd, src->target->mem_fd, r, data);
 	if (n == -EPERM && r->force && !sd->warned_force) {
 		/* /proc/PID/mem would not force either (proc_mem.force_override) */
 		pr_warn("reading a mapping without PROT_READ is not allowed on this system");

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "parasite-ctl.h"
 #include "source.h"
+#include "target.h"
 #include "util.h"
 
 /* parasite_probe() runs the backend on a child of ours */
@@ -114,19 +115,20 @@ static ssize_t splice_self(struct parasite_src *ps, unsigned long addr, size_t l
 	return done;
 }
 
-static int parasite_attach(struct page_source *src, pid_t pid)
+/* the tree stays frozen until detach: t->pid cannot change hands meanwhile */
+static int parasite_attach(struct page_source *src, const struct target *t)
 {
 	struct parasite_src *ps = src->priv;
 	int ret;
 
-	ps->self = pid == getpid();
+	ps->self = t->pid == getpid();
 	if (ps->self) {
-		src->pid = pid;
+		src->target = t;
 		return 0;
 	}
-	ret = pctl_infect(ps->pc, pid, ps->pipe);
+	ret = pctl_infect(ps->pc, t->pid, ps->pipe);
 	if (!ret)
-		src->pid = pid;
+		src->target = t;
 	return ret;
 }
 
@@ -137,7 +139,7 @@ static int parasite_detach(struct page_source *src)
 
 	ret = ps->self ? 0 : pctl_cure(ps->pc);
 	ps->self = false;
-	src->pid = 0;
+	src->target = NULL;
 	/* pages left undrained must not reach the next process's pagemap */
 	if (ioctl(ps->pipe[0], FIONREAD, &queued) < 0 || queued) {
 		pipe_destroy(ps);
@@ -289,7 +291,7 @@ static int parasite_probe(char *why, size_t len)
 	if (ret)
 		goto out_kill;
 	step = "infect";
-	ret = source_parasite_ops.attach(&src, pid);
+	ret = source_parasite_ops.attach(&src, &(struct target){ pid, -1, -1 });
 	if (ret)
 		goto out_destroy;
 	step = "vmsplice";

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "source.h"
+#include "target.h"
 #include "util.h"
 
 struct source_read {
@@ -67,34 +68,25 @@ static void read_destroy(struct page_source *src)
 	src->priv = NULL;
 }
 
-static int read_attach(struct page_source *src, pid_t pid)
+static int read_attach(struct page_source *src, const struct target *t)
 {
-	src->pid = pid;
+	src->target = t;
 	return 0;
 }
 
 static int read_detach(struct page_source *src)
 {
-	struct source_read *sr = src->priv;
-
-	if (sr->mem_fd >= 0)
-		close(sr->mem_fd);
-	sr->mem_fd = -1;
-	src->pid = 0;
+	src->target = NULL;
 	return 0;
 }
 
+/* /proc/PID/mem, opened while frozen: the process's own mm, whoever has its pid now */
 static ssize_t read_forced(struct page_source *src, const struct src_range *r)
 {
 	struct source_read *sr = src->priv;
 	ssize_t n;
 
-	if (sr->mem_fd < 0) {
-		sr->mem_fd = open_proc(src->pid, "mem", O_RDONLY);
-		if (sr->mem_fd < 0)
-			return sr->mem_fd == -ENOENT ? -ESRCH : sr->mem_fd;
-	}
-	n = pread_all(sr->mem_fd, sr->buf, r->len, r->addr);
+	n = pread_all(src->target->mem_fd, sr->buf, r->len, r->addr);
 	if (n == 0)
 		return -ESRCH;	/* the mm is gone: /proc/PID/mem reads nothing */
 	if (n == -EIO)
@@ -114,9 +106,12 @@ static ssize_t read_fill(struct page_source *src, const struct src_range *r,
 		struct iovec l = { sr->buf, r->len };
 		struct iovec rv = { (void *)r->addr, r->len };
 
-		n = process_vm_readv(src->pid, &l, 1, &rv, 1, 0);
+		n = process_vm_readv(src->target->pid, &l, 1, &rv, 1, 0);
 		if (n < 0)
 			n = -errno;
+		/* still there afterwards: the pid was its own during the call */
+		if (target_gone(src->target))
+			n = -ESRCH;
 	}
 	if (n <= 0)
 		return n;

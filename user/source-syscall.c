@@ -25,11 +25,11 @@
 #include "log.h"
 #include "source.h"
 #include "spvm-pipe.h"
+#include "target.h"
 #include "util.h"
 
 struct source_syscall {
 	long nr;		/* from SPVM_SYSFS_NR */
-	int pidfd;		/* of the attached process */
 	bool warned_force;
 	struct spvm_pipe pipe;
 };
@@ -103,9 +103,10 @@ static int syscall_create(struct page_source *src, const struct source_opts *opt
 	int ret;
 
 	ss = calloc(1, sizeof(*ss));
-	if (!ss)
+	if (!ss) {
+		pr_err("out of memory");
 		return -ENOMEM;
-	ss->pidfd = -1;
+	}
 	ret = syscall_nr(&ss->nr, why, sizeof(why));
 	if (!ret)
 		ret = syscall_flags_ok(ss->nr, SPVM_NONBLOCK | SPVM_FORCE, why, sizeof(why));
@@ -131,34 +132,20 @@ static void syscall_destroy(struct page_source *src)
 {
 	struct source_syscall *ss = src->priv;
 
-	if (ss->pidfd >= 0)
-		close(ss->pidfd);
 	spvm_pipe_destroy(&ss->pipe);
 	free(ss);
 	src->priv = NULL;
 }
 
-static int syscall_attach(struct page_source *src, pid_t pid)
+static int syscall_attach(struct page_source *src, const struct target *t)
 {
-	struct source_syscall *ss = src->priv;
-	int fd;
-
-	fd = syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return -errno;
-	ss->pidfd = fd;
-	src->pid = pid;
+	src->target = t;
 	return 0;
 }
 
 static int syscall_detach(struct page_source *src)
 {
-	struct source_syscall *ss = src->priv;
-
-	if (ss->pidfd >= 0)
-		close(ss->pidfd);
-	ss->pidfd = -1;
-	src->pid = 0;
+	src->target = NULL;
 	return 0;
 }
 
@@ -176,7 +163,7 @@ static ssize_t syscall_fill(struct page_source *src, const struct src_range *r,
 	struct source_syscall *ss = src->priv;
 	ssize_t n;
 
-	n = spvm_pipe_fill(&ss->pipe, syscall_call, ss, ss->pidfd, r, data);
+	n = spvm_pipe_fill(&ss->pipe, syscall_call, ss, src->target->pidfd, r, data);
 	if (n == -EPERM && r->force && !ss->warned_force) {
 		/* proc_mem.force_override: /proc/PID/mem would not force either */
 		pr_warn("reading a mapping without PROT_READ refused (EPERM): "

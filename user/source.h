@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 struct page_sink;
+struct target;
 
 /**
  * struct src_range - one request to a source
@@ -59,7 +60,7 @@ struct page_source {
 	const struct page_source_ops *ops;
 	void *priv;
 	size_t buffer_size;
-	pid_t pid;		/* process attached, 0 when none */
+	const struct target *target;	/* attached, NULL when none */
 };
 
 struct page_source_ops {
@@ -88,13 +89,16 @@ struct page_source_ops {
 	int (*create)(struct page_source *src, const struct source_opts *opts);
 	void (*destroy)(struct page_source *src);
 	/*
-	 * attach - start moving pages of @pid.  Called while the whole tree is
-	 * frozen (seized by the dump loop; the parasite infects here).  For a
+	 * attach - start moving pages of process @t (its handles were opened
+	 * while frozen: user/target.h; it outlives the attachment).  Called
+	 * while the whole tree is frozen (the parasite infects here).  For a
 	 * source with xfer_while_frozen == false the tree may be resumed
-	 * before fill() is called.  @pid may be memsplice itself: shared
-	 * segments are read from memsplice's own mapping of them.
+	 * before fill() is called: fill() must then read through @t's handles,
+	 * or check target_gone() after a call that takes a pid, and report a
+	 * process that is gone as -ESRCH, never a stranger's pages.  @t may be
+	 * memsplice itself: shared segments are read from its own mapping.
 	 */
-	int (*attach)(struct page_source *src, pid_t pid);
+	int (*attach)(struct page_source *src, const struct target *t);
 	/* detach - stop with the current process (cures a parasite). */
 	int (*detach)(struct page_source *src);
 	/*

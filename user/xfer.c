@@ -50,19 +50,19 @@ static int xfer_run(struct dump_ctx *ctx, const struct pm_job *job, const struct
 			continue;
 		}
 		if (n == -ESRCH && pre_dump) {
-			pr_info("process %d exited during the pre-dump", job->pid);
+			pr_info("process %d exited during the pre-dump", job->target->pid);
 			ctx->stats.pages_dropped += (end - addr) / PAGE_SIZE;
 			return 1;
 		}
 		if (n == -EFAULT && pre_dump) {
 			/* unmapped or changed since we looked: not in this image */
-			pr_debug("%d: page %#lx vanished", job->pid, addr);
+			pr_debug("%d: page %#lx vanished", job->target->pid, addr);
 			ctx->stats.pages_dropped++;
 			addr += PAGE_SIZE;
 			continue;
 		}
 		pr_errno((int)n, "cannot read %lu pages at %#lx of process %d with %s",
-			 (end - addr) / PAGE_SIZE, addr, job->pid, src->ops->name);
+			 (end - addr) / PAGE_SIZE, addr, job->target->pid, src->ops->name);
 		return n;
 	}
 	return 0;
@@ -77,11 +77,11 @@ static int xfer_job(struct dump_ctx *ctx, const struct pm_job *job)
 	ret = sink->ops->open(sink, job->kind, job->id);
 	if (ret)
 		return ret;
-	ret = src->ops->attach(src, job->pid);
+	ret = src->ops->attach(src, job->target);
 	if (ret == -ESRCH && ctx->opts->pre_dump)
 		goto close;	/* gone: an empty pagemap */
 	if (ret) {
-		pr_errno(ret, "%s: cannot attach to %d", src->ops->name, job->pid);
+		pr_errno(ret, "%s: cannot attach to %d", src->ops->name, job->target->pid);
 		goto close;
 	}
 	for (unsigned int i = 0; i < job->nr_runs; i++) {
@@ -103,7 +103,7 @@ static int xfer_job(struct dump_ctx *ctx, const struct pm_job *job)
 close:
 	ret2 = sink->ops->close(sink);
 	if (ret2 && !ret)
-		pr_errno(ret2, "cannot finish the images of %d with sink %s", job->pid, sink->ops->name);
+		pr_errno(ret2, "cannot finish the images of %d with sink %s", job->target->pid, sink->ops->name);
 	return ret ? ret : ret2;
 }
 
