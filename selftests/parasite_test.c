@@ -246,7 +246,7 @@ static ssize_t dump_range(struct page_source *src, unsigned long addr, size_t le
 /* the parasite source needs only the pid: it infects while frozen */
 static const struct target *target_of(struct target *t, pid_t pid)
 {
-	*t = (struct target){ .pid = pid, .pidfd = -1, .mem_fd = -1 };
+	*t = (struct target){ .pid = pid, .pidfd = -1, .mem_fd = -1, .pagemap_fd = -1 };
 	return t;
 }
 

@@ -19,30 +19,9 @@
 #include "pagemap.h"
 #include "util.h"
 
-#ifndef PAGEMAP_SCAN
-#define PAGEMAP_SCAN	_IOWR('f', 16, struct { char c[96]; })
-#endif
-
 static void line(const char *what, bool ok, const char *detail)
 {
 	printf("%-22s %s%s%s\n", what, ok ? "yes" : "no", *detail ? ": " : "", detail);
-}
-
-static void check_pagemap_scan(void)
-{
-	/* a zero-sized argument: EINVAL if the ioctl exists, ENOTTY if not */
-	char arg[96] = { 0 };
-	int fd = open_proc(getpid(), "pagemap", O_RDONLY);
-	int ret;
-
-	if (fd < 0) {
-		line("PAGEMAP_SCAN", false, strerror(-fd));
-		return;
-	}
-	ret = ioctl(fd, PAGEMAP_SCAN, arg);
-	line("PAGEMAP_SCAN", !(ret < 0 && errno == ENOTTY),
-	     ret < 0 && errno == ENOTTY ? "ioctl unknown (kernel < 6.7)" : "");
-	close(fd);
 }
 
 static void check_pipe(void)
@@ -122,7 +101,9 @@ int cmd_check(const char *method)
 	line("children file", kd.proc_children, kd.proc_children ? "" :
 	     "no CONFIG_PROC_CHILDREN: children are found by scanning /proc");
 	line("zero page PFN", kd.zero_pfn, kd.zero_pfn ? "" : "PFNs hidden (no CAP_SYS_ADMIN)");
-	check_pagemap_scan();
+	line("PAGEMAP_SCAN", kd.pagemap_scan, kd.pagemap_scan ?
+	     "collection walks only populated page tables" :
+	     "ioctl unknown (kernel < 6.7): collection reads pagemap page by page");
 	check_pipe();
 	check_criu();
 	check_caps();

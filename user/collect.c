@@ -22,6 +22,7 @@
 
 #include "dump.h"
 #include "log.h"
+#include "pagemap-scan.h"
 #include "parent.h"
 #include "util.h"
 
@@ -44,13 +45,15 @@ static struct pm_job *job_new(struct dump_ctx *ctx, enum pagemap_kind kind,
 	return n;
 }
 
-static int job_add(struct pm_job *job, unsigned long addr, unsigned int flags, int prot)
+/* @nr pages at @addr, after everything added so far */
+static int job_add(struct pm_job *job, unsigned long addr, unsigned long nr, unsigned int flags,
+		   int prot)
 {
 	struct run *last = job->nr_runs ? &job->runs[job->nr_runs - 1] : NULL;
 
 	if (last && last->flags == flags && last->prot == prot &&
 	    last->addr + last->nr_pages * PAGE_SIZE == addr) {
-		last->nr_pages++;
+		last->nr_pages += nr;
 		return 0;
 	}
 	if (job->nr_runs == job->cap_runs) {
@@ -62,7 +65,7 @@ static int job_add(struct pm_job *job, unsigned long addr, unsigned int flags, i
 		job->runs = n;
 		job->cap_runs = cap;
 	}
-	job->runs[job->nr_runs++] = (struct run){ addr, 1, flags, prot };
+	job->runs[job->nr_runs++] = (struct run){ addr, nr, flags, prot };
 	return 0;
 }
 
@@ -73,12 +76,84 @@ struct scan {
 	uint64_t *pme;
 };
 
+/* a range of dumpable pages from PAGEMAP_SCAN, into the job */
+struct scan_range {
+	struct scan *s;
+	struct pm_job *job;
+	int prot;
+	bool vma_dirty;		/* VM_SOFTDIRTY: every page counts as written */
+};
+
+static int add_range(void *arg, unsigned long start, unsigned long end, bool soft_dirty)
+{
+	struct scan_range *sr = arg;
+	const struct parent_map *pmap = sr->s->pmap;
+	bool clean = pmap && !soft_dirty && !sr->vma_dirty;
+
+	for (unsigned long addr = start, next; addr < end; addr = next) {
+		unsigned int flags = PE_PRESENT;
+		bool covered = false;
+		int ret;
+
+		next = clean ? parent_map_span(pmap, addr, end, &covered) : end;
+		if (covered) {
+			flags = PE_PARENT;
+			sr->s->ctx->stats.pages_skipped_parent += (next - addr) / PAGE_SIZE;
+		}
+		ret = job_add(sr->job, addr, (next - addr) / PAGE_SIZE, flags, sr->prot);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * PAGEMAP_SCAN reports the soft-dirty bit of page table entries, not the
+ * VMA's VM_SOFTDIRTY (set on a new or merged VMA until clear_refs), which
+ * the pagemap walk folds into every page.  One pagemap entry tells: that of
+ * a page whose entry is not soft-dirty, where PM_SOFT_DIRTY can only come
+ * from the VMA.
+ */
+static int vma_soft_dirty(struct scan *s, const struct vma *v, bool *dirty)
+{
+	unsigned long probe;
+	uint64_t pme;
+	int ret;
+
+	*dirty = false;
+	ret = pm_scan_first_clean(s->pagemap_fd, v->start, v->end, &probe);
+	if (ret <= 0)
+		return ret;	/* every page written: nothing to decide */
+	ret = pagemap_read(s->pagemap_fd, probe, 1, &pme);
+	if (!ret)
+		*dirty = pme & PME_SOFT_DIRTY;
+	return ret;
+}
+
+/* scan_private() with PAGEMAP_SCAN: ranges from the kernel, no per-page loop */
+static int scan_private_ranges(struct scan *s, struct pm_job *job, const struct vma *v)
+{
+	struct scan_range sr = { .s = s, .job = job, .prot = v->prot };
+	int ret;
+
+	if (s->pmap) {
+		ret = vma_soft_dirty(s, v, &sr.vma_dirty);
+		if (ret)
+			return ret;
+	}
+	s->ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
+	return pm_scan_dumpable(s->pagemap_fd, v->start, v->end, add_range, &sr);
+}
+
 /* Add the pages of [start, end) of one private VMA to @job. */
 static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 {
 	bool file_private = v->status & VMA_FILE_PRIVATE;
 	bool whole = vma_dump_whole(v);
 	unsigned long addr = v->start;
+
+	if (s->ctx->kd.pagemap_scan && !whole)
+		return scan_private_ranges(s, job, v);
 
 	while (addr < v->end) {
 		unsigned long nr = MIN((v->end - addr) / PAGE_SIZE, PM_WINDOW);
@@ -97,7 +172,7 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 				flags = PE_PARENT;
 				s->ctx->stats.pages_skipped_parent++;
 			}
-			ret = job_add(job, addr, flags, v->prot);
+			ret = job_add(job, addr, 1, flags, v->prot);
 			if (ret)
 				return ret;
 		}
@@ -154,6 +229,12 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 		return 0;
 	snprintf(name, sizeof(name), "map_files/%lx-%lx", v->start, v->end);
 	fd = open_proc(t->mm_pid, name, O_RDONLY);
+	if (fd >= 0 && target_gone(&t->target)) {
+		close(fd);	/* the pid may name a stranger now */
+		return -ESRCH;
+	}
+	if (fd == -ENOENT && target_gone(&t->target))
+		return -ESRCH;
 	if (fd < 0)
 		return scan_shmem_mapping(s, t, v, fd);
 	if (fstat(fd, &st) < 0) {
@@ -184,7 +265,7 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 		if (hole < 0 || hole > end)
 			hole = end;
 		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
-			ret = job_add(job, (unsigned long)map + off, PE_PRESENT, PROT_READ);
+			ret = job_add(job, (unsigned long)map + off, 1, PE_PRESENT, PROT_READ);
 			if (ret)
 				goto out;
 		}
@@ -216,25 +297,20 @@ static int check_unlinked_shared(const struct task *t, const struct task_mm *mm)
 	return 0;
 }
 
-/* one process; every failure is reported here, once */
-static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
-			const struct task *t, struct task_mm *mm)
+/*
+ * Which pages of one process to dump: its pagemap (through the fd opened
+ * while it was frozen) into a job.  Every failure is reported here, once;
+ * with @gone_ok a process that exited meanwhile is not one (a pre-dump
+ * whose pages are collected after the resume).
+ */
+static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const struct task *t,
+		     const struct task_mm *mm, bool gone_ok)
 {
 	struct parent_map pmap = { 0 };
-	struct scan s = { .ctx = ctx };
+	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd };
 	unsigned int ji;
 	int ret;
 
-	if (t->zombie)
-		return 0;	/* no memory left */
-	ret = mm_collect(t->mm_pid, mm);
-	if (ret) {
-		pr_errno(ret, "cannot read the memory map of %d", t->pid);
-		return ret;
-	}
-	ret = check_unlinked_shared(t, mm);
-	if (ret)
-		return ret;
 	if (ctx->opts->track_mem) {
 		ret = parent_map_load(parent, t->vpid, t->start_time, &pmap);
 		if (ret)
@@ -243,21 +319,10 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 			s.pmap = &pmap;
 	}
 	s.pme = malloc(PM_WINDOW * sizeof(*s.pme));
-	if (!s.pme) {
+	if (!s.pme || !job_new(ctx, PAGEMAP_TASK, t->vpid, &t->target, 0)) {
 		ret = -ENOMEM;
 		pr_err("out of memory");
 		goto out;
-	}
-	s.pagemap_fd = open_proc(t->mm_pid, "pagemap", O_RDONLY);
-	if (s.pagemap_fd < 0) {
-		ret = s.pagemap_fd;
-		pr_errno(ret, "cannot open /proc/%d/pagemap", t->mm_pid);
-		goto out_free;
-	}
-	if (!job_new(ctx, PAGEMAP_TASK, t->vpid, &t->target, 0)) {
-		ret = -ENOMEM;
-		pr_err("out of memory");
-		goto out_close;
 	}
 	ji = ctx->nr_jobs - 1;
 	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++) {
@@ -269,21 +334,39 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		else if (vma_is_shmem(v))
 			ret = scan_shmem(&s, t, v);
 	}
-	if (ret) {
+	if (ret == -ESRCH && gone_ok && target_gone(&t->target)) {
+		pr_info("process %d exited during the pre-dump", t->pid);
+		ret = 0;
+	} else if (ret) {
 		pr_errno(ret, "cannot collect the pages of %d", t->pid);
-		goto out_close;
 	}
-	if (ctx->opts->track_mem) {
+out:
+	free(s.pme);
+	parent_map_free(&pmap);
+	return ret;
+}
+
+/* what must be read while the process is frozen */
+static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
+			const struct task *t, struct task_mm *mm)
+{
+	int ret;
+
+	if (t->zombie)
+		return 0;	/* no memory left */
+	ret = mm_collect(t->mm_pid, mm);
+	if (ret) {
+		pr_errno(ret, "cannot read the memory map of %d", t->pid);
+		return ret;
+	}
+	ret = check_unlinked_shared(t, mm);
+	if (!ret && !ctx->pages_after_thaw)
+		ret = scan_task(ctx, parent, t, mm, false);
+	if (!ret && ctx->opts->track_mem) {
 		ret = clear_soft_dirty(t->mm_pid);
 		if (ret)
 			pr_errno(ret, "cannot clear the soft-dirty bits of %d", t->pid);
 	}
-out_close:
-	close(s.pagemap_fd);
-out_free:
-	free(s.pme);
-out:
-	parent_map_free(&pmap);
 	return ret;
 }
 
@@ -297,6 +380,21 @@ int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
 	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
 		int ret = collect_task(ctx, parent, &ctx->tree.tasks[i], &ctx->mms[i]);
 
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
+{
+	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
+		const struct task *t = &ctx->tree.tasks[i];
+		int ret;
+
+		if (t->zombie)
+			continue;
+		ret = scan_task(ctx, parent, t, &ctx->mms[i], true);
 		if (ret)
 			return ret;
 	}

@@ -138,7 +138,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	      struct dump_stats *stats)
 {
 	struct dump_ctx ctx = { .opts = o, .interrupted = interrupted,
-				.self = { .pidfd = -1, .mem_fd = -1 } };
+				.self = { .pidfd = -1, .mem_fd = -1, .pagemap_fd = -1 } };
 	struct source_opts sopts = { .buffer_size = o->buffer_size };
 	const struct page_source_ops *ops;
 	struct parent parent = { .dirfd = -1 };
@@ -153,6 +153,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		pr_errno(ret, "cannot probe pagemap");
 		return ret;
 	}
+	if (o->hide_pagemap_scan)
+		ctx.kd.pagemap_scan = false;
 	if (o->track_mem && !ctx.kd.soft_dirty) {
 		pr_err("--track-mem needs soft-dirty bits, which this kernel does not have "
 		       "(CONFIG_MEM_SOFT_DIRTY is off)");
@@ -198,6 +200,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		ret = uptime_us(&uptime);
 	if (!ret && o->track_mem)
 		ret = start_tracking(&set, &parent);
+	ctx.pages_after_thaw = o->pre_dump && !ops->xfer_while_frozen &&
+			       !(o->track_mem && parent.dirfd >= 0);
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
 	if (!ret)
@@ -207,6 +211,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	if (o->pre_dump && !ops->xfer_while_frozen) {
 		thaw(&ctx, &frozen, frozen_at);
 		ret = test_hook(o->thawed_hook_fd, "thawed\n", interrupted);
+		if (!ret && ctx.pages_after_thaw)
+			ret = collect_pages(&ctx, &parent);
 		if (ret)
 			goto err_tree;
 	}

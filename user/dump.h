@@ -36,10 +36,13 @@ struct dump_opts {
 	 * right after the tree is resumed, before the first page is read.
 	 * hide_proc_children (MEMSPLICE_TEST_HIDE_PROC_CHILDREN): find
 	 * children as on a kernel without CONFIG_PROC_CHILDREN.
+	 * hide_pagemap_scan (MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN): collect by
+	 * reading pagemap as on a kernel before 6.7 (tests, benchmarks).
 	 */
 	int frozen_hook_fd;
 	int thawed_hook_fd;
 	bool hide_proc_children;
+	bool hide_pagemap_scan;
 };
 
 /* a pagemap run waiting to be transferred */
@@ -80,6 +83,14 @@ struct dump_ctx {
 	struct target self;	/* memsplice: shared segments are read from its mappings */
 	struct pm_job *jobs;
 	unsigned int nr_jobs;
+	/*
+	 * A pre-dump that copies after the resume needs the tree frozen only
+	 * to note its VMAs (and to clear soft-dirty): which pages exist is
+	 * then read after the resume, so frozen time does not grow with
+	 * memory.  Not when a parent is tracked: dirty bits are read and
+	 * cleared in one frozen step.
+	 */
+	bool pages_after_thaw;
 	struct page_source src;
 	struct page_sink sink;
 	struct dump_stats stats;
@@ -95,8 +106,10 @@ struct dump_ctx {
 int dump_tree(const struct dump_opts *opts, volatile sig_atomic_t *interrupted,
 	      struct dump_stats *stats);
 
-/* collect.c: while frozen, decide what to dump (and clear soft-dirty) */
+/* collect.c: while frozen, note what to dump (and clear soft-dirty) */
 int collect_tree(struct dump_ctx *ctx, const struct parent *parent);
+/* collect.c: with ctx->pages_after_thaw, after the resume: which pages */
+int collect_pages(struct dump_ctx *ctx, const struct parent *parent);
 void collect_free(struct dump_ctx *ctx);
 /* xfer.c: move every job's pages from the source to the sink */
 int xfer_jobs(struct dump_ctx *ctx);

@@ -376,6 +376,7 @@ int main(int argc, char **argv)
 	if (getenv("MEMSPLICE_TEST_THAWED_FD"))
 		c.dump.thawed_hook_fd = atoi(getenv("MEMSPLICE_TEST_THAWED_FD"));
 	c.dump.hide_proc_children = getenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
+	c.dump.hide_pagemap_scan = getenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
 #endif
 	ret = log_init(verbosity, log_file);
 	if (ret) {

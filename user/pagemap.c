@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "pagemap.h"
+#include "pagemap-scan.h"
 #include "util.h"
 
 int pagemap_read(int fd, unsigned long addr, unsigned long nr, uint64_t *pme)
@@ -42,7 +43,7 @@ bool pme_wanted(const struct kerndat *kd, uint64_t pme, bool file_private)
 	return true;
 }
 
-static int self_pme(void *addr, uint64_t *pme)
+static int self_pme(void *addr, uint64_t *pme, bool *scan)
 {
 	int fd, ret;
 
@@ -50,6 +51,8 @@ static int self_pme(void *addr, uint64_t *pme)
 	if (fd < 0)
 		return -errno;
 	ret = pagemap_read(fd, (unsigned long)addr, 1, pme);
+	if (scan)
+		*scan = pm_scan_supported(fd);
 	close(fd);
 	return ret;
 }
@@ -69,7 +72,7 @@ int kerndat_probe(struct kerndat *kd)
 
 	/* a read fault maps the shared zero page */
 	(void)p[0];
-	ret = self_pme((void *)p, &pme);
+	ret = self_pme((void *)p, &pme, &kd->pagemap_scan);
 	if (ret)
 		goto out;
 	if (pme & PME_PRESENT)
@@ -77,7 +80,7 @@ int kerndat_probe(struct kerndat *kd)
 
 	/* soft-dirty: a written page must show bit 55 (it is set on fault) */
 	p[PAGE_SIZE] = 1;
-	ret = self_pme((void *)(p + PAGE_SIZE), &pme);
+	ret = self_pme((void *)(p + PAGE_SIZE), &pme, NULL);
 	if (ret)
 		goto out;
 	kd->soft_dirty = pme & PME_SOFT_DIRTY;

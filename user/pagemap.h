@@ -19,6 +19,7 @@ struct kerndat {
 	uint64_t zero_pfn;	/* PFN of the zero page, 0 if PFNs are hidden from us */
 	bool soft_dirty;	/* CONFIG_MEM_SOFT_DIRTY works */
 	bool proc_children;	/* /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN) */
+	bool pagemap_scan;	/* the PAGEMAP_SCAN ioctl (6.7+) */
 };
 
 int kerndat_probe(struct kerndat *kd);

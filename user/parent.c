@@ -249,6 +249,26 @@ bool parent_map_covers(const struct parent_map *m, unsigned long addr)
 	return false;
 }
 
+unsigned long parent_map_span(const struct parent_map *m, unsigned long addr, unsigned long end,
+			      bool *covered)
+{
+	unsigned int lo = 0, hi = m->nr;
+
+	/* the first range ending after @addr */
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (m->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*covered = lo < m->nr && m->r[lo].start <= addr;
+	if (lo == m->nr)
+		return end;
+	return MIN(end, *covered ? m->r[lo].end : m->r[lo].start);
+}
+
 void parent_map_free(struct parent_map *m)
 {
 	free(m->r);

@@ -38,6 +38,12 @@ void parent_close(struct parent *p);
 int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
 		    struct parent_map *m);
 bool parent_map_covers(const struct parent_map *m, unsigned long addr);
+/*
+ * parent_map_span - the end of the longest [@addr, x) within [@addr, @end)
+ * that the parent covers wholly (*@covered true) or not at all (false).
+ */
+unsigned long parent_map_span(const struct parent_map *m, unsigned long addr, unsigned long end,
+			      bool *covered);
 void parent_map_free(struct parent_map *m);
 
 /* parent_read_inventory - read inventory.img of @dirfd; 0, -ENOENT, -EBADMSG */

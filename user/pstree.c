@@ -323,7 +323,7 @@ static int add_task(struct pstree *tree, pid_t pid)
 		return -ENOMEM;
 	tree->tasks = n;
 	memset(&n[tree->nr], 0, sizeof(*n));
-	n[tree->nr].target.pidfd = n[tree->nr].target.mem_fd = -1;
+	n[tree->nr].target = (struct target){ .pidfd = -1, .mem_fd = -1, .pagemap_fd = -1 };
 	n[tree->nr++].pid = pid;
 	return 0;
 }

@@ -291,7 +291,7 @@ static int parasite_probe(char *why, size_t len)
 	if (ret)
 		goto out_kill;
 	step = "infect";
-	ret = source_parasite_ops.attach(&src, &(struct target){ pid, -1, -1 });
+	ret = source_parasite_ops.attach(&src, &(struct target){ pid, -1, -1, -1 });
 	if (ret)
 		goto out_destroy;
 	step = "vmsplice";

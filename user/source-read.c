@@ -21,7 +21,6 @@
 
 struct source_read {
 	void *buf;
-	int mem_fd;	/* /proc/PID/mem, opened for VMAs without PROT_READ */
 };
 
 static int read_probe(char *why, size_t len)
@@ -44,7 +43,6 @@ static int read_create(struct page_source *src, const struct source_opts *opts)
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	sr->mem_fd = -1;
 	src->buffer_size = opts->buffer_size;
 	sr->buf = mmap(NULL, opts->buffer_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

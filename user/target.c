@@ -22,12 +22,21 @@ int target_open(struct target *t, pid_t tgid, pid_t pid)
 	t->mem_fd = open_proc(pid, "mem", O_RDONLY);
 	if (t->mem_fd < 0) {
 		ret = t->mem_fd == -ENOENT ? -ESRCH : t->mem_fd;
-		close(t->pidfd);
-		goto err;
+		goto err_pidfd;
+	}
+	t->pagemap_fd = open_proc(pid, "pagemap", O_RDONLY);
+	if (t->pagemap_fd < 0) {
+		ret = t->pagemap_fd == -ENOENT ? -ESRCH : t->pagemap_fd;
+		goto err_mem;
 	}
 	return 0;
+
+err_mem:
+	close(t->mem_fd);
+err_pidfd:
+	close(t->pidfd);
 err:
-	t->pidfd = t->mem_fd = -1;
+	t->pidfd = t->mem_fd = t->pagemap_fd = -1;
 	return ret;
 }
 
@@ -37,7 +46,9 @@ void target_close(struct target *t)
 		close(t->pidfd);
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
-	t->pidfd = t->mem_fd = -1;
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pidfd = t->mem_fd = t->pagemap_fd = -1;
 }
 
 bool target_gone(const struct target *t)

@@ -20,6 +20,7 @@ struct target {
 	pid_t pid;	/* the thread to read the memory through */
 	int pidfd;	/* pidfd_open() of its thread group, -1 if none */
 	int mem_fd;	/* its /proc/PID/mem, -1 if none */
+	int pagemap_fd;	/* its /proc/PID/pagemap, -1 if none */
 };
 
 /*

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The PAGEMAP_SCAN ioctl (Linux 6.7): the kernel walks the page tables and
+ * returns ranges of pages in the categories asked for, instead of 8 bytes
+ * per page through read(2).  A sparse terabyte costs what its populated
+ * page tables cost, not what its size does.
+ */
+#ifndef MEMSPLICE_PAGEMAP_SCAN_H
+#define MEMSPLICE_PAGEMAP_SCAN_H
+
+#include <stdbool.h>
+#include <linux/fs.h>
+#include <linux/types.h>
+
+#ifndef PAGEMAP_SCAN	/* uapi of 6.7, for older headers (Debian 12's are 6.1) */
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PAGE_IS_FILE		(1 << 2)
+#define PAGE_IS_PRESENT		(1 << 3)
+#define PAGE_IS_SWAPPED		(1 << 4)
+#define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_HUGE		(1 << 6)
+#define PAGE_IS_SOFT_DIRTY	(1 << 7)
+
+struct page_region {
+	__u64 start;
+	__u64 end;
+	__u64 categories;
+};
+
+struct pm_scan_arg {
+	__u64 size;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 walk_end;
+	__u64 vec;
+	__u64 vec_len;
+	__u64 max_pages;
+	__u64 category_inverted;
+	__u64 category_mask;
+	__u64 category_anyof_mask;
+	__u64 return_mask;
+};
+
+#define PAGEMAP_SCAN	_IOWR('f', 16, struct pm_scan_arg)
+#endif
+
+/* pm_scan_supported - whether this kernel has PAGEMAP_SCAN (@fd: any pagemap) */
+bool pm_scan_supported(int fd);
+
+/*
+ * pm_scan_cb - one range [@start, @end) of dumpable pages, all with the
+ * same soft-dirty bit in their page table entries (@soft_dirty; a VMA's
+ * VM_SOFTDIRTY is not in it).  0 to go on, or -errno to stop.
+ */
+typedef int (*pm_scan_cb)(void *arg, unsigned long start, unsigned long end, bool soft_dirty);
+
+/*
+ * pm_scan_dumpable - the pages of [@start, @end) that a dump takes from a
+ * private mapping: present or swapped, not the zero page, not a file's own
+ * page (never written here).  @cb gets them in address order.  0 or -errno.
+ */
+int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, pm_scan_cb cb, void *arg);
+
+/*
+ * pm_scan_first_clean - the first page of [@start, @end) whose page table
+ * entry is not soft-dirty (a hole, or a clean page): *@addr, 1; 0 if every
+ * page is present and soft-dirty; or -errno.
+ */
+int pm_scan_first_clean(int fd, unsigned long start, unsigned long end, unsigned long *addr);
+
+#endif
