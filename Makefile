@@ -7,7 +7,11 @@
 #   make bench      side-by-side benchmark (guest)
 #   make install    DESTDIR= PREFIX=/usr/local
 #
-# Missing Debian packages are installed by scripts/deps.sh (demo, check, bench).
+# demo, check and bench first install the missing Debian packages
+# (scripts/deps.sh), then build in a sub-make: this Makefile and
+# user/parasite/parasite.mk ask compel and pkg-config for flags while they
+# are read, which is only right once the packages are there.  check ends
+# with selftests/fresh-root.sh: `make demo` on a pristine Debian 12 root.
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -56,6 +60,7 @@ user/memsplice: $(USER_O) $(PB_O)
 
 # the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
 $(B)/user/main-test.o: user/main.c $(PB_H) $(wildcard user/*.h)
+	@mkdir -p $(B)/user
 	$(CC) $(CFLAGS) $(XCFLAGS) -DMEMSPLICE_TEST_HOOKS -c -o $@ $<
 
 selftests/memsplice-test: $(filter-out $(B)/user/main.o,$(USER_O)) $(B)/user/main-test.o $(PB_O)
@@ -69,13 +74,19 @@ bench/bench: bench/bench.c $(VTEST_O) $(B)/user/image.o $(B)/user/log.o $(B)/use
 deps:
 	@scripts/deps.sh --guest
 
-demo: deps all
+demo:
+	@scripts/deps.sh --guest
+	@$(MAKE) --no-print-directory all
 	scripts/demo.sh
 
-check: deps all
+check:
+	@scripts/deps.sh --guest --fresh-root
+	@$(MAKE) --no-print-directory all
 	selftests/check.sh
 
-bench: deps all bench/bench
+bench:
+	@scripts/deps.sh --guest
+	@$(MAKE) --no-print-directory all bench/bench
 	bench/bench.sh
 
 install: user/memsplice

@@ -5,6 +5,8 @@
 #   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs, and
 #                              what scripts/build-kernel.sh needs to build the
 #                              patched kernel the third guest boots
+#   scripts/deps.sh --fresh-root  also what selftests/fresh-root.sh needs
+#                              (make check: --guest --fresh-root)
 #
 # Idempotent and quick when everything is present (one dpkg-query call, no
 # apt-get): apt-get update + install run only when a package is missing.
@@ -16,12 +18,16 @@ python3-protobuf"
 guest="qemu-system-x86 busybox-static cpio zstd linux-image-amd64
 linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
 flex bison libelf-dev dwarves bc libssl-dev"
+fresh_root="debootstrap git"
 
-case "${1-}" in
-"") pkgs=$base ;;
---guest) pkgs="$base $guest" ;;
-*) echo "usage: $0 [--guest]" >&2; exit 2 ;;
-esac
+pkgs=$base
+for opt in "$@"; do
+	case $opt in
+	--guest) pkgs="$pkgs $guest" ;;
+	--fresh-root) pkgs="$pkgs $fresh_root" ;;
+	*) echo "usage: $0 [--guest] [--fresh-root]" >&2; exit 2 ;;
+	esac
+done
 
 # Packages dpkg does not know at all are absent from the output, so compute
 # "wanted minus installed" rather than looking at the status column alone.

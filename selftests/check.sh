@@ -9,13 +9,15 @@
 #              cached in build/patched/ afterwards.  Also runs the series'
 #              in-tree selftest, and fails unless `memsplice check` finds
 #              the syscall there (label guest-patched:syscall).
+#   fresh-root `make demo` as on a fresh machine: a clean clone in a
+#              pristine Debian 12 root (selftests/fresh-root.sh; ~4 min).
 #
 # Tests that need what a kernel lacks (soft-dirty, the module, the
 # syscall) skip themselves there.  The last line is "N passed, N failed,
 # N skipped".
 #
 # Environment: MEMSPLICE_GUESTS="6.1 6.12 patched" (which guests; "" for
-# none).
+# none); MEMSPLICE_FRESH_ROOT=0 skips the fresh-root stage.
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -72,5 +74,8 @@ for k in $guests; do
 		echo "dmesg-$k pass=0 fail=1 skip=0" >>"$results"
 	fi
 done
+
+expected="$expected fresh-root"
+selftests/fresh-root.sh
 
 exec selftests/summary.sh "$results" $expected

@@ -15,7 +15,8 @@ VTEST_O		:= $(B)/selftests/vtest.o $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
 
-$(KSFT_HDRS):
+# one run makes both (&:), not one per header under -j
+$(KSFT_HDRS) &:
 	scripts/kselftest-headers.sh $(KSFT_DIR)
 
 selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
