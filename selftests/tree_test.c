@@ -26,6 +26,7 @@
 #include "lib/vtest.h"
 
 #define PAGES	64
+#define PE_PARENT	1u
 
 FIXTURE(tree) {
 	pid_t pid;		/* the victim (our child) */
@@ -236,6 +237,42 @@ static void victim_deleted_file(void)
 	fill_and_report();
 	memset(p, 1, PAGES * VPAGE);
 	if (write(report_fd, "ready\n", 6) != 6)
+		_exit(91);
+	block_forever();
+}
+
+/*
+ * A VMA that grows by a new mapping right after it: the kernel merges the
+ * two and marks the whole VMA VM_SOFTDIRTY, old pages included, whose page
+ * table entries stay clean.  Grows on SIGUSR1, then says "grown".
+ */
+static void victim_grows(void)
+{
+	char *p = mmap(NULL, (2 * PAGES + 1) * VPAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char line[128];
+	sigset_t usr1;
+	int n;
+
+	if (p == MAP_FAILED || mprotect(p, PAGES * VPAGE, PROT_READ | PROT_WRITE) ||
+	    munmap(p + PAGES * VPAGE, PAGES * VPAGE))
+		_exit(90);
+	/* (no madvise: VMAs with other flags would not merge) */
+	for (int i = 0; i < PAGES; i++)
+		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	n = snprintf(line, sizeof(line), "R %lx %d 77\nready\n", (unsigned long)p, PAGES);
+	if (write(report_fd, line, n) != n)
+		_exit(91);
+	while (sigwaitinfo(&usr1, NULL) < 0)
+		;
+	if (mmap(p + PAGES * VPAGE, PAGES * VPAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p + PAGES * VPAGE)
+		_exit(92);
+	memset(p + PAGES * VPAGE, 1, PAGES * VPAGE);
+	if (write(report_fd, "grown\n", 6) != 6)
 		_exit(91);
 	block_forever();
 }
@@ -534,6 +571,43 @@ TEST_F(tree, deleted_file_shared)
 	EXPECT_EQ(strlen(self->err) - 1, (size_t)(strchr(self->err, '\n') - self->err));
 	EXPECT_EQ(0, proc_tracer(self->pid));
 	EXPECT_EQ(0, kill(self->pid, 0));
+}
+
+/* pages of a VMA that merged with a new mapping are never taken as unchanged */
+TEST_F(tree, merged_vma_is_dirty)
+{
+	char *d0 = make_dir("tree"), pid[16], rel[600], buf[8];
+	const char *p0[] = { "pre-dump", "-t", pid, "-D", d0, "--track-mem", "--method",
+			     variant->method, NULL };
+	const char *p1[] = { "pre-dump", "-t", pid, "-D", self->dir, "--track-mem", "--method",
+			     variant->method, "--prev-images-dir", rel, NULL };
+	struct dump_view dv;
+	uint64_t bad = 0;
+
+	NEED_METHOD();
+	ASSERT_NE(NULL, d0);
+	if (system("./user/memsplice check | grep -q '^soft-dirty *yes'")) {
+		remove_dir(d0);
+		free(d0);
+		SKIP(return, "no soft-dirty on this kernel");
+	}
+	ASSERT_EQ(0, start(self, victim_grows));
+	snprintf(pid, sizeof(pid), "%d", self->pid);
+	snprintf(rel, sizeof(rel), "../%s", strrchr(d0, '/') + 1);
+	ASSERT_EQ(0, run_memsplice(p0, self->err, sizeof(self->err), -1)) {
+		TH_LOG("%s", self->err);
+	}
+	ASSERT_EQ(0, kill(self->pid, SIGUSR1));
+	ASSERT_EQ(6, read(self->rfd, buf, 6));
+	ASSERT_EQ(0, run_memsplice(p1, self->err, sizeof(self->err), -1)) {
+		TH_LOG("%s", self->err);
+	}
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, self->pid, false));
+	EXPECT_EQ(0, dump_view_count(&dv, self->r.addr, self->r.addr + PAGES * VPAGE, PE_PARENT));
+	EXPECT_EQ(PAGES, check_region(&dv, &self->r, 0, 0, &bad));
+	dump_view_close(&dv);
+	remove_dir(d0);
+	free(d0);
 }
 
 TEST_F(tree, device_memory)

@@ -81,14 +81,13 @@ struct scan_range {
 	struct scan *s;
 	struct pm_job *job;
 	int prot;
-	bool vma_dirty;		/* VM_SOFTDIRTY: every page counts as written */
 };
 
 static int add_range(void *arg, unsigned long start, unsigned long end, bool soft_dirty)
 {
 	struct scan_range *sr = arg;
 	const struct parent_map *pmap = sr->s->pmap;
-	bool clean = pmap && !soft_dirty && !sr->vma_dirty;
+	bool clean = pmap && !soft_dirty;
 
 	for (unsigned long addr = start, next; addr < end; addr = next) {
 		unsigned int flags = PE_PRESENT;
@@ -107,40 +106,11 @@ static int add_range(void *arg, unsigned long start, unsigned long end, bool sof
 	return 0;
 }
 
-/*
- * PAGEMAP_SCAN reports the soft-dirty bit of page table entries, not the
- * VMA's VM_SOFTDIRTY (set on a new or merged VMA until clear_refs), which
- * the pagemap walk folds into every page.  One pagemap entry tells: that of
- * a page whose entry is not soft-dirty, where PM_SOFT_DIRTY can only come
- * from the VMA.
- */
-static int vma_soft_dirty(struct scan *s, const struct vma *v, bool *dirty)
-{
-	unsigned long probe;
-	uint64_t pme;
-	int ret;
-
-	*dirty = false;
-	ret = pm_scan_first_clean(s->pagemap_fd, v->start, v->end, &probe);
-	if (ret <= 0)
-		return ret;	/* every page written: nothing to decide */
-	ret = pagemap_read(s->pagemap_fd, probe, 1, &pme);
-	if (!ret)
-		*dirty = pme & PME_SOFT_DIRTY;
-	return ret;
-}
-
 /* scan_private() with PAGEMAP_SCAN: ranges from the kernel, no per-page loop */
 static int scan_private_ranges(struct scan *s, struct pm_job *job, const struct vma *v)
 {
 	struct scan_range sr = { .s = s, .job = job, .prot = v->prot };
-	int ret;
 
-	if (s->pmap) {
-		ret = vma_soft_dirty(s, v, &sr.vma_dirty);
-		if (ret)
-			return ret;
-	}
 	s->ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
 	return pm_scan_dumpable(s->pagemap_fd, v->start, v->end, add_range, &sr);
 }

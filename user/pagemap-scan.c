@@ -62,27 +62,3 @@ int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, pm_scan_cb 
 	}
 	return 0;
 }
-
-int pm_scan_first_clean(int fd, unsigned long start, unsigned long end, unsigned long *addr)
-{
-	struct page_region r;
-	struct pm_scan_arg a = {
-		.size = sizeof(a),
-		.start = start,
-		.end = end,
-		.vec = (__u64)(unsigned long)&r,
-		.vec_len = 1,
-		.max_pages = 1,
-		.category_inverted = PAGE_IS_SOFT_DIRTY,
-		.category_mask = PAGE_IS_SOFT_DIRTY,
-	};
-	long n;
-	int ret = scan(fd, &a, &r, &n);
-
-	if (ret)
-		return ret;
-	if (!n)
-		return 0;
-	*addr = r.start;
-	return 1;
-}

@@ -50,9 +50,10 @@ struct pm_scan_arg {
 bool pm_scan_supported(int fd);
 
 /*
- * pm_scan_cb - one range [@start, @end) of dumpable pages, all with the
- * same soft-dirty bit in their page table entries (@soft_dirty; a VMA's
- * VM_SOFTDIRTY is not in it).  0 to go on, or -errno to stop.
+ * pm_scan_cb - one range [@start, @end) of dumpable pages, all soft-dirty or
+ * all clean (@soft_dirty: the page table bit or, as /proc/PID/pagemap has
+ * it, the VMA's VM_SOFTDIRTY of a new or merged VMA).  0 to go on, or
+ * -errno to stop.
  */
 typedef int (*pm_scan_cb)(void *arg, unsigned long start, unsigned long end, bool soft_dirty);
 
@@ -62,12 +63,5 @@ typedef int (*pm_scan_cb)(void *arg, unsigned long start, unsigned long end, boo
  * page (never written here).  @cb gets them in address order.  0 or -errno.
  */
 int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, pm_scan_cb cb, void *arg);
-
-/*
- * pm_scan_first_clean - the first page of [@start, @end) whose page table
- * entry is not soft-dirty (a hole, or a clean page): *@addr, 1; 0 if every
- * page is present and soft-dirty; or -errno.
- */
-int pm_scan_first_clean(int fd, unsigned long start, unsigned long end, unsigned long *addr);
 
 #endif
