@@ -277,6 +277,18 @@ static void victim_grows(void)
 	block_forever();
 }
 
+/* a vfork parent waits, uninterruptibly, for a child that neither execs nor exits */
+static void victim_vfork(void)
+{
+	if (vfork() == 0) {
+		fill_and_report();
+		if (write(report_fd, "ready\n", 6) != 6)
+			_exit(91);
+		block_forever();
+	}
+	_exit(0);	/* never reached while the child lives */
+}
+
 static unsigned long devmem_addr;
 
 /* device memory mapped privately (VM_IO | VM_PFNMAP): never read as memory */
@@ -608,6 +620,34 @@ TEST_F(tree, merged_vma_is_dirty)
 	dump_view_close(&dv);
 	remove_dir(d0);
 	free(d0);
+}
+
+/* a task that cannot stop: one line after a bounded wait, nobody left traced */
+TEST_F(tree, task_that_cannot_stop)
+{
+	char pid[16];
+	const char *args[] = { "pre-dump", "-t", pid, "-D", self->dir, "--method",
+			       variant->method, NULL };
+	pid_t child;
+
+	NEED_METHOD();
+	ASSERT_EQ(0, start(self, victim_vfork));
+	child = zombie_child_of(self->pid);	/* the vfork child */
+	ASSERT_GT(child, 0);
+	ASSERT_EQ('D', proc_state(self->pid));
+	snprintf(pid, sizeof(pid), "%d", self->pid);
+	setenv("MEMSPLICE_BIN", "./selftests/memsplice-test", 1);
+	setenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS", "500", 1);
+	EXPECT_EQ(1, run_memsplice(args, self->err, sizeof(self->err), -1));
+	unsetenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS");
+	unsetenv("MEMSPLICE_BIN");
+	EXPECT_NE(NULL, strstr(self->err, "did not stop within 500 ms")) {
+		TH_LOG("stderr: %s", self->err);
+	}
+	EXPECT_EQ(strlen(self->err) - 1, (size_t)(strchr(self->err, '\n') - self->err));
+	EXPECT_EQ(0, proc_tracer(self->pid));
+	EXPECT_EQ(0, proc_tracer(child));
+	EXPECT_NE('t', proc_state(child));
 }
 
 TEST_F(tree, device_memory)

@@ -189,7 +189,10 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	}
 
 	t0 = now_us();
-	ret = pstree_seize(o->pid, ctx.kd.proc_children && !o->hide_proc_children, &ctx.tree);
+	ret = pstree_seize(o->pid, &(struct seize_opts){
+				.proc_children = ctx.kd.proc_children && !o->hide_proc_children,
+				.stop_timeout_ms = o->stop_timeout_ms ?: PSTREE_STOP_TIMEOUT_MS,
+			   }, &ctx.tree);
 	if (ret)
 		goto err_sink;
 	frozen = true;

@@ -38,11 +38,14 @@ struct dump_opts {
 	 * children as on a kernel without CONFIG_PROC_CHILDREN.
 	 * hide_pagemap_scan (MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN): collect by
 	 * reading pagemap as on a kernel before 6.7 (tests, benchmarks).
+	 * stop_timeout_ms (MEMSPLICE_TEST_STOP_TIMEOUT_MS): how long a thread
+	 * may take to stop; 0: PSTREE_STOP_TIMEOUT_MS.
 	 */
 	int frozen_hook_fd;
 	int thawed_hook_fd;
 	bool hide_proc_children;
 	bool hide_pagemap_scan;
+	unsigned int stop_timeout_ms;
 };
 
 /* a pagemap run waiting to be transferred */

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,20 +170,40 @@ static int note_seized(struct pstree *tree, pid_t tid)
 }
 
 /*
- * Wait until @tid reports a ptrace stop.  Signals that arrive first are
- * delivered as they would have been without us; a group stop counts as
- * frozen.  Returns 0, or -ESRCH when the thread died meanwhile.
+ * Wait until @tid reports a ptrace stop, for @tree->stop_timeout_ms at
+ * most: a task in uninterruptible sleep (a vfork parent waiting for its
+ * child, a thread stuck in I/O, a thread in the middle of exec) stops only
+ * when it leaves it, maybe never.  Signals that arrive first are delivered
+ * as they would have been without us; a group stop counts as frozen.
+ * Returns 0, -ESRCH when the thread died meanwhile, -ETIMEDOUT, or -EINTR.
+ * Every ptrace stop sends us SIGCHLD, which pstree_seize() receives on a
+ * signalfd: poll() on it is the wait with a deadline.
  */
-static int wait_frozen(pid_t tid)
+static int wait_frozen(struct pstree *tree, pid_t tid)
 {
+	uint64_t deadline = now_us() + tree->stop_timeout_ms * 1000ULL;
+
 	for (;;) {
+		struct signalfd_siginfo si;
+		struct pollfd pfd = { .fd = tree->sigchld_fd, .events = POLLIN };
+		uint64_t now;
 		int status;
-		pid_t r = waitpid(tid, &status, __WALL);
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				return -EINTR;
 			return errno == ECHILD ? -ESRCH : -errno;
+		}
+		if (r == 0) {
+			now = now_us();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			if (poll(&pfd, 1, (deadline - now + 999) / 1000) < 0)
+				return errno == EINTR ? -EINTR : -errno;
+			while (read(tree->sigchld_fd, &si, sizeof(si)) == sizeof(si))
+				;
+			continue;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -ESRCH;
@@ -263,9 +285,13 @@ static int seize_thread(struct pstree *tree, pid_t pid, pid_t tid)
 	}
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return errno == ESRCH ? 0 : -errno;
-	ret = wait_frozen(tid);
+	ret = wait_frozen(tree, tid);
 	if (ret == -ESRCH)
 		return 0;
+	if (ret == -ETIMEDOUT)
+		pr_err("thread %d of process %d did not stop within %u ms: it is in state %c "
+		       "(a vfork parent waiting for its child, a thread in exec, or stuck in "
+		       "the kernel)", tid, pid, tree->stop_timeout_ms, thread_state(pid, tid) ?: '?');
 	return ret ? ret : 1;
 }
 
@@ -408,14 +434,26 @@ static void drop_task(struct pstree *tree, unsigned int i)
 	tree->nr--;
 }
 
-int pstree_seize(pid_t root, bool proc_children, struct pstree *tree)
+int pstree_seize(pid_t root, const struct seize_opts *o, struct pstree *tree)
 {
-	int ret;
+	sigset_t chld, old;
+	int sfd, ret;
 
 	memset(tree, 0, sizeof(*tree));
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		ret = -errno;
+		pr_errno(ret, "cannot create a signalfd");
+		goto out;
+	}
+	tree->sigchld_fd = sfd;
+	tree->stop_timeout_ms = o->stop_timeout_ms;
 	ret = add_task(tree, root);
 	if (ret)
-		return ret;
+		goto err;
 
 	for (unsigned int i = 0; i < tree->nr;) {
 		struct task *t = &tree->tasks[i];
@@ -450,7 +488,7 @@ int pstree_seize(pid_t root, bool proc_children, struct pstree *tree)
 			pr_errno(ret, "cannot open the handles of %d", t->pid);
 			goto err;
 		}
-		ret = proc_children ? collect_children(tree, t) : scan_children(tree, t);
+		ret = o->proc_children ? collect_children(tree, t) : scan_children(tree, t);
 		if (ret)
 			goto err;
 		i++;
@@ -462,11 +500,16 @@ int pstree_seize(pid_t root, bool proc_children, struct pstree *tree)
 		goto err;
 	}
 	pr_info("froze %u processes, %u threads", tree->nr, tree->nr_seized);
-	return 0;
+	goto out;
 
 err:
 	pstree_release(tree);
 	pstree_free(tree);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	tree->sigchld_fd = -1;	/* pstree_free() may have cleared it already */
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
 

@@ -35,7 +35,17 @@ struct pstree {
 	/* every seized thread, to detach them all whatever happens */
 	pid_t *seized;
 	unsigned int nr_seized, cap_seized;
+	/* while seizing: SIGCHLD as a signalfd, and how long a thread may take to stop */
+	int sigchld_fd;
+	unsigned int stop_timeout_ms;
 };
+
+struct seize_opts {
+	bool proc_children;		/* CONFIG_PROC_CHILDREN: children files exist */
+	unsigned int stop_timeout_ms;	/* per thread; PSTREE_STOP_TIMEOUT_MS by default */
+};
+
+#define PSTREE_STOP_TIMEOUT_MS	10000
 
 /*
  * pstree_check_target - refuse targets that cannot be dumped (no such
@@ -46,12 +56,13 @@ int pstree_check_target(pid_t root);
  * pstree_seize - PTRACE_SEIZE + PTRACE_INTERRUPT every thread of every process
  * of the tree rooted at @root until no new thread or child appears.  Zombie
  * threads are skipped, a zombie process is kept (without memory), a thread
- * that exits meanwhile is dropped.  Children are listed by
- * /proc/PID/task/TID/children when @proc_children, else (a kernel without
- * CONFIG_PROC_CHILDREN) by the parent pid of every process in /proc.  On
- * error everything seized so far is released again.
+ * that exits meanwhile is dropped; a thread that does not stop within
+ * @o->stop_timeout_ms fails the freeze (-ETIMEDOUT) with one line.  Children
+ * are listed by /proc/PID/task/TID/children with @o->proc_children, else (a
+ * kernel without CONFIG_PROC_CHILDREN) by the parent pid of every process in
+ * /proc.  On error everything seized so far is released again.
  */
-int pstree_seize(pid_t root, bool proc_children, struct pstree *tree);
+int pstree_seize(pid_t root, const struct seize_opts *o, struct pstree *tree);
 /* pstree_release - detach every thread; a task group-stopped before stays stopped */
 void pstree_release(struct pstree *tree);
 /* pstree_kill - SIGKILL every process of the tree (criu dump's default end) */
