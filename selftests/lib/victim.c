@@ -10,7 +10,12 @@
  * Report lines (fd 3):  "R PID NAME ADDR PAGES SEED", "PID ready", answers.
  *
  * Options: --anon N --file N --shared N --protnone N --thp MIB --sparse MIB
- *          --threads N --children N --mutate --nothp --seed S
+ *          --threads N --children N --mutate --nothp --seed S --procpid
+ *
+ * --procpid: report pids as /proc names them (readlink /proc/self), not
+ * getpid(): in a pid namespace of its own, with the test's /proc mounted,
+ * those are the pids the test can signal.  Read again for every line, so a
+ * tree restored into a new namespace reports its new pids.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +48,22 @@ struct region {
 static struct region regions[MAX_REGIONS];
 static int nr_regions;
 static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool procpid;
+
+/* the pid the test knows us by */
+static int self_pid(void)
+{
+	char buf[32];
+	ssize_t n;
+
+	if (!procpid)
+		return getpid();
+	n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return getpid();
+	buf[n] = '\0';
+	return atoi(buf);
+}
 
 static void report(const char *fmt, ...)
 {
@@ -59,7 +80,7 @@ static void report(const char *fmt, ...)
 
 static void die(const char *what)
 {
-	report("%d error %s: %s\n", getpid(), what, strerror(errno));
+	report("%d error %s: %s\n", self_pid(), what, strerror(errno));
 	_exit(91);
 }
 
@@ -113,7 +134,7 @@ static void fill(struct region *r)
 		pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
 			     r->seed + (r->gen ? r->gen[i] : 0));
 	}
-	report("R %d %s %lx %lu %llu\n", getpid(), r->name, (unsigned long)r->addr,
+	report("R %d %s %lx %lu %llu\n", self_pid(), r->name, (unsigned long)r->addr,
 	       r->pages, (unsigned long long)r->seed);
 }
 
@@ -131,14 +152,14 @@ static int verify(void)
 			if (r->written_even && (i & 1))
 				seed = r->seed ^ 0xf11e;	/* the file's own bytes */
 			if (pattern_check((void *)a, a, seed) >= 0) {
-				report("%d bad %s page %lu\n", getpid(), r->name, i);
+				report("%d bad %s page %lu\n", self_pid(), r->name, i);
 				return -1;
 			}
 		}
 		if (r->prot != (PROT_READ | PROT_WRITE))
 			mprotect(r->addr, r->pages * VPAGE, r->prot);
 	}
-	report("%d ok\n", getpid());
+	report("%d ok\n", self_pid());
 	return 0;
 }
 
@@ -171,7 +192,7 @@ static void dirty(void)
 	if (o.nothp)
 		madvise(p, 8 * VPAGE, MADV_NOHUGEPAGE);
 	fill(add_region(gen == 1 ? "new1" : gen == 2 ? "new2" : "newN", p, 8, o.seed + 500 + gen));
-	report("%d dirtied %d\n", getpid(), gen);
+	report("%d dirtied %d\n", self_pid(), gen);
 }
 
 static void *thread_main(void *arg)
@@ -184,7 +205,7 @@ static void *thread_main(void *arg)
 	fill(add_region("thread", p, 16, o.seed + 100 + idx));
 	if (pipe(pfd))
 		die("pipe");
-	report("%d thread %ld ready\n", getpid(), idx);
+	report("%d thread %ld ready\n", self_pid(), idx);
 	/* block for good: nobody ever writes */
 	while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
 		;
@@ -336,6 +357,7 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "--mutate")) { o.mutate = true; continue; }
 		if (!strcmp(a, "--nothp")) { o.nothp = true; continue; }
+		if (!strcmp(a, "--procpid")) { procpid = true; continue; }
 		if (i + 1 >= argc) {
 			fprintf(stderr, "victim: %s needs a value\n", a);
 			return 2;
@@ -369,11 +391,11 @@ int main(int argc, char **argv)
 			die("fork");
 		if (pid == 0) {
 			setup(o.seed + 1000 * (c + 1));
-			report("%d ready\n", getpid());
+			report("%d ready\n", self_pid());
 			_exit(serve());
 		}
 	}
 	setup(o.seed);
-	report("%d ready\n", getpid());
+	report("%d ready\n", self_pid());
 	return serve();
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Helpers of the end-to-end tests.  The image reader here is deliberately
- * independent of the tool's own pagemap code (it only shares the generated
- * protobuf-c structs): a test that read images through the dumper's code
- * could not catch the dumper's mistakes.
+ * independent of the tool's own pagemap code (it decodes the few protobuf
+ * fields it needs by hand, and so reads both CRIU pagemap layouts): a test
+ * that read images through the dumper's code could not catch the dumper's
+ * mistakes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,12 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pagemap.pb-c.h"
 #include "pattern.h"
 #include "vtest.h"
 
 #define PE_PARENT	1u
 #define PE_PRESENT	4u
+
+#define IMG_COMMON_MAGIC	0x54564319u
+#define PAGEMAP_MAGIC		0x56084025u
 
 const char *memsplice_bin(void)
 {
@@ -37,6 +40,8 @@ static const char *victim_bin(void)
 	return b ? b : "./selftests/lib/victim";
 }
 
+static int status_field(pid_t pid, const char *key, char *out, size_t len);
+
 static char *read_line(struct victim *v)
 {
 	if (!fgets(v->last, sizeof(v->last), v->report))
@@ -44,8 +49,13 @@ static char *read_line(struct victim *v)
 	return v->last;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;	/* only interrupts a blocking read or wait */
+}
+
 /* parse report lines until a condition; region lines are recorded on the way */
-static char *wait_for(struct victim *v, pid_t pid, const char *word)
+static char *wait_for_line(struct victim *v, pid_t pid, const char *word)
 {
 	char *l;
 
@@ -71,28 +81,150 @@ static char *wait_for(struct victim *v, pid_t pid, const char *word)
 	return NULL;
 }
 
-int victim_start(struct victim *v, const char *const *args, int nr_ready, int nr_threads)
+/* arm a timer around blocking calls: they fail with EINTR when it fires */
+static void deadline_arm(unsigned int seconds, struct sigaction *old)
 {
-	const char *argv[32] = { victim_bin() };
-	int pfd[2], n = 1, ready = 0, threads = 0;
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+
+	sigaction(SIGALRM, &sa, old);
+	alarm(seconds);
+}
+
+static void deadline_disarm(const struct sigaction *old)
+{
+	alarm(0);
+	sigaction(SIGALRM, old, NULL);
+}
+
+static char *wait_for(struct victim *v, pid_t pid, const char *word)
+{
+	struct sigaction old;
 	char *l;
 
-	memset(v, 0, sizeof(*v));
-	for (; *args && n < 31; args++)
-		argv[n++] = *args;
-	if (pipe2(pfd, O_CLOEXEC))
-		return -1;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -1;
-	if (v->pid == 0) {
-		dup2(pfd[1], 3);
-		/* rseq areas are rewritten by the kernel: keep them out of byte compares */
-		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
-		execv(argv[0], (char **)argv);
-		_exit(127);
+	if (!v->timeout)
+		return wait_for_line(v, pid, word);
+	deadline_arm(v->timeout, &old);
+	l = wait_for_line(v, pid, word);
+	if (!l && errno == EINTR)
+		fprintf(stderr, "# victim: no \"%s\" within %u s\n", word, v->timeout);
+	deadline_disarm(&old);
+	return l;
+}
+
+/* in the forked child: fd 3 for reports, detach if asked, then the victim */
+static void __attribute__((noreturn)) victim_exec(const char **argv, const struct victim_opts *o,
+						  int wfd)
+{
+	if (o->fifo) {
+		wfd = open(o->fifo, O_RDWR);
+		if (wfd < 0)
+			_exit(127);
 	}
-	close(pfd[1]);
+	if (wfd == 3)
+		fcntl(3, F_SETFD, 0);
+	else if (dup2(wfd, 3) != 3)
+		_exit(127);
+	if (o->detach) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 0) || dup2(null, 1) != 1 || dup2(null, 2) != 2)
+			_exit(127);
+		setsid();
+		close_range(4, ~0U, 0);
+	}
+	if (o->cwd) {
+		static char exe[4096];
+
+		if (!realpath(argv[0], exe) || chdir(o->cwd))
+			_exit(127);
+		argv[0] = exe;
+	}
+	/* rseq areas are rewritten by the kernel: keep them out of byte compares */
+	setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+	execv(argv[0], (char **)argv);
+	_exit(127);
+}
+
+/*
+ * The pid namespace: an intermediate child unshares CLONE_NEWPID, forks the
+ * namespace's init, hands its pid back and exits; the init is then
+ * reparented to the nearest subreaper.  Returns the init's pid.
+ */
+static pid_t fork_pidns_init(const char **argv, const struct victim_opts *o, int wfd)
+{
+	pid_t mid, init = -1;
+	int npfd[2], st;
+
+	if (pipe2(npfd, O_CLOEXEC))
+		return -1;
+	mid = fork();
+	if (mid < 0)
+		goto out;
+	if (mid == 0) {
+		if (unshare(CLONE_NEWPID))
+			_exit(126);
+		init = fork();
+		if (init == 0)
+			victim_exec(argv, o, wfd);
+		_exit(init > 0 && write(npfd[1], &init, sizeof(init)) == sizeof(init) ? 0 : 126);
+	}
+	close(npfd[1]);
+	npfd[1] = -1;
+	if (read(npfd[0], &init, sizeof(init)) != sizeof(init))
+		init = -1;
+	if (waitpid(mid, &st, 0) != mid || !WIFEXITED(st) || WEXITSTATUS(st))
+		init = -1;
+out:
+	close(npfd[0]);
+	if (npfd[1] >= 0)
+		close(npfd[1]);
+	return init;
+}
+
+int victim_start(struct victim *v, const char *const *args, int nr_ready, int nr_threads)
+{
+	return victim_start_opts(v, args, nr_ready, nr_threads, NULL);
+}
+
+int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, int nr_threads,
+		      const struct victim_opts *o)
+{
+	static const struct victim_opts plain;
+	const char *argv[32] = { victim_bin() };
+	int pfd[2] = { -1, -1 }, n = 1, ready = 0, threads = 0;
+	char *l;
+
+	if (!o)
+		o = &plain;
+	memset(v, 0, sizeof(*v));
+	for (; *args && n < 30; args++)
+		argv[n++] = *args;
+	if (o->pidns)
+		argv[n++] = "--procpid";
+	if (o->fifo) {
+		if (mkfifo(o->fifo, 0600) && errno != EEXIST)
+			return -1;
+		pfd[0] = open(o->fifo, O_RDWR | O_CLOEXEC);
+		if (pfd[0] < 0)
+			return -1;
+		v->timeout = 60;
+	} else if (pipe2(pfd, O_CLOEXEC)) {
+		return -1;
+	}
+	if (o->pidns) {
+		v->pid = fork_pidns_init(argv, o, pfd[1]);
+	} else {
+		v->pid = fork();
+		if (v->pid == 0)
+			victim_exec(argv, o, pfd[1]);
+	}
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	if (v->pid < 0) {
+		v->pid = 0;
+		close(pfd[0]);
+		return -1;
+	}
 	v->report = fdopen(pfd[0], "r");
 	while (ready < nr_ready || threads < nr_threads) {
 		int lpid;
@@ -183,6 +315,100 @@ int victim_cont_all(struct victim *v)
 	return 0;
 }
 
+int victim_reap(struct victim *v)
+{
+	struct sigaction old;
+	int ret = 0;
+
+	deadline_arm(30, &old);
+	/* the root first: once it is reaped, its children are ours (subreaper) */
+	if (v->pid > 0 && waitpid(v->pid, NULL, 0) != v->pid && errno != ECHILD)
+		ret = -1;
+	for (int i = 0; !ret && i < v->nr_pids; i++) {
+		pid_t pid = v->pids[i];
+
+		if (pid == v->pid)
+			continue;
+		while (waitpid(pid, NULL, 0) != pid) {
+			if (errno != ECHILD) {
+				ret = -1;	/* EINTR: the deadline passed */
+				break;
+			}
+			/* not ours: reaped by its namespace's init, or about to be */
+			if (kill(pid, 0) && errno == ESRCH)
+				break;
+			sched_yield();
+		}
+	}
+	deadline_disarm(&old);
+	if (ret) {
+		fprintf(stderr, "# victim: some process of the tree outlived it\n");
+		return -1;
+	}
+	/* the pids are free now: never signal them again */
+	v->pid = 0;
+	v->nr_pids = 0;
+	return 0;
+}
+
+static int add_descendants(struct victim *v, pid_t pid)
+{
+	char path[64], name[32];
+	struct dirent *de;
+	DIR *d;
+
+	if (v->nr_pids == MAX_VPIDS)
+		return -1;
+	v->pids[v->nr_pids++] = pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		FILE *f;
+		int child;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%.16s", de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &child) == 1)
+			if (add_descendants(v, child)) {
+				fclose(f);
+				closedir(d);
+				return -1;
+			}
+		fclose(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+int victim_adopt(struct victim *v, pid_t root)
+{
+	v->nr_pids = 0;
+	v->pid = root;
+	if (add_descendants(v, root))
+		return -1;
+	return v->nr_pids;
+}
+
+pid_t ns_pid(pid_t pid)
+{
+	char v[128], *last;
+
+	if (status_field(pid, "NSpid:", v, sizeof(v)))
+		return -1;
+	v[strcspn(v, "\n")] = '\0';
+	last = strrchr(v, '\t');
+	if (!last)
+		last = strrchr(v, ' ');
+	return atoi(last ? last + 1 : v);
+}
+
 struct vregion *victim_region(struct victim *v, pid_t pid, const char *name)
 {
 	for (int i = 0; i < v->nr; i++)
@@ -265,6 +491,66 @@ int run_memsplice(const char *const *args, char *err, size_t errlen, int uid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int run_cmd(const char *const *argv, char *out, size_t outlen)
+{
+	int ofd[2], status;
+	ssize_t got = 0, r;
+	char sink[512];
+	pid_t pid;
+
+	if (pipe2(ofd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(ofd[1], 1);
+		dup2(ofd[1], 2);
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	close(ofd[1]);
+	/* keep the head, drain the rest so the child never blocks on a full pipe */
+	while ((r = outlen > 1 && got < (ssize_t)outlen - 1 ?
+		    read(ofd[0], out + got, outlen - 1 - got) : read(ofd[0], sink, sizeof(sink))) > 0)
+		if (outlen > 1 && got < (ssize_t)outlen - 1)
+			got += r;
+	if (outlen)
+		out[got] = '\0';
+	close(ofd[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+char *file_tail(const char *path, int lines, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	char *p;
+	long size;
+	size_t n;
+
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)len - 1 ? size - (long)(len - 1) : 0, SEEK_SET);
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	for (p = buf + n; p > buf; p--)
+		if (p[-1] == '\n' && --lines == 0)
+			break;
+	memmove(buf, p, strlen(p) + 1);
+	return buf;
+}
+
 bool method_available(const char *method)
 {
 	const char *args[] = { "check", "--method", method, NULL };
@@ -280,6 +566,106 @@ static int read_exact(int fd, void *p, size_t len)
 	return read(fd, p, len) == (ssize_t)len ? 0 : -1;
 }
 
+/*
+ * A protobuf message of varint fields, decoded by hand: vals[f] is the last
+ * value of field f (1..PB_MAX_FIELD), bit f of *seen says it was there.
+ * Other wire types are skipped.  -1 if malformed.
+ */
+#define PB_MAX_FIELD	15
+
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int pb_decode(const uint8_t *p, size_t len, uint64_t *vals, uint32_t *seen)
+{
+	const uint8_t *end = p + len;
+
+	*seen = 0;
+	while (p < end) {
+		uint64_t key, v;
+		unsigned int field;
+
+		if (pb_varint(&p, end, &key))
+			return -1;
+		field = key >> 3;
+		switch (key & 7) {
+		case 0:
+			if (pb_varint(&p, end, &v))
+				return -1;
+			if (field >= 1 && field <= PB_MAX_FIELD) {
+				vals[field] = v;
+				*seen |= 1u << field;
+			}
+			break;
+		case 1:
+			if (end - p < 8)
+				return -1;
+			p += 8;
+			break;
+		case 2:
+			if (pb_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return -1;
+			p += v;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -1;
+			p += 4;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static size_t pb_put(uint8_t *p, unsigned int field, uint64_t v)
+{
+	uint64_t key = (uint64_t)field << 3;	/* wire type 0 */
+	size_t n = 0;
+
+	for (int k = 0; k < 2; k++, key = v) {
+		while (key >= 0x80) {
+			p[n++] = (uint8_t)(key | 0x80);
+			key >>= 7;
+		}
+		p[n++] = (uint8_t)key;
+	}
+	return n;
+}
+
+/* pagemap_entry: 1 vaddr, 2 nr_pages (<= 4.1), 3 in_parent, 4 flags, 5 nr_pages (4.2+) */
+static int pagemap_entry_decode(const uint8_t *buf, size_t len, uint64_t *vaddr, uint64_t *nr,
+				uint32_t *flags)
+{
+	uint64_t f[PB_MAX_FIELD + 1] = { 0 };
+	uint32_t seen;
+
+	if (pb_decode(buf, len, f, &seen) || !(seen & (1u << 1)) ||
+	    !(seen & ((1u << 2) | (1u << 5))))
+		return -1;
+	*vaddr = f[1];
+	*nr = (seen & (1u << 5)) ? f[5] : f[2];
+	if (seen & (1u << 4))
+		*flags = f[4];
+	else
+		*flags = (seen & (1u << 3)) && f[3] ? PE_PARENT : PE_PRESENT;
+	return 0;
+}
+
 static int load_level(struct dv_level *lv, int dirfd, unsigned long id, bool shmem)
 {
 	char name[64];
@@ -292,42 +678,37 @@ static int load_level(struct dv_level *lv, int dirfd, unsigned long id, bool shm
 	fd = openat(dirfd, name, O_RDONLY);
 	if (fd < 0)
 		return -1;
-	if (read_exact(fd, magic, sizeof(magic)) || magic[0] != 0x54564319 ||
-	    magic[1] != 0x56084025)
+	if (read_exact(fd, magic, sizeof(magic)) || magic[0] != IMG_COMMON_MAGIC ||
+	    magic[1] != PAGEMAP_MAGIC)
 		goto err;
 	lv->pages_fd = -1;
 	while (read(fd, &len, sizeof(len)) == sizeof(len)) {
+		uint64_t vaddr, nr, f[PB_MAX_FIELD + 1];
 		uint8_t buf[256];
+		uint32_t flags, seen;
 
 		if (len > sizeof(buf) || read_exact(fd, buf, len))
 			goto err;
-		if (head) {
-			PagemapHead *h = pagemap_head__unpack(NULL, len, buf);
-
-			if (!h)
+		if (head) {	/* pagemap_head: 1 pages_id */
+			if (pb_decode(buf, len, f, &seen) || !(seen & (1u << 1)))
 				goto err;
-			snprintf(name, sizeof(name), "pages-%u.img", h->pages_id);
-			pagemap_head__free_unpacked(h, NULL);
+			snprintf(name, sizeof(name), "pages-%u.img", (uint32_t)f[1]);
 			lv->pages_fd = openat(dirfd, name, O_RDONLY);
 			if (lv->pages_fd < 0)
 				goto err;
 			head = false;
 			continue;
 		}
-		PagemapEntry *pe = pagemap_entry__unpack(NULL, len, buf);
-
-		if (!pe)
+		if (pagemap_entry_decode(buf, len, &vaddr, &nr, &flags) || nr > UINT32_MAX)
 			goto err;
 		if (lv->n == cap) {
 			cap = cap ? 2 * cap : 64;
 			lv->e = realloc(lv->e, cap * sizeof(*lv->e));
 		}
-		lv->e[lv->n] = (struct dv_ent){ pe->vaddr, pe->nr_pages,
-						pe->has_flags ? pe->flags : PE_PRESENT, off };
-		if (lv->e[lv->n].flags & PE_PRESENT)
-			off += (uint64_t)pe->nr_pages * VPAGE;
+		lv->e[lv->n] = (struct dv_ent){ vaddr, (uint32_t)nr, flags, off };
+		if (flags & PE_PRESENT)
+			off += nr * VPAGE;
 		lv->n++;
-		pagemap_entry__free_unpacked(pe, NULL);
 	}
 	close(fd);
 	return head ? -1 : 0;
@@ -470,6 +851,124 @@ long check_region(const struct dump_view *dv, const struct vregion *r, uint64_t 
 		}
 	}
 	return r->pages;
+}
+
+/* the whole image file in memory; *len its size */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !(buf = malloc(st.st_size + 1))) {
+		close(fd);
+		return NULL;
+	}
+	if (read_exact(fd, buf, st.st_size)) {
+		free(buf);
+		buf = NULL;
+	}
+	*len = st.st_size;
+	close(fd);
+	return buf;
+}
+
+int pagemap_rewrite(const char *path, enum pagemap_layout layout)
+{
+	size_t len, pos = 8, olen = 8;
+	uint8_t *in, *out = NULL;
+	char tmp[4200];
+	int n = 0, fd;
+
+	in = slurp(path, &len);
+	if (!in || len < 8 || ((uint32_t *)in)[0] != IMG_COMMON_MAGIC ||
+	    ((uint32_t *)in)[1] != PAGEMAP_MAGIC)
+		goto err;
+	/* an entry re-encoded takes at most 4 + 5 fields * 11 bytes */
+	out = malloc(2 * len + 64);
+	if (!out)
+		goto err;
+	memcpy(out, in, 8);
+	for (bool head = true; pos + 4 <= len; head = false) {
+		uint32_t elen, flags, *olenp;
+		uint64_t vaddr, nr;
+		size_t e = 0;
+
+		memcpy(&elen, in + pos, 4);
+		pos += 4;
+		if (elen > len - pos)
+			goto err;
+		if (head) {	/* pagemap_head as it is */
+			memcpy(out + olen, in + pos - 4, elen + 4);
+			olen += elen + 4;
+			pos += elen;
+			continue;
+		}
+		if (pagemap_entry_decode(in + pos, elen, &vaddr, &nr, &flags))
+			goto err;
+		pos += elen;
+		olenp = (uint32_t *)(out + olen);
+		olen += 4;
+		e += pb_put(out + olen + e, 1, vaddr);
+		if (layout != PM_LAYOUT_FIELD5)
+			e += pb_put(out + olen + e, 2, nr);
+		e += pb_put(out + olen + e, 4, flags);
+		if (layout != PM_LAYOUT_FIELD2)
+			e += pb_put(out + olen + e, 5, nr);
+		memcpy(olenp, &(uint32_t){ e }, 4);
+		olen += e;
+		n++;
+	}
+	if (pos != len)
+		goto err;
+	snprintf(tmp, sizeof(tmp), "%s.rewrite", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto err;
+	if (write(fd, out, olen) != (ssize_t)olen || close(fd) || rename(tmp, path)) {
+		unlink(tmp);
+		goto err;
+	}
+	free(in);
+	free(out);
+	return n;
+err:
+	free(in);
+	free(out);
+	return -1;
+}
+
+int image_u32_fields(const char *path, uint32_t magic, int field, uint32_t *out, int max)
+{
+	size_t len, pos = 8;
+	uint8_t *in = slurp(path, &len);
+	int n = 0;
+
+	if (!in || len < 8 || ((uint32_t *)in)[0] != IMG_COMMON_MAGIC || ((uint32_t *)in)[1] != magic ||
+	    field < 1 || field > PB_MAX_FIELD)
+		goto err;
+	while (pos + 4 <= len) {
+		uint64_t f[PB_MAX_FIELD + 1] = { 0 };
+		uint32_t elen, seen;
+
+		memcpy(&elen, in + pos, 4);
+		pos += 4;
+		if (elen > len - pos || pb_decode(in + pos, elen, f, &seen))
+			goto err;
+		pos += elen;
+		if (n < max)
+			out[n] = (uint32_t)f[field];
+		n++;
+	}
+	if (pos != len)
+		goto err;
+	free(in);
+	return n;
+err:
+	free(in);
+	return -1;
 }
 
 unsigned long shmem_id_of(const char *dir)

@@ -19,13 +19,38 @@ struct vregion {
 };
 
 struct victim {
-	pid_t pid;			/* the process we forked */
+	pid_t pid;			/* the process we forked (the root of its tree) */
 	FILE *report;			/* its fd 3 */
 	pid_t pids[MAX_VPIDS];		/* every process that said "ready" */
 	int nr_pids;
 	struct vregion r[MAX_VREGIONS];
 	int nr;
 	char last[256];			/* last line read */
+	unsigned int timeout;		/* seconds to wait for an answer; 0 = forever */
+};
+
+/*
+ * How to start a victim that CRIU can dump and restore by itself:
+ * @fifo:   report through this FIFO (created, opened O_RDWR on both sides)
+ *          instead of a pipe: a restored victim reopens it by path.  Since
+ *          the test holds a writer, a dead victim gives no EOF: answers are
+ *          then awaited for at most 60 s (victim.timeout).
+ * @detach: own session (setsid), stdio on /dev/null, no other inherited fd:
+ *          a tree CRIU dumps without --shell-job.
+ * @pidns:  run as pid 1 of a new pid namespace (a container's init).  The
+ *          victim then reports the pids /proc names (the caller's view), so
+ *          pids[] stay signalable.  The root is our child only if the caller
+ *          is a child subreaper (PR_SET_CHILD_SUBREAPER).
+ * @cwd:    the victim's working directory (default: ours).  CRIU's parasite
+ *          mounts a proc of the task's own pid namespace below the task's
+ *          cwd when /proc is not that namespace's: give such a victim a
+ *          writable one.
+ */
+struct victim_opts {
+	const char *fifo;
+	bool detach;
+	bool pidns;
+	const char *cwd;
 };
 
 /*
@@ -33,6 +58,23 @@ struct victim {
  * wait until @nr_ready processes and @nr_threads threads said ready.
  */
 int victim_start(struct victim *v, const char *const *args, int nr_ready, int nr_threads);
+int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, int nr_threads,
+		      const struct victim_opts *o);
+/*
+ * victim_reap - after something killed the whole tree (criu dump), wait
+ * until none of its processes exists any more, so that their pids are free
+ * for a restore.  Needs the caller to be the tree's child subreaper (or the
+ * tree to be a single process, our child).  0, or -1 if one is still alive.
+ */
+int victim_reap(struct victim *v);
+/*
+ * victim_adopt - a restored tree rooted at @root (pid as /proc names it):
+ * pids[] becomes @root and all its descendants, v->pid @root.  Returns
+ * the number of processes found, -1 on error.
+ */
+int victim_adopt(struct victim *v, pid_t root);
+/* ns_pid - @pid's pid in its own (innermost) pid namespace, from NSpid; -1 if gone */
+pid_t ns_pid(pid_t pid);
 /* victim_verify - ask @pid to check its own memory; 0 if it says ok */
 int victim_verify(struct victim *v, pid_t pid);
 int victim_verify_all(struct victim *v);
@@ -58,6 +100,14 @@ int proc_tracer(pid_t pid);
  */
 int run_memsplice(const char *const *args, char *err, size_t errlen, int uid);
 const char *memsplice_bin(void);
+/*
+ * run_cmd - run @argv (NULL-terminated; argv[0] looked up in PATH) with
+ * stdin on /dev/null; stdout and stderr both go into @out (its first
+ * @outlen - 1 bytes are kept).  Returns like run_memsplice().
+ */
+int run_cmd(const char *const *argv, char *out, size_t outlen);
+/* file_tail - the last @lines lines of @path into @buf ("" if unreadable) */
+char *file_tail(const char *path, int lines, char *buf, size_t len);
 /* method_available - whether `memsplice check --method M` says yes */
 bool method_available(const char *method);
 
@@ -94,6 +144,30 @@ long compare_with_mem(const struct dump_view *dv, pid_t pid, uint64_t *bad);
  */
 long check_region(const struct dump_view *dv, const struct vregion *r, uint64_t offset,
 		  int gen_every4, uint64_t *bad);
+/*
+ * Pagemap layouts (see criu-interop.md): CRIU <= 4.1 reads the page count
+ * from field 2 (required there); 4.2+ writes it only to the uint64 field 5.
+ * The reader above takes field 5 when present, else field 2.
+ */
+enum pagemap_layout {
+	PM_LAYOUT_FIELD2,	/* what CRIU 3.17 writes and reads */
+	PM_LAYOUT_FIELD5,	/* what CRIU 4.2+ writes: field 2 absent */
+	PM_LAYOUT_BOTH,
+};
+/*
+ * pagemap_rewrite - re-encode every entry of the pagemap image @path in
+ * @layout (vaddr, count, flags; a legacy in_parent becomes PE_PARENT).
+ * Returns the number of entries, -1 on error.
+ */
+int pagemap_rewrite(const char *path, enum pagemap_layout layout);
+/*
+ * image_u32_fields - in the entries of image @path (common magic, then
+ * @magic), the value of varint field @field of each, up to @max of them.
+ * Returns how many entries were read, -1 on error.  E.g. the pids of
+ * pstree.img (magic 0x50273030, field 1).
+ */
+int image_u32_fields(const char *path, uint32_t magic, int field, uint32_t *out, int max);
+
 /* shmem_id_of - the one pagemap-shmem-ID.img in @dir; 0 if none or several */
 unsigned long shmem_id_of(const char *dir);
 /* crit_show_all - run crit show on every image of @dir; number that failed */
