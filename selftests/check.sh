@@ -10,7 +10,7 @@
 #              in-tree selftest, and fails unless `memsplice check` finds
 #              the syscall there (label guest-patched:syscall).
 #   fresh-root `make demo` as on a fresh machine: a clean clone in a
-#              pristine Debian 12 root (selftests/fresh-root.sh; ~4 min).
+#              pristine Debian 12 root (selftests/fresh-root.sh; 3-6 min).
 #
 # Tests that need what a kernel lacks (soft-dirty, the module, the
 # syscall) skip themselves there.  The last line is "N passed, N failed,
@@ -27,7 +27,7 @@ rm -f "$results"
 export MEMSPLICE_RESULTS="$results"
 guests=${MEMSPLICE_GUESTS-6.1 6.12 patched}
 
-e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test"
+e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test selftests/migrate_test"
 module_tests="selftests/spvm_abi_test selftests/spvm_fuzz"
 parasite_tests="selftests/parasite_test"
 tests=""

@@ -29,7 +29,7 @@
 # Afterwards, whatever happened, everything is unmounted and the unpacked
 # root removed. The whole `make demo` output goes to
 # build/fresh-root/make-demo.log; its last lines are shown on failure.
-# Needs about 4 GB in build/ while it runs. Host sources whose keys are not
+# Needs about 2.5 GB in build/ while it runs. Host sources whose keys are not
 # in a pristine root (third-party repositories) make its apt-get fail.
 #
 # Appends "fresh-root pass=N fail=N skip=N" to $MEMSPLICE_RESULTS (as
