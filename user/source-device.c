@@ -6,8 +6,9 @@
  *
  * The module trusts no one: the proof that we may read a process is an fd
  * of its /proc/PID/mem, whose open() ran the same ptrace-attach check
- * process_vm_readv() makes.  attach() opens it, fill() hands it to the
- * ioctl with the range.
+ * process_vm_readv() makes.  It was opened while the tree was frozen
+ * (target.h); every request hands it to the ioctl with the range.  The
+ * pipe and the fill are the splice_process_vm source's (source-spvm.c).
  *
  * probe() explains what is missing: no /dev node, the module not loaded
  * (it is loaded with libkmod when installed: `modprobe splice_process_vm`
@@ -27,18 +28,12 @@
 
 #include "log.h"
 #include "source.h"
-#include "spvm-pipe.h"
+#include "source-spvm.h"
 #include "target.h"
 #include "util.h"
 
 #define DEV_PATH	"/dev/" SPVM_DEVICE_NAME
 #define MODULE_NAME	SPVM_DEVICE_NAME
-
-struct source_device {
-	int dev;		/* DEV_PATH */
-	bool warned_force;
-	struct spvm_pipe pipe;
-};
 
 /* Is the module in /sys/module?  Loaded modules always are. */
 static bool module_loaded(void)
@@ -143,90 +138,57 @@ static int device_probe(char *why, size_t len)
 	return ret;
 }
 
-static int device_create(struct page_source *src, const struct source_opts *opts)
+/* the device, checked: its fd is the entry's handle */
+static int device_open(long *handle)
 {
-	struct source_device *sd;
 	char why[256];
 	__u64 flags;
-	int ret;
+	int fd, ret;
 
-	sd = calloc(1, sizeof(*sd));
-	if (!sd) {
-		pr_err("out of memory");
-		return -ENOMEM;
-	}
-	sd->dev = dev_open(why, sizeof(why));
-	if (sd->dev < 0) {
-		ret = sd->dev;
+	fd = dev_open(why, sizeof(why));
+	if (fd < 0) {
 		pr_err("%s", why);
-		goto err_free;
+		return fd;
 	}
-	ret = dev_features(sd->dev, &flags, why, sizeof(why));
+	ret = dev_features(fd, &flags, why, sizeof(why));
 	if (ret) {
 		pr_err("%s", why);
-		goto err_dev;
+		close(fd);
+		return ret;
 	}
 	if (!(flags & SPVM_FORCE))
 		pr_info("the device cannot read mappings without PROT_READ here");
-	ret = spvm_pipe_create(&sd->pipe, opts->buffer_size);
-	if (ret) {
-		pr_errno(ret, "cannot create the pipe");
-		goto err_dev;
-	}
-	src->buffer_size = sd->pipe.size;
-	src->priv = sd;
-	return 0;
-
-err_dev:
-	close(sd->dev);
-err_free:
-	free(sd);
-	return ret;
-}
-
-static void device_destroy(struct page_source *src)
-{
-	struct source_device *sd = src->priv;
-
-	spvm_pipe_destroy(&sd->pipe);
-	close(sd->dev);
-	free(sd);
-	src->priv = NULL;
-}
-
-static int device_attach(struct page_source *src, const struct target *t)
-{
-	src->target = t;
+	*handle = fd;
 	return 0;
 }
 
-static int device_detach(struct page_source *src)
+static void device_close(long handle)
 {
-	src->target = NULL;
-	return 0;
+	close((int)handle);
 }
 
-static long device_call(void *ctx, struct spvm_args *args)
+static long device_call(long handle, struct spvm_args *args)
 {
-	struct source_device *sd = ctx;
-	long n = ioctl(sd->dev, SPVM_IOC_SPLICE, args);
+	long n = ioctl((int)handle, SPVM_IOC_SPLICE, args);
 
 	return n < 0 ? -errno : n;
 }
 
-static ssize_t device_fill(struct page_source *src, const struct src_range *r,
-			   struct page_data *data)
+static int device_target_fd(const struct target *t)
 {
-	struct source_device *sd = src->priv;
-	ssize_t n;
+	return t->mem_fd;
+}
 
-	n = spvm_pipe_fill(&sd->pipe, device_call, sd, src->target->mem_fd, r, data);
-	if (n == -EPERM && r->force && !sd->warned_force) {
-		/* /proc/PID/mem would not force either (proc_mem.force_override) */
-		pr_warn("reading a mapping without PROT_READ is not allowed on this system");
-		sd->warned_force = true;
-	}
-	return n;
+static const struct spvm_entry device_entry = {
+	.open		= device_open,
+	.close		= device_close,
+	.call		= device_call,
+	.target_fd	= device_target_fd,
+};
+
+static int device_create(struct page_source *src, const struct source_opts *opts)
+{
+	return spvm_create(src, opts, &device_entry);
 }
 
 /*
@@ -244,8 +206,8 @@ const struct page_source_ops source_device_ops = {
 	.pre_dump_mode		= 1,
 	.probe			= device_probe,
 	.create			= device_create,
-	.destroy		= device_destroy,
-	.attach			= device_attach,
-	.detach			= device_detach,
-	.fill			= device_fill,
+	.destroy		= spvm_destroy,
+	.attach			= spvm_attach,
+	.detach			= spvm_detach,
+	.fill			= spvm_fill,
 };

@@ -3,8 +3,9 @@
  * The syscall backend: a kernel carrying the splice_process_vm series
  * (kernel/patches/) attaches the target's pages to our pipe by reference,
  * exactly as the device does, and the sink splices them into the pages
- * file.  The target is named by a pidfd; the kernel makes the ptrace-attach
- * check of process_vm_readv() at every call.
+ * file.  The target is named by its pidfd (opened while frozen); the kernel
+ * makes the ptrace-attach check of process_vm_readv() at every call.  The
+ * pipe and the fill are the splice_process_vm source's (source-spvm.c).
  *
  * The series is carried out of tree, so its number may belong to another
  * syscall on other kernels (451 is cachestat since 6.5).  The only number
@@ -24,15 +25,9 @@
 
 #include "log.h"
 #include "source.h"
-#include "spvm-pipe.h"
+#include "source-spvm.h"
 #include "target.h"
 #include "util.h"
-
-struct source_syscall {
-	long nr;		/* from SPVM_SYSFS_NR */
-	bool warned_force;
-	struct spvm_pipe pipe;
-};
 
 /* The published number, strictly "DIGITS\n"; 0 or -errno with @why set. */
 static int syscall_nr(long *nr, char *why, size_t len)
@@ -96,81 +91,46 @@ static int syscall_probe(char *why, size_t len)
 	return ret;
 }
 
-static int syscall_create(struct page_source *src, const struct source_opts *opts)
+/* the published number, checked: it is the entry's handle */
+static int syscall_open(long *handle)
 {
-	struct source_syscall *ss;
 	char why[256];
 	int ret;
 
-	ss = calloc(1, sizeof(*ss));
-	if (!ss) {
-		pr_err("out of memory");
-		return -ENOMEM;
-	}
-	ret = syscall_nr(&ss->nr, why, sizeof(why));
+	ret = syscall_nr(handle, why, sizeof(why));
 	if (!ret)
-		ret = syscall_flags_ok(ss->nr, SPVM_NONBLOCK | SPVM_FORCE, why, sizeof(why));
-	if (ret) {
+		ret = syscall_flags_ok(*handle, SPVM_NONBLOCK | SPVM_FORCE, why, sizeof(why));
+	if (ret)
 		pr_err("%s", why);
-		goto err_free;
-	}
-	ret = spvm_pipe_create(&ss->pipe, opts->buffer_size);
-	if (ret) {
-		pr_errno(ret, "cannot create the pipe");
-		goto err_free;
-	}
-	src->buffer_size = ss->pipe.size;
-	src->priv = ss;
-	return 0;
-
-err_free:
-	free(ss);
 	return ret;
 }
 
-static void syscall_destroy(struct page_source *src)
+static void syscall_close(long handle)
 {
-	struct source_syscall *ss = src->priv;
-
-	spvm_pipe_destroy(&ss->pipe);
-	free(ss);
-	src->priv = NULL;
 }
 
-static int syscall_attach(struct page_source *src, const struct target *t)
+static long syscall_call(long handle, struct spvm_args *args)
 {
-	src->target = t;
-	return 0;
-}
-
-static int syscall_detach(struct page_source *src)
-{
-	src->target = NULL;
-	return 0;
-}
-
-static long syscall_call(void *ctx, struct spvm_args *args)
-{
-	struct source_syscall *ss = ctx;
-	long n = syscall(ss->nr, args);
+	long n = syscall(handle, args);
 
 	return n < 0 ? -errno : n;
 }
 
-static ssize_t syscall_fill(struct page_source *src, const struct src_range *r,
-			    struct page_data *data)
+static int syscall_target_fd(const struct target *t)
 {
-	struct source_syscall *ss = src->priv;
-	ssize_t n;
+	return t->pidfd;
+}
 
-	n = spvm_pipe_fill(&ss->pipe, syscall_call, ss, src->target->pidfd, r, data);
-	if (n == -EPERM && r->force && !ss->warned_force) {
-		/* proc_mem.force_override: /proc/PID/mem would not force either */
-		pr_warn("reading a mapping without PROT_READ refused (EPERM): "
-			"proc_mem.force_override?");
-		ss->warned_force = true;
-	}
-	return n;
+static const struct spvm_entry syscall_entry = {
+	.open		= syscall_open,
+	.close		= syscall_close,
+	.call		= syscall_call,
+	.target_fd	= syscall_target_fd,
+};
+
+static int syscall_create(struct page_source *src, const struct source_opts *opts)
+{
+	return spvm_create(src, opts, &syscall_entry);
 }
 
 /* Same transfer rules as the device: see source-device.c. */
@@ -180,8 +140,8 @@ const struct page_source_ops source_syscall_ops = {
 	.pre_dump_mode		= 1,
 	.probe			= syscall_probe,
 	.create			= syscall_create,
-	.destroy		= syscall_destroy,
-	.attach			= syscall_attach,
-	.detach			= syscall_detach,
-	.fill			= syscall_fill,
+	.destroy		= spvm_destroy,
+	.attach			= spvm_attach,
+	.detach			= spvm_detach,
+	.fill			= spvm_fill,
 };
