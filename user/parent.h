@@ -12,6 +12,7 @@ struct parent {
 	uint64_t dump_uptime;	/* microseconds after boot, 0 if unknown */
 	pid_t *pids;		/* its pstree.img: the processes it holds */
 	unsigned int nr_pids;
+	bool any_pid;		/* no pstree.img (a criu pre-dump): not known */
 };
 
 /* pages the parent has for one process: sorted, merged [start, end) ranges */
@@ -23,9 +24,9 @@ struct parent_map {
 /*
  * parent_open - open @rel (relative to the images dir @dirfd, as the
  * DIR/parent link will be) and check it is a complete image set (inventory
- * and pstree) that is neither the images dir itself nor a descendant of it
- * (its chain of parent links would loop).  A missing or corrupt parent is an
- * error.
+ * and pstree, which a criu pre-dump does not write) that is neither the
+ * images dir itself nor a descendant of it (its chain of parent links would
+ * loop).  A missing or corrupt parent is an error.
  */
 int parent_open(struct parent *p, int dirfd, const char *rel);
 void parent_close(struct parent *p);
