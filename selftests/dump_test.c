@@ -438,13 +438,10 @@ TEST_F(dump, pagemap_scan_same_as_walk)
 	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
 	ASSERT_EQ(0, victim_stop_all(&self->v));
 	snprintf(pid, sizeof(pid), "%d", self->v.pid);
-	setenv("MEMSPLICE_BIN", "./selftests/memsplice-test", 1);
-	setenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN", "1", 1);
-	EXPECT_EQ(0, run_memsplice(args, self->err, sizeof(self->err), -1)) {
+	EXPECT_EQ(0, run_memsplice_hooked(args, self->err, sizeof(self->err),
+					  "MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN", "1")) {
 		TH_LOG("%s", self->err);
 	}
-	unsetenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
-	unsetenv("MEMSPLICE_BIN");
 	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", NULL));
 	expect_same_pages(_metadata, walk, self->dir, self->v.pid);
 	expect_same_pages(_metadata, self->dir, walk, self->v.pid);

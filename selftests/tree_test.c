@@ -503,13 +503,10 @@ TEST_F(tree, children_without_proc_children)
 	child = zombie_child_of(self->pid);	/* the first child, zombie or not */
 	ASSERT_GT(child, 0);
 	snprintf(pid, sizeof(pid), "%d", self->pid);
-	setenv("MEMSPLICE_BIN", "./selftests/memsplice-test", 1);
-	setenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN", "1", 1);
-	EXPECT_EQ(0, run_memsplice(args, self->err, sizeof(self->err), -1)) {
+	EXPECT_EQ(0, run_memsplice_hooked(args, self->err, sizeof(self->err),
+					  "MEMSPLICE_TEST_HIDE_PROC_CHILDREN", "1")) {
 		TH_LOG("stderr: %s", self->err);
 	}
-	unsetenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
-	unsetenv("MEMSPLICE_BIN");
 	check_pages(_metadata, self, child);
 	EXPECT_EQ(0, kill(child, SIGKILL));
 }
@@ -636,11 +633,8 @@ TEST_F(tree, task_that_cannot_stop)
 	ASSERT_GT(child, 0);
 	ASSERT_EQ('D', proc_state(self->pid));
 	snprintf(pid, sizeof(pid), "%d", self->pid);
-	setenv("MEMSPLICE_BIN", "./selftests/memsplice-test", 1);
-	setenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS", "500", 1);
-	EXPECT_EQ(1, run_memsplice(args, self->err, sizeof(self->err), -1));
-	unsetenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS");
-	unsetenv("MEMSPLICE_BIN");
+	EXPECT_EQ(1, run_memsplice_hooked(args, self->err, sizeof(self->err),
+					  "MEMSPLICE_TEST_STOP_TIMEOUT_MS", "500"));
 	EXPECT_NE(NULL, strstr(self->err, "did not stop within 500 ms")) {
 		TH_LOG("stderr: %s", self->err);
 	}

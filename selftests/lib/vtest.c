@@ -456,9 +456,11 @@ int proc_tracer(pid_t pid)
 	return status_field(pid, "TracerPid:", v, sizeof(v)) ? -1 : atoi(v);
 }
 
-int run_memsplice(const char *const *args, char *err, size_t errlen, int uid)
+/* @bin with @args, as @uid when >= 0, with @hook=@value in its environment */
+static int run_bin(const char *bin, const char *const *args, char *err, size_t errlen, int uid,
+		   const char *hook, const char *value)
 {
-	const char *argv[40] = { memsplice_bin() };
+	const char *argv[40] = { bin };
 	int efd[2], n = 1, status;
 	ssize_t got = 0, r;
 	pid_t pid;
@@ -477,6 +479,8 @@ int run_memsplice(const char *const *args, char *err, size_t errlen, int uid)
 		dup2(null, 1);
 		if (uid >= 0 && (setgid(uid) || setuid(uid)))
 			_exit(126);
+		if (hook)
+			setenv(hook, value, 1);
 		execv(argv[0], (char **)argv);
 		_exit(127);
 	}
@@ -489,6 +493,17 @@ int run_memsplice(const char *const *args, char *err, size_t errlen, int uid)
 	if (waitpid(pid, &status, 0) < 0)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int run_memsplice(const char *const *args, char *err, size_t errlen, int uid)
+{
+	return run_bin(memsplice_bin(), args, err, errlen, uid, NULL, NULL);
+}
+
+int run_memsplice_hooked(const char *const *args, char *err, size_t errlen, const char *hook,
+			 const char *value)
+{
+	return run_bin("./selftests/memsplice-test", args, err, errlen, -1, hook, value);
 }
 
 int run_cmd(const char *const *argv, char *out, size_t outlen)

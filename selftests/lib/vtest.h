@@ -99,6 +99,12 @@ int proc_tracer(pid_t pid);
  * 128 + signal number when it was killed.
  */
 int run_memsplice(const char *const *args, char *err, size_t errlen, int uid);
+/*
+ * run_memsplice_hooked - the same with the test build (selftests/memsplice-
+ * test, the only one that honours MEMSPLICE_TEST_* hooks) and @hook=@value
+ */
+int run_memsplice_hooked(const char *const *args, char *err, size_t errlen, const char *hook,
+			 const char *value);
 const char *memsplice_bin(void);
 /*
  * run_cmd - run @argv (NULL-terminated; argv[0] looked up in PATH) with
