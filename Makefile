@@ -31,7 +31,7 @@ PB_H		:= $(PB_C:.c=.h)
 PB_O		:= $(PB_C:.c=.o)
 
 USER_SRCS	:= main.c dump.c collect.c xfer.c pstree.c vma.c mm.c pagemap.c \
-		   parent.c image.c imgset.c sink-image.c source-read.c backend.c \
+		   parent.c image.c imgset.c sink-image.c sink-pageserver.c source-read.c backend.c \
 		   source-spvm.c source-device.c source-syscall.c parasite-ctl.c source-parasite.c \
 		   pagemap-scan.c target.c stats.c show.c check.c checkpoint.c criu.c log.c util.c
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)

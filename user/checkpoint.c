@@ -10,6 +10,17 @@
  * `criu restore -D DIR/final` then restores the tree: CRIU resolves every
  * page it did not write through the parent links down to DIR/1.
  *
+ * With --page-server the pages of every pass, and of criu's final dump,
+ * go to a `criu page-server` (user/sink-pageserver.c): DIR keeps the
+ * other images, which are copied next to the server's last directory for
+ * `criu restore`.  A page server serves one connection and exits, so one
+ * is started per pass at the destination (checkpoint starts none there):
+ * each pass, and the final dump, connect when the previous one is done and
+ * retry a refused connection for --page-server-timeout seconds, long enough
+ * for the next server to come up.  criu connects only once, and a probing
+ * connection would use up the server's one session: checkpoint connects
+ * for criu and hands it the socket (`criu dump --page-server --ps-socket`).
+ *
  * When to stop: each pass writes what the tree dirtied while the previous
  * one ran, so passes shrink while the tree dirties memory more slowly than
  * memsplice copies it.  Once a pass writes more than 4/5 of the pages of the
@@ -31,6 +42,7 @@
 #include "criu.h"
 #include "log.h"
 #include "pagemap.h"
+#include "sink-pageserver.h"
 #include "util.h"
 
 #define SMALL_PASS_PAGES	256	/* 1 MiB */
@@ -51,10 +63,33 @@ static void print_row(const char *pass, const char *method, const struct dump_st
 	fflush(stdout);
 }
 
+/* criu's final dump talks to the same kind of page server as the passes */
+static int check_criu_layout(const struct checkpoint_opts *o, const char *version)
+{
+	const struct ps_opts *ps = o->pass.page_server;
+	enum ps_layout layout;
+
+	if (!ps)
+		return 0;
+	if (ps_layout_of(version, &layout)) {
+		pr_err("cannot tell the page-server header layout of criu %s", version);
+		return -EINVAL;
+	}
+	if (layout != ps->layout) {
+		pr_err("criu %s here sends %d-byte page-server headers, but --page-server-criu %s "
+		       "says the page server reads %d-byte ones: they must be the same",
+		       version, layout, ps->criu, ps->layout);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_setup(const struct checkpoint_opts *o)
 {
 	static const char *const own[] = { "-t", "--tree", "-D", "--images-dir",
 					   "--prev-images-dir", "--track-mem" };
+	static const char *const ps[] = { "--page-server", "--address", "--port",
+					  "--ps-socket" };
 	struct kerndat kd;
 	char path[PATH_MAX], version[64];
 	int ret;
@@ -76,6 +111,13 @@ static int check_setup(const struct checkpoint_opts *o)
 				return -EINVAL;
 			}
 		}
+		for (size_t k = 0; k < ARRAY_SIZE(ps); k++) {
+			if (!strcmp(o->criu_args[i], ps[k])) {
+				pr_err("criu option %s: give memsplice --page-server --address A "
+				       "--port P, for the passes and criu alike", ps[k]);
+				return -EINVAL;
+			}
+		}
 	}
 	if (o->final_criu) {
 		ret = criu_version(version, sizeof(version));
@@ -88,6 +130,9 @@ static int check_setup(const struct checkpoint_opts *o)
 			return ret;
 		}
 		pr_info("criu %s", version);
+		ret = check_criu_layout(o, version);
+		if (ret)
+			return ret;
 	}
 	for (const char *sub = "1"; sub; sub = strcmp(sub, "1") ? NULL : "final") {
 		snprintf(path, sizeof(path), "%s/%s", o->dir, sub);
@@ -163,17 +208,46 @@ static int run_passes(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 	return 0;
 }
 
+/*
+ * The final dump's page server: connected here (retrying, as the passes
+ * do), handed to criu as an inherited fd.  *@sk stays -1 without one.
+ */
+static int connect_for_criu(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
+			    int *sk, char *num, size_t len)
+{
+	int ret;
+
+	*sk = -1;
+	if (!o->pass.page_server)
+		return 0;
+	ret = ps_connect(o->pass.page_server, interrupted, sk);
+	if (ret)
+		return ret;
+	if (fcntl(*sk, F_SETFD, 0) < 0) {	/* criu inherits it */
+		ret = -errno;
+		pr_errno(ret, "cannot pass the page server's socket to criu");
+		close(*sk);
+		*sk = -1;
+		return ret;
+	}
+	snprintf(num, len, "%d", *sk);
+	return 0;
+}
+
 static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
 		      unsigned int last)
 {
-	char path[PATH_MAX], pid[16], parent[32], failed[PATH_MAX + 16];
+	char path[PATH_MAX], pid[16], parent[32], failed[PATH_MAX + 16], sknum[16];
 	const char *fixed[] = { "criu", "dump", "-t", pid, "-D", path, "--track-mem",
-				"--prev-images-dir", parent, "-o", "dump.log" };
-	int nfixed = ARRAY_SIZE(fixed), ret;
+				"--prev-images-dir", parent, "-o", "dump.log",
+				"--page-server", "--ps-socket", sknum };
+	int nfixed = ARRAY_SIZE(fixed), ret, sk;
 	struct dump_stats st = { 0 };
 	char **argv;
 	uint64_t t0;
 
+	if (!o->pass.page_server)
+		nfixed -= 3;
 	ret = make_subdir(o->dir, "final", path, sizeof(path));
 	if (ret)
 		return ret;
@@ -182,12 +256,20 @@ static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 	argv = calloc(nfixed + o->nr_criu_args + 1, sizeof(*argv));
 	if (!argv)
 		return -ENOMEM;
-	memcpy(argv, fixed, sizeof(fixed));
+	memcpy(argv, fixed, nfixed * sizeof(*argv));
 	for (int i = 0; i < o->nr_criu_args; i++)
 		argv[nfixed + i] = o->criu_args[i];
 
 	t0 = now_us();
+	ret = connect_for_criu(o, interrupted, &sk, sknum, sizeof(sknum));
+	if (ret) {
+		free(argv);
+		rmdir(path);
+		return ret;
+	}
 	ret = criu_run(argv, interrupted);
+	if (sk >= 0)
+		close(sk);	/* criu's copy was the one in use; the server sees the end */
 	free(argv);
 	if (ret) {
 		/* never leave a set that looks complete */
@@ -206,7 +288,11 @@ static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 	if (stats_read_image(path, &st))
 		pr_warn("criu wrote no readable %s/stats-dump", path);
 	print_row("final", "criu", &st, now_us() - t0);
-	printf("restore: criu restore -D %s\n", path);
+	if (o->pass.page_server)
+		printf("restore: copy the files of %s (not dump.log) into the page server's "
+		       "last directory, then criu restore -D there\n", path);
+	else
+		printf("restore: criu restore -D %s\n", path);
 	return 0;
 }
 
@@ -227,7 +313,8 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 		return ret;
 	if (!o->final_criu) {
 		printf("final: none (criu dump -t %d --track-mem --prev-images-dir ../%u "
-		       "-D %s/final makes the set restorable)\n", o->pass.pid, last, o->dir);
+		       "-D %s/final%s makes the set restorable)\n", o->pass.pid, last, o->dir,
+		       o->pass.page_server ? " --page-server --address A --port P" : "");
 		return 0;
 	}
 	return final_dump(o, interrupted, last);

@@ -23,6 +23,7 @@
 #include "parent.h"
 #include "pstree.pb-c.h"
 #include "sink-image.h"
+#include "sink-pageserver.h"
 #include "util.h"
 
 static int uptime_us(uint64_t *out)
@@ -179,7 +180,11 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	ret = ops->create(&ctx.src, &sopts);	/* says why it failed */
 	if (ret)
 		goto err_parent;
-	ret = sink_image_create(&ctx.sink, &set);
+	/* a page server is connected and checked before the tree is frozen */
+	if (o->page_server)
+		ret = sink_ps_create(&ctx.sink, o->page_server, &set, interrupted);
+	else
+		ret = sink_image_create(&ctx.sink, &set);
 	if (ret)
 		goto err_src;
 	ret = target_open(&ctx.self, getpid(), getpid());
@@ -223,6 +228,12 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		pr_info("method %s moves pages while the tree is frozen", ops->name);
 
 	ret = xfer_jobs(&ctx);
+	if (!ret && ctx.sink.ops->finish) {
+		uint64_t t = now_us();
+
+		ret = ctx.sink.ops->finish(&ctx.sink);	/* before inventory.img */
+		ctx.stats.memwrite_time += now_us() - t;
+	}
 	if (ret)
 		goto err_tree;
 	if (o->pre_dump || !o->kill)
@@ -256,7 +267,10 @@ out:
 	pstree_free(&ctx.tree);
 err_sink:
 	target_close(&ctx.self);
-	sink_image_destroy(&ctx.sink);
+	if (o->page_server)
+		sink_ps_destroy(&ctx.sink);
+	else
+		sink_image_destroy(&ctx.sink);
 err_src:
 	ops->destroy(&ctx.src);
 err_parent:

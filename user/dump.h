@@ -16,6 +16,8 @@
 #include "stats.h"
 #include "vma.h"
 
+struct ps_opts;
+
 struct dump_opts {
 	pid_t pid;
 	const char *dir;
@@ -27,6 +29,12 @@ struct dump_opts {
 	bool kill;		/* dump: kill the tree afterwards (criu's default) */
 	bool display_stats;
 	const char *stats_json;
+	/*
+	 * page_server: send the pages to a `criu page-server` instead of
+	 * pages-N.img (user/sink-pageserver.h); DIR still gets every other
+	 * image and the pagemaps, without pages.  NULL: image files.
+	 */
+	const struct ps_opts *page_server;
 	/*
 	 * Test hooks, set only by test builds (selftests/memsplice-test):
 	 * frozen_hook_fd (MEMSPLICE_TEST_FROZEN_FD): with the tree frozen and

@@ -17,9 +17,12 @@
 #include "dump.h"
 #include "log.h"
 #include "memsplice.h"
+#include "sink-pageserver.h"
 #include "util.h"
 
 #define DEFAULT_BUFFER_SIZE	(4UL << 20)
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
 #define PID_MAX_LIMIT		(4 * 1024 * 1024)	/* the kernel's, 64-bit */
 
 static volatile sig_atomic_t interrupted;
@@ -33,6 +36,7 @@ enum opt {
 	OPT_TREE = 't', OPT_DIR = 'D', OPT_LEAVE = 'R', OPT_METHOD = 'm',
 	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
+	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -48,6 +52,11 @@ static const struct option long_opts[] = {
 	{ "stats-json",		required_argument, NULL, OPT_JSON },
 	{ "max-passes",		required_argument, NULL, OPT_PASSES },
 	{ "final",		required_argument, NULL, OPT_FINAL },
+	{ "page-server",	no_argument,	   NULL, OPT_PS },
+	{ "address",		required_argument, NULL, OPT_PS_ADDR },
+	{ "port",		required_argument, NULL, OPT_PS_PORT },
+	{ "page-server-criu",	required_argument, NULL, OPT_PS_CRIU },
+	{ "page-server-timeout", required_argument, NULL, OPT_PS_TIMEOUT },
 	{ "verbose",		no_argument,	   NULL, OPT_VERBOSE },
 	{ "log-file",		required_argument, NULL, OPT_LOG },
 	{ "help",		no_argument,	   NULL, OPT_HELP },
@@ -57,6 +66,9 @@ static const struct option long_opts[] = {
 /* what the command line said, before a command makes sense of it */
 struct cli {
 	struct dump_opts dump;
+	bool page_server;		/* --page-server */
+	bool ps_detail;			/* one of the options that need it */
+	struct ps_opts ps;
 	unsigned int max_passes;
 	bool final_criu;
 	const char *arg;		/* show's DIR */
@@ -71,12 +83,32 @@ struct command {
 	int (*run)(struct cli *c);
 };
 
+/* --page-server and the options that go with it, as criu names them */
+static int page_server_setup(struct cli *c)
+{
+	if (!c->page_server) {
+		if (c->ps_detail) {
+			pr_err("--address, --port and --page-server-* need --page-server");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!c->ps.address || !c->ps.port) {
+		pr_err("--page-server needs --address and --port of a `criu page-server`");
+		return -EINVAL;
+	}
+	c->dump.page_server = &c->ps;
+	return 0;
+}
+
 static int run_dump(struct cli *c)
 {
 	if (!c->dump.pid || !c->dump.dir) {
 		pr_err("%s needs -t PID and -D DIR", c->dump.pre_dump ? "pre-dump" : "dump");
 		return -EINVAL;
 	}
+	if (page_server_setup(c))
+		return -EINVAL;
 	return dump_tree(&c->dump, &interrupted, NULL);
 }
 
@@ -101,6 +133,9 @@ static int run_checkpoint(struct cli *c)
 		pr_err("checkpoint needs -t PID and -D DIR");
 		return -EINVAL;
 	}
+	if (page_server_setup(c))
+		return -EINVAL;
+	o.pass.page_server = c->dump.page_server;
 	return cmd_checkpoint(&o, &interrupted);
 }
 
@@ -121,17 +156,19 @@ static int run_show(struct cli *c)
 }
 
 #define COMMON		OPT_VERBOSE, OPT_LOG, OPT_HELP
+#define PS_OPTS		OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT
 #define DUMP_OPTS	OPT_TREE, OPT_DIR, OPT_PREV, OPT_TRACK, OPT_METHOD, OPT_BUFSZ, \
-			OPT_STATS, OPT_JSON
+			OPT_STATS, OPT_JSON, PS_OPTS
 
 static const struct command commands[] = {
 	{ "checkpoint",
 	  "-t PID -D DIR [--method M] [--max-passes N] [--final criu|none]\n"
-	  "                     [-- CRIU-DUMP-OPTIONS]",
+	  "                     [--page-server --address A --port P] [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_FINAL,
-			 COMMON, 0 },
+			 PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
-	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [options]",
+	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem]\n"
+	  "                     [--page-server --address A --port P] [options]",
 	  (const int[]){ DUMP_OPTS, COMMON, 0 }, run_pre_dump },
 	{ "dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--kill] [options]",
 	  (const int[]){ DUMP_OPTS, OPT_LEAVE, OPT_KILL, COMMON, 0 }, run_dump },
@@ -163,6 +200,16 @@ static void print_usage(FILE *f)
 	      "  -R, --leave-running       dump: resume the tree afterwards (the default)\n"
 	      "      --max-passes N        checkpoint: at most N pre-dumps (default 5)\n"
 	      "      --final criu|none     checkpoint: run criu dump after them (default), or stop\n"
+	      "      --page-server         send the pages to `criu page-server` (the pagemaps and\n"
+	      "                            every other image stay in DIR; no pages there)\n"
+	      "      --address A           page server host (with --page-server)\n"
+	      "      --port P              page server TCP port (with --page-server)\n"
+	      "      --page-server-criu V  the server's criu version (default " PS_DEFAULT_CRIU "): up to\n"
+	      "                            4.1 its headers are 24 bytes, from 4.2 32 bytes\n"
+	      "      --page-server-timeout S  wait at most S seconds (default "
+	      STR(PS_DEFAULT_TIMEOUT) ") for the server\n"
+	      "                            to listen (refused connections are retried), to\n"
+	      "                            take more data, to answer\n"
 	      "  -m, --method M            auto (default), or one of:", f);
 	for (size_t i = 0; i < nr_backends; i++)
 		fprintf(f, " %s", backends[i]->name);
@@ -297,6 +344,34 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		}
 		c->final_criu = !strcmp(arg, "criu");
 		break;
+	case OPT_PS: c->page_server = true; break;
+	case OPT_PS_ADDR: c->ps.address = arg; c->ps_detail = true; break;
+	case OPT_PS_PORT:
+		if (parse_uint(arg, 1, 65535, &v)) {
+			fprintf(stderr, "memsplice: invalid --port '%s' (1 to 65535)\n", arg);
+			return -EINVAL;
+		}
+		c->ps.port = v;
+		c->ps_detail = true;
+		break;
+	case OPT_PS_CRIU:
+		if (ps_layout_of(arg, &c->ps.layout)) {
+			fprintf(stderr, "memsplice: invalid --page-server-criu '%s' "
+				"(a criu version: 3.17, 4.2, ...)\n", arg);
+			return -EINVAL;
+		}
+		c->ps.criu = arg;
+		c->ps_detail = true;
+		break;
+	case OPT_PS_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &v)) {
+			fprintf(stderr, "memsplice: invalid --page-server-timeout '%s' "
+				"(1 to 3600 seconds)\n", arg);
+			return -EINVAL;
+		}
+		c->ps.timeout_s = v;
+		c->ps_detail = true;
+		break;
 	case OPT_VERBOSE: (*verbosity)++; break;
 	case OPT_LOG: *log_file = arg; break;
 	default:
@@ -313,6 +388,8 @@ int main(int argc, char **argv)
 			  .frozen_hook_fd = -1, .thawed_hook_fd = -1 },
 		.max_passes = CHECKPOINT_MAX_PASSES,
 		.final_criu = true,
+		.ps = { .criu = PS_DEFAULT_CRIU, .layout = PS_LAYOUT_24,
+			.timeout_s = PS_DEFAULT_TIMEOUT },
 	};
 	const struct command *cmd = NULL;
 	const char *log_file = NULL, *name;

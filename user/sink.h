@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Page sinks: where pages go (image files now, a page server later).
+ * Page sinks: where pages go (image files, or a CRIU page server).
  *
  * The dump loop describes each process's memory to the sink as a sequence of
  * pagemap runs in address order: present runs come with their bytes, parent
@@ -46,6 +46,13 @@ struct page_sink_ops {
 			unsigned long nr_pages, unsigned int flags);
 	/* close - finish the current pagemap; returns -errno without printing. */
 	int (*close)(struct page_sink *sink);
+	/*
+	 * finish - every pagemap of the pass is out: make the pass complete
+	 * where the pages went (a page server: PS_IOV_CLOSE and its answer),
+	 * before inventory.img says it is.  NULL when the image set's own
+	 * commit is all it takes.  Prints why it failed.
+	 */
+	int (*finish)(struct page_sink *sink);
 };
 
 #endif
