@@ -3,18 +3,26 @@
  * Side-by-side pre-dump benchmark: one victim per size, every tool on the
  * same victim in the same run, medians of N runs.
  *
- *   bench [-n RUNS] [-s MIB[,MIB...]] TOOL...
+ *   bench [-n RUNS] [-s MIB[,MIB...]] [-S] TOOL...
  *   TOOL: memsplice:METHOD | criu:read | criu:splice
  *
  * Per run: frozen time (from the tool's own statistics), total wall time,
  * throughput (bytes written / total time) and the tool's peak RSS (wait4).
+ *
+ * -S, pre-dump to a socket: TOOL sends the pages to a `criu page-server` on
+ * loopback, started for each run (memsplice pre-dump --page-server, criu
+ * pre-dump --page-server).  Reported: wall time, MiB/s (bytes the server
+ * wrote / wall time), the tool's CPU time (user + sys) and peak RSS.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,21 +132,190 @@ static bool tool_available(const char *tool)
 	return !system("criu check >/dev/null 2>&1");
 }
 
+#define PS_ADDR		"127.0.0.1"
+#define PS_PORT		27200	/* + run number: no TIME_WAIT in the way */
+
+struct sock_sample {
+	double total_ms, mib_s, cpu_ms, rss_mib;
+};
+
+/* until @pid listens on @port (in its /proc/PID/net/tcp); 0, or -1 after a minute */
+static int wait_listen(pid_t pid, unsigned int port)
+{
+	char path[64], line[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp", pid);
+	for (int i = 0; i < 6000; i++) {
+		FILE *f = fopen(path, "re");
+		unsigned int lport, state;
+
+		if (!f)
+			return -1;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, " %*d: %*x:%x %*x:%*x %x", &lport, &state) == 2 &&
+			    lport == port && state == 0x0A) {
+				fclose(f);
+				return 0;
+			}
+		}
+		fclose(f);
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;	/* it gave up */
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* bytes of every pages-*.img in @dir: what reached the page server */
+static double pages_bytes(const char *dir)
+{
+	struct dirent *de;
+	double total = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char p[1200];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (!strncmp(de->d_name, "pages-", 6) && !stat(p, &st))
+			total += st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+static pid_t spawn_logged(const char *log, const char *const *argv)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* one pre-dump of @pid by @tool into a page server on @port */
+static int run_socket(const char *tool, pid_t pid, unsigned int port, struct sock_sample *s)
+{
+	char *cdir = make_dir("bench"), *sdir = make_dir("bench-ps");
+	char p[16], portstr[16], mode[64], log[600], slog[600];
+	const char *server_argv[] = { "criu", "page-server", "-D", sdir, "--address", PS_ADDR,
+				      "--port", portstr, "-o", "ps.log", NULL };
+	const char *ms_argv[] = { memsplice_bin(), "pre-dump", "-t", p, "-D", cdir, "--method",
+				  tool + 10, "--page-server", "--address", PS_ADDR, "--port",
+				  portstr, NULL };
+	const char *criu_argv[] = { "criu", "pre-dump", "-t", p, "-D", cdir, "--shell-job",
+				    "--track-mem", mode, "-o", "criu.log", "--page-server",
+				    "--address", PS_ADDR, "--port", portstr, NULL };
+	int st, sst, ret = -1;
+	pid_t server, child;
+	struct rusage ru;
+	double t0;
+
+	if (!cdir || !sdir)
+		goto out;
+	snprintf(p, sizeof(p), "%d", pid);
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	snprintf(mode, sizeof(mode), "--pre-dump-mode=%s", tool + 5);
+	snprintf(log, sizeof(log), "%s/tool.log", cdir);
+	snprintf(slog, sizeof(slog), "%s/server.out", cdir);
+	server = spawn_logged(slog, server_argv);
+	if (server < 0)
+		goto out;
+	if (wait_listen(server, port)) {
+		fprintf(stderr, "bench: the page server on port %u did not come up\n", port);
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+		goto out;
+	}
+	t0 = now_ms();
+	child = spawn_logged(log, strncmp(tool, "memsplice:", 10) ? criu_argv : ms_argv);
+	if (child < 0 || wait4(child, &st, 0, &ru) != child) {
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+		goto out;
+	}
+	s->total_ms = now_ms() - t0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		kill(server, SIGKILL);	/* it may wait for a pass that never comes */
+	if (waitpid(server, &sst, 0) != server || !WIFEXITED(st) || WEXITSTATUS(st) ||
+	    !WIFEXITED(sst) || WEXITSTATUS(sst)) {
+		char cmd[2400];
+
+		fprintf(stderr, "bench: %s to a page server failed; the end of the logs:\n", tool);
+		snprintf(cmd, sizeof(cmd), "tail -n 4 %s %s/criu.log %s %s/ps.log 1>&2", log, cdir,
+			 slog, sdir);
+		if (system(cmd))
+			fprintf(stderr, "bench: (no log)\n");
+		goto out;
+	}
+	s->mib_s = pages_bytes(sdir) / (1 << 20) / (s->total_ms / 1e3);
+	s->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	s->rss_mib = ru.ru_maxrss / 1024.0;
+	ret = 0;
+out:
+	if (cdir)
+		remove_dir(cdir);
+	if (sdir)
+		remove_dir(sdir);
+	free(cdir);
+	free(sdir);
+	return ret;
+}
+
+static void bench_socket(const char *label, struct victim *v, const char *tool, int runs,
+			 unsigned int *port)
+{
+	double to[64], th[64], cpu[64], rs[64];
+	int ok = 0;
+
+	for (int r = 0; r < runs; r++) {
+		struct sock_sample smp;
+
+		if (!run_socket(tool, v->pid, (*port)++, &smp)) {
+			to[ok] = smp.total_ms;
+			th[ok] = smp.mib_s;
+			cpu[ok] = smp.cpu_ms;
+			rs[ok] = smp.rss_mib;
+			ok++;
+		}
+	}
+	if (ok < runs) {
+		printf("%-6s %-20s %12s\n", label, tool, "(failed)");
+		return;
+	}
+	printf("%-6s %-20s %12.1f %10.0f %12.1f %7.1f MiB\n", label, tool, median(to, ok),
+	       median(th, ok), median(cpu, ok), median(rs, ok));
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	int runs = 5, c, nsizes = 0;
+	bool sock = false;
+	unsigned int port = PS_PORT;
 	unsigned long sizes[8];
 	char *s, *tok;
 
-	while ((c = getopt(argc, argv, "n:s:")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:S")) != -1) {
 		switch (c) {
 		case 'n': runs = atoi(optarg); break;
+		case 'S': sock = true; break;
 		case 's':
 			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
 				sizes[nsizes++] = strtoul(tok, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] TOOL...\n");
+			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] [-S] TOOL...\n");
 			return 2;
 		}
 	}
@@ -151,9 +328,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] TOOL...\n");
 		return 2;
 	}
-	printf("pre-dump of an idle victim, median of %d runs\n", runs);
-	printf("%-6s %-20s %12s %12s %10s %10s\n", "size", "tool", "frozen ms", "total ms",
-	       "MiB/s", "peak RSS");
+	if (sock) {
+		printf("pre-dump of an idle victim to criu page-server on loopback, "
+		       "median of %d runs\n", runs);
+		printf("%-6s %-20s %12s %10s %12s %10s\n", "size", "tool", "total ms", "MiB/s",
+		       "CPU ms", "peak RSS");
+	} else {
+		printf("pre-dump of an idle victim, median of %d runs\n", runs);
+		printf("%-6s %-20s %12s %12s %10s %10s\n", "size", "tool", "frozen ms",
+		       "total ms", "MiB/s", "peak RSS");
+	}
 	for (int si = 0; si < nsizes; si++) {
 		char pages[32], label[16];
 		const char *a[] = { "--anon", pages, NULL };
@@ -171,6 +355,14 @@ int main(int argc, char **argv)
 
 			if (!tool_available(argv[ti])) {
 				printf("%-6s %-20s %12s\n", label, argv[ti], "(not available)");
+				continue;
+			}
+			if (sock && !tool_available("criu:page-server")) {
+				printf("%-6s %-20s %12s\n", label, argv[ti], "(no criu page-server)");
+				continue;
+			}
+			if (sock) {
+				bench_socket(label, &v, argv[ti], runs, &port);
 				continue;
 			}
 			for (int r = 0; r < runs; r++) {

@@ -3,12 +3,16 @@
 #   host:      this kernel (6.18): memsplice's methods available here
 #   guest-6.1: Debian's 6.1 under QEMU TCG (~10x slower than native: read
 #              the ratios, not the absolute times), with CRIU 3.17 read and
-#              splice modes on the same victims, and the module when built.
-# Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5).
+#              splice modes on the same victims, and the module when built;
+#              then the same tools pre-dumping to `criu page-server` on
+#              loopback (bench -S: MiB/s, CPU time, peak RSS).
+# Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
+# MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG).
 set -eu
 cd "$(dirname "$0")/.."
 sizes=${MEMSPLICE_BENCH_SIZES:-64,1024}
 runs=${MEMSPLICE_BENCH_RUNS:-5}
+sruns=${MEMSPLICE_BENCH_SOCKET_RUNS:-3}
 methods="memsplice:read memsplice:device memsplice:parasite"
 
 echo "== host $(uname -r)"
@@ -21,4 +25,5 @@ if [ -f kernel/Makefile ] && ko=$(make -s --no-print-directory -C kernel KVER=6.
 fi
 echo "== guest 6.1 (QEMU TCG)"
 selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
-	bench/bench -n "$runs" -s "$sizes" $methods criu:read criu:splice
+	bench/bench -n "$runs" -s "$sizes" $methods criu:read criu:splice \; \
+	bench/bench -S -n "$sruns" -s "$sizes" $methods criu:read criu:splice
