@@ -3,11 +3,18 @@
  * Side-by-side pre-dump benchmark: one victim per size, every tool on the
  * same victim in the same run, medians of N runs.
  *
- *   bench [-n RUNS] [-s MIB[,MIB...]] [-S] TOOL...
+ *   bench [-n RUNS] [-s MIB[,MIB...]] [-P|-S] TOOL...
  *   TOOL: memsplice:METHOD | criu:read | criu:splice
  *
  * Per run: frozen time (from the tool's own statistics), total wall time,
  * throughput (bytes written / total time) and the tool's peak RSS (wait4).
+ *
+ * -P, the pipeline: TOOL pre-dumps twice with --track-mem (the victim
+ * dirties every 4th page in between), the victim dirties again, then
+ * `criu dump --track-mem --prev-images-dir` on top (leaving the victim
+ * running).  Reported from criu's final stats-dump: its frozen time, the
+ * pages it wrote and the pages it took from TOOL's chain; and the frozen
+ * time of TOOL's two pre-dumps.
  *
  * -S, pre-dump to a socket: TOOL sends the pages to a `criu page-server` on
  * loopback, started for each run (memsplice pre-dump --page-server, criu
@@ -33,6 +40,7 @@
 
 struct sample {
 	double frozen_ms, total_ms, mib_s, rss_mib;
+	double pages, parent_pages;
 };
 
 static double now_ms(void)
@@ -57,7 +65,7 @@ static double median(double *v, int n)
 }
 
 /* frozen time and pages written from DIR/stats-dump (memsplice and criu write it alike) */
-static int read_stats(const char *dir, double *frozen_ms, double *pages)
+static int read_stats(const char *dir, double *frozen_ms, double *pages, double *parent)
 {
 	ProtobufCMessage *msg;
 	struct img img;
@@ -79,12 +87,19 @@ static int read_stats(const char *dir, double *frozen_ms, double *pages)
 	if (se->dump) {
 		*frozen_ms = se->dump->frozen_time / 1e3;
 		*pages = se->dump->pages_written;
+		*parent = se->dump->pages_skipped_parent;
 	}
 	stats_entry__free_unpacked(se, NULL);
 	return ret;
 }
 
-static int run_tool(const char *tool, pid_t pid, const char *dir, struct sample *s)
+/*
+ * One pre-dump of @pid by @tool into @dir, memsplice's with --track-mem when
+ * @track (criu's always); @prev: the parent, relative to @dir, or NULL.
+ * "criu:dump" is criu's final dump, leaving @pid running.
+ */
+static int run_tool(const char *tool, pid_t pid, const char *dir, bool track,
+		    const char *prev, struct sample *s)
 {
 	char p[16], mode[64], log[600];
 	struct rusage ru;
@@ -103,23 +118,37 @@ static int run_tool(const char *tool, pid_t pid, const char *dir, struct sample 
 
 		dup2(fd, 1);
 		dup2(fd, 2);
+		const char *pv = prev ? "--prev-images-dir" : NULL;
+
+		if (!strncmp(tool, "memsplice:", 10) && track)
+			execl(memsplice_bin(), "memsplice", "pre-dump", "-t", p, "-D", dir,
+			      "--method", tool + 10, "--track-mem", pv, prev, NULL);
 		if (!strncmp(tool, "memsplice:", 10))
 			execl(memsplice_bin(), "memsplice", "pre-dump", "-t", p, "-D", dir,
 			      "--method", tool + 10, NULL);
+		if (!strcmp(tool, "criu:dump"))
+			execlp("criu", "criu", "dump", "-t", p, "-D", dir, "--shell-job",
+			       "--leave-running", "--track-mem", "-o", "criu.log", pv, prev, NULL);
 		snprintf(mode, sizeof(mode), "--pre-dump-mode=%s", tool + 5);
 		execlp("criu", "criu", "pre-dump", "-t", p, "-D", dir, "--shell-job",
-		       "--track-mem", mode, "-o", "criu.log", NULL);
+		       "--track-mem", mode, "-o", "criu.log", pv, prev, NULL);
 		_exit(127);
 	}
 	if (wait4(child, &status, 0, &ru) != child)
 		return -1;
 	s->total_ms = now_ms() - t0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "bench: %s failed (see %s)\n", tool, log);
+		char cmd[1400];
+
+		fprintf(stderr, "bench: %s failed; the end of its log:\n", tool);
+		snprintf(cmd, sizeof(cmd), "tail -n 4 %s %s/criu.log 1>&2", log, dir);
+		if (system(cmd))
+			fprintf(stderr, "bench: (no log)\n");
 		return -1;
 	}
-	if (read_stats(dir, &s->frozen_ms, &pages))
+	if (read_stats(dir, &s->frozen_ms, &pages, &s->parent_pages))
 		return -1;
+	s->pages = pages;
 	s->mib_s = pages * 4096 / (1 << 20) / (s->total_ms / 1e3);
 	s->rss_mib = ru.ru_maxrss / 1024.0;
 	return 0;
@@ -130,6 +159,58 @@ static bool tool_available(const char *tool)
 	if (!strncmp(tool, "memsplice:", 10))
 		return method_available(tool + 10);
 	return !system("criu check >/dev/null 2>&1");
+}
+
+/* -P: two pre-dumps by @tool, then criu dump on top; one sample */
+static int run_pipeline(const char *tool, struct victim *v, struct sample *pre, struct sample *fin)
+{
+	char *d[3] = { NULL }, rel[2][300];
+	struct sample s1;
+	int ret = -1;
+
+	for (int i = 0; i < 3; i++)
+		if (!(d[i] = make_dir("bench")))
+			goto out;
+	for (int i = 0; i < 2; i++)
+		snprintf(rel[i], sizeof(rel[i]), "../%s", strrchr(d[i], '/') + 1);
+	if (run_tool(tool, v->pid, d[0], true, NULL, &s1) || victim_dirty(v, v->pid) ||
+	    run_tool(tool, v->pid, d[1], true, rel[0], pre) || victim_dirty(v, v->pid) ||
+	    run_tool("criu:dump", v->pid, d[2], true, rel[1], fin))
+		goto out;
+	pre->frozen_ms += s1.frozen_ms;
+	ret = 0;
+out:
+	for (int i = 0; i < 3; i++) {
+		if (d[i])
+			remove_dir(d[i]);
+		free(d[i]);
+	}
+	return ret;
+}
+
+static void bench_pipeline(const char *label, struct victim *v, const char *tool, int runs)
+{
+	double pf[64], ff[64], fw[64], fp[64];
+	int ok = 0;
+
+	for (int r = 0; r < runs; r++) {
+		struct sample pre, fin;
+
+		if (!run_pipeline(tool, v, &pre, &fin)) {
+			pf[ok] = pre.frozen_ms;
+			ff[ok] = fin.frozen_ms;
+			fw[ok] = fin.pages;
+			fp[ok] = fin.parent_pages;
+			ok++;
+		}
+	}
+	if (ok < runs) {
+		printf("%-6s %-20s %12s\n", label, tool, "(failed)");
+		return;
+	}
+	printf("%-6s %-20s %14.1f %14.1f %12.0f %12.0f\n", label, tool, median(pf, ok),
+	       median(ff, ok), median(fw, ok), median(fp, ok));
+	fflush(stdout);
 }
 
 #define PS_ADDR		"127.0.0.1"
@@ -301,21 +382,22 @@ static void bench_socket(const char *label, struct victim *v, const char *tool, 
 int main(int argc, char **argv)
 {
 	int runs = 5, c, nsizes = 0;
-	bool sock = false;
+	bool pipeline = false, sock = false;
 	unsigned int port = PS_PORT;
 	unsigned long sizes[8];
 	char *s, *tok;
 
-	while ((c = getopt(argc, argv, "n:s:S")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:PS")) != -1) {
 		switch (c) {
 		case 'n': runs = atoi(optarg); break;
+		case 'P': pipeline = true; break;
 		case 'S': sock = true; break;
 		case 's':
 			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
 				sizes[nsizes++] = strtoul(tok, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] [-S] TOOL...\n");
+			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] [-P|-S] TOOL...\n");
 			return 2;
 		}
 	}
@@ -328,7 +410,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] TOOL...\n");
 		return 2;
 	}
-	if (sock) {
+	if (pipeline) {
+		printf("pipeline: 2 pre-dumps by TOOL, then criu dump --track-mem on top "
+		       "(1/4 of the victim dirtied before each of the last two), median of %d runs\n",
+		       runs);
+		printf("%-6s %-20s %14s %14s %12s %12s\n", "size", "pre-dumps by",
+		       "pre frozen ms", "criu frozen ms", "criu wrote", "from parent");
+	} else if (sock) {
 		printf("pre-dump of an idle victim to criu page-server on loopback, "
 		       "median of %d runs\n", runs);
 		printf("%-6s %-20s %12s %10s %12s %10s\n", "size", "tool", "total ms", "MiB/s",
@@ -340,12 +428,15 @@ int main(int argc, char **argv)
 	}
 	for (int si = 0; si < nsizes; si++) {
 		char pages[32], label[16];
-		const char *a[] = { "--anon", pages, NULL };
+		const char *a[] = { "--anon", pages, NULL, NULL };
 		struct victim v;
 
 		snprintf(pages, sizeof(pages), "%lu", sizes[si] << 8);
+		if (pipeline)
+			a[2] = "--nothp";	/* a dirtied page dirties its page, not 2 MiB */
 		snprintf(label, sizeof(label), "%luM", sizes[si]);
-		if (victim_start(&v, a, 1, 0)) {
+		/* criu dump wants the tree in its own session (pre-dump does not care) */
+		if (victim_start_opts(&v, a, 1, 0, &(struct victim_opts){ .detach = pipeline })) {
 			fprintf(stderr, "bench: cannot start a %lu MiB victim\n", sizes[si]);
 			return 1;
 		}
@@ -355,6 +446,10 @@ int main(int argc, char **argv)
 
 			if (!tool_available(argv[ti])) {
 				printf("%-6s %-20s %12s\n", label, argv[ti], "(not available)");
+				continue;
+			}
+			if (pipeline) {
+				bench_pipeline(label, &v, argv[ti], runs);
 				continue;
 			}
 			if (sock && !tool_available("criu:page-server")) {
@@ -369,7 +464,7 @@ int main(int argc, char **argv)
 				struct sample smp;
 				char *dir = make_dir("bench");
 
-				if (dir && !run_tool(argv[ti], v.pid, dir, &smp)) {
+				if (dir && !run_tool(argv[ti], v.pid, dir, false, NULL, &smp)) {
 					fr[ok] = smp.frozen_ms;
 					to[ok] = smp.total_ms;
 					th[ok] = smp.mib_s;

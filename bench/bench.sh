@@ -4,15 +4,19 @@
 #   guest-6.1: Debian's 6.1 under QEMU TCG (~10x slower than native: read
 #              the ratios, not the absolute times), with CRIU 3.17 read and
 #              splice modes on the same victims, and the module when built;
-#              then the same tools pre-dumping to `criu page-server` on
-#              loopback (bench -S: MiB/s, CPU time, peak RSS).
+#              then the pipeline: two pre-dumps by each tool and criu dump
+#              --track-mem on top (bench -P: what criu took from the chain,
+#              its frozen time); then the same tools pre-dumping to `criu
+#              page-server` on loopback (bench -S: MiB/s, CPU time, peak RSS).
 # Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
-# MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG).
+# MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG),
+# MEMSPLICE_BENCH_PIPELINE_SIZES (MiB, default 64,256).
 set -eu
 cd "$(dirname "$0")/.."
 sizes=${MEMSPLICE_BENCH_SIZES:-64,1024}
 runs=${MEMSPLICE_BENCH_RUNS:-5}
 sruns=${MEMSPLICE_BENCH_SOCKET_RUNS:-3}
+psizes=${MEMSPLICE_BENCH_PIPELINE_SIZES:-64,256}
 methods="memsplice:read memsplice:device memsplice:parasite"
 
 echo "== host $(uname -r)"
@@ -26,4 +30,5 @@ fi
 echo "== guest 6.1 (QEMU TCG)"
 selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
 	bench/bench -n "$runs" -s "$sizes" $methods criu:read criu:splice \; \
+	bench/bench -P -n "$runs" -s "$psizes" $methods criu:read criu:splice \; \
 	bench/bench -S -n "$sruns" -s "$sizes" $methods criu:read criu:splice
