@@ -11,7 +11,7 @@ TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno
 TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test \
 		   selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test selftests/migrate_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim
-VTEST_O		:= $(B)/selftests/vtest.o $(B)/images/pagemap.pb-c.o
+VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
 
@@ -22,11 +22,13 @@ $(KSFT_HDRS) &:
 selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
 
-$(B)/selftests/vtest.o: selftests/lib/vtest.c selftests/lib/vtest.h selftests/lib/pattern.h $(PB_H)
+$(B)/selftests/vtest.o $(B)/selftests/imgview.o: $(B)/selftests/%.o: selftests/lib/%.c \
+		selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/pattern.h $(PB_H)
 	@mkdir -p $(B)/selftests
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h
+selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h \
+		  selftests/lib/imgview.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c
 
 selftests/spvm_fuzz: selftests/spvm_fuzz.c $(KSFT_HDRS) $(wildcard include/uapi/linux/*.h)
