@@ -254,8 +254,11 @@ static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 	snprintf(pid, sizeof(pid), "%d", o->pass.pid);
 	snprintf(parent, sizeof(parent), "../%u", last);
 	argv = calloc(nfixed + o->nr_criu_args + 1, sizeof(*argv));
-	if (!argv)
+	if (!argv) {
+		pr_err("out of memory");
+		rmdir(path);
 		return -ENOMEM;
+	}
 	memcpy(argv, fixed, nfixed * sizeof(*argv));
 	for (int i = 0; i < o->nr_criu_args; i++)
 		argv[nfixed + i] = o->criu_args[i];
