@@ -86,6 +86,7 @@ static int check_criu_layout(const struct checkpoint_opts *o, const char *versio
 
 static int check_setup(const struct checkpoint_opts *o)
 {
+	static const char *const subdirs[] = { "1", "final" };	/* a run creates them */
 	static const char *const own[] = { "-t", "--tree", "-D", "--images-dir",
 					   "--prev-images-dir", "--track-mem" };
 	static const char *const ps[] = { "--page-server", "--address", "--port",
@@ -134,8 +135,8 @@ static int check_setup(const struct checkpoint_opts *o)
 		if (ret)
 			return ret;
 	}
-	for (const char *sub = "1"; sub; sub = strcmp(sub, "1") ? NULL : "final") {
-		snprintf(path, sizeof(path), "%s/%s", o->dir, sub);
+	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, subdirs[i]);
 		if (!access(path, F_OK)) {
 			pr_err("%s exists: checkpoint writes into a directory without 1/ or final/",
 			       path);
