@@ -429,7 +429,7 @@ static int pstree_entries(const char *dir, pid_t pid, bool *found)
 	return pclose(f) ? -1 : n;
 }
 
-static pid_t zombie_child_of(pid_t pid)
+static pid_t first_child_of(pid_t pid)
 {
 	char path[64], *end;
 	FILE *f;
@@ -453,7 +453,7 @@ TEST_F(tree, zombie_child)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_zombie_child));
-	z = zombie_child_of(self->pid);
+	z = first_child_of(self->pid);
 	ASSERT_GT(z, 0);
 	ASSERT_EQ('Z', proc_state(z));
 	ASSERT_EQ(0, memsplice(_metadata, self, variant, "pre-dump"));
@@ -515,7 +515,7 @@ TEST_F(tree, children_without_proc_children)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_with_child));
-	child = zombie_child_of(self->pid);	/* the first child, zombie or not */
+	child = first_child_of(self->pid);
 	ASSERT_GT(child, 0);
 	snprintf(pid, sizeof(pid), "%d", self->pid);
 	EXPECT_EQ(0, run_memsplice_hooked(args, self->err, sizeof(self->err),
@@ -644,7 +644,7 @@ TEST_F(tree, task_that_cannot_stop)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_vfork));
-	child = zombie_child_of(self->pid);	/* the vfork child */
+	child = first_child_of(self->pid);	/* the vfork child */
 	ASSERT_GT(child, 0);
 	ASSERT_EQ('D', proc_state(self->pid));
 	snprintf(pid, sizeof(pid), "%d", self->pid);
