@@ -247,27 +247,6 @@ static int wait_listen(pid_t pid, unsigned int port)
 	return -1;
 }
 
-/* bytes of every pages-*.img in @dir: what reached the page server */
-static double pages_bytes(const char *dir)
-{
-	struct dirent *de;
-	double total = 0;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char p[1200];
-		struct stat st;
-
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (!strncmp(de->d_name, "pages-", 6) && !stat(p, &st))
-			total += st.st_size;
-	}
-	closedir(d);
-	return total;
-}
-
 static pid_t spawn_logged(const char *log, const char *const *argv)
 {
 	pid_t pid = fork();
@@ -338,7 +317,7 @@ static int run_socket(const char *tool, pid_t pid, unsigned int port, struct soc
 			fprintf(stderr, "bench: (no log)\n");
 		goto out;
 	}
-	s->mib_s = pages_bytes(sdir) / (1 << 20) / (s->total_ms / 1e3);
+	s->mib_s = (double)pages_bytes(sdir) / (1 << 20) / (s->total_ms / 1e3);
 	s->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	s->rss_mib = ru.ru_maxrss / 1024.0;

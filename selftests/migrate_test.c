@@ -272,27 +272,6 @@ static bool has_file(const char *dir, const char *name)
 	return !access(p, F_OK);
 }
 
-/* bytes of every pages-*.img in @dir */
-static long pages_bytes(const char *dir)
-{
-	struct dirent *de;
-	long total = 0;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char p[1024];
-		struct stat st;
-
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (!strncmp(de->d_name, "pages-", 6) && !stat(p, &st))
-			total += st.st_size;
-	}
-	closedir(d);
-	return total;
-}
-
 static int count_lines(const char *s)
 {
 	int n = 0;

@@ -452,3 +452,22 @@ unsigned long shmem_id_of(const char *dir)
 	return n == 1 ? id : 0;
 }
 
+long pages_bytes(const char *dir)
+{
+	struct dirent *de;
+	long total = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char p[1200];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (!strncmp(de->d_name, "pages-", 6) && !stat(p, &st))
+			total += st.st_size;
+	}
+	closedir(d);
+	return total;
+}

@@ -69,4 +69,7 @@ int image_u32_fields(const char *path, uint32_t magic, int field, uint32_t *out,
 /* shmem_id_of - the one pagemap-shmem-ID.img in @dir; 0 if none or several */
 unsigned long shmem_id_of(const char *dir);
 
+/* pages_bytes - the size of every pages-*.img in @dir: the bytes dumped there */
+long pages_bytes(const char *dir);
+
 #endif
