@@ -9,7 +9,7 @@
 #
 # demo, check and bench first install the missing Debian packages
 # (scripts/deps.sh), then build in a sub-make: this Makefile and
-# user/parasite/parasite.mk ask compel and pkg-config for flags while they
+# user/source/parasite/parasite.mk ask compel and pkg-config for flags while they
 # are read, which is only right once the packages are there.  check ends
 # with selftests/fresh-root.sh: `make demo` on a pristine Debian 12 root.
 
@@ -30,10 +30,16 @@ PB_C		:= $(PROTOS:images/%.proto=$(B)/images/%.pb-c.c)
 PB_H		:= $(PB_C:.c=.h)
 PB_O		:= $(PB_C:.c=.o)
 
-USER_SRCS	:= main.c dump.c collect.c xfer.c pstree.c vma.c mm.c pagemap.c \
-		   parent.c image.c imgset.c sink-image.c sink-pageserver.c source-read.c backend.c \
-		   source-spvm.c source-device.c source-syscall.c parasite-ctl.c source-parasite.c \
-		   pagemap-scan.c target.c stats.c show.c check.c checkpoint.c criu.c log.c util.c
+# user/: the pipeline, one folder per stage (README, "Layout")
+USER_SRCS	:= main.c dump.c xfer.c checkpoint.c criu.c check.c show.c log.c util.c \
+		   tree/pstree.c tree/target.c \
+		   collect/collect.c collect/vma.c collect/mm.c collect/pagemap.c \
+		   collect/pagemap-scan.c collect/parent.c \
+		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c \
+		   source/parasite/source.c source/parasite/ctl.c \
+		   sink/image.c sink/pageserver.c \
+		   images/image.c images/imgset.c images/stats.c
+USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
 
 all: user/memsplice selftests selftests/memsplice-test
@@ -47,26 +53,26 @@ $(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
 	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/images -c -o $@ $<
 
 # ---- the tool ----------------------------------------------------------------
-$(B)/user/%.o: user/%.c $(PB_H) $(wildcard user/*.h) $(wildcard include/uapi/linux/*.h)
-	@mkdir -p $(B)/user
+$(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/uapi/linux/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 include selftests/selftests.mk
-include user/parasite/parasite.mk
+include user/source/parasite/parasite.mk
 
 # COMPEL_LIBS comes from parasite.mk: keep it in the recipe, not in LIBS
 user/memsplice: $(USER_O) $(PB_O)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
 # the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
-$(B)/user/main-test.o: user/main.c $(PB_H) $(wildcard user/*.h)
+$(B)/user/main-test.o: user/main.c $(PB_H) $(USER_H)
 	@mkdir -p $(B)/user
 	$(CC) $(CFLAGS) $(XCFLAGS) -DMEMSPLICE_TEST_HOOKS -c -o $@ $<
 
 selftests/memsplice-test: $(filter-out $(B)/user/main.o,$(USER_O)) $(B)/user/main-test.o $(PB_O)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
-bench/bench: bench/bench.c $(VTEST_O) $(B)/user/image.o $(B)/user/log.o $(B)/user/util.o \
+bench/bench: bench/bench.c $(VTEST_O) $(B)/user/images/image.o $(B)/user/log.o $(B)/user/util.o \
 	     $(B)/images/stats.pb-c.o
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $^ -lprotobuf-c
 

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "images/image.h"
 #include "stats.pb-c.h"
 #include "vtest.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The parasite backend (user/source-parasite.c) in isolation.
+ * The parasite source (user/source/parasite/) in isolation.
  *
  * A forked victim fills regions with a pattern derived from its pid
  * (readable, PROT_NONE, write-only, exec-only, sealed), installs a handler,
@@ -8,7 +8,7 @@
  * variant: blocks in read(), spins, does both from several threads, sleeps in
  * a timed futex wait, is job-control stopped, or runs under a seccomp filter
  * that kills it on vmsplice and memfd_create.  The test freezes it the way
- * pstree.c does, attaches the backend, fills and drains ranges into memory
+ * pstree.c does, attaches the source, fills and drains ranges into memory
  * and compares them, provokes failures, detaches, and compares everything it
  * can see of the victim with what it saw before the attach: maps, status,
  * fds, and per thread the registers, FPU/AVX state, debug registers, signal
@@ -39,8 +39,8 @@
 #include "kselftest_harness.h"
 #include "psnap.h"
 #include "pvictim.h"
-#include "source.h"
-#include "target.h"
+#include "source/source.h"
+#include "tree/target.h"
 
 extern const struct page_source_ops source_parasite_ops;
 

@@ -12,11 +12,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "collect/pagemap.h"
 #include "criu.h"
 #include "log.h"
 #include "memsplice.h"
-#include "pagemap.h"
+#include "source/select.h"
 #include "util.h"
 
 static void line(const char *what, bool ok, const char *detail)
@@ -80,14 +80,14 @@ int cmd_check(const char *method)
 	char why[256];
 	int ret, usable = 0;
 
-	for (size_t i = 0; i < nr_backends; i++) {
+	for (size_t i = 0; i < nr_sources; i++) {
 		char what[32];
 
-		if (strcmp(method, "auto") && strcmp(method, backends[i]->name))
+		if (strcmp(method, "auto") && strcmp(method, sources[i]->name))
 			continue;
 		why[0] = '\0';
-		ret = backends[i]->probe(why, sizeof(why));
-		snprintf(what, sizeof(what), "method %s", backends[i]->name);
+		ret = sources[i]->probe(why, sizeof(why));
+		snprintf(what, sizeof(what), "method %s", sources[i]->name);
 		line(what, !ret, why);
 		usable += !ret;
 	}

@@ -39,10 +39,10 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "collect/pagemap.h"
 #include "criu.h"
 #include "log.h"
-#include "pagemap.h"
-#include "sink-pageserver.h"
+#include "sink/pageserver.h"
 #include "util.h"
 
 #define SMALL_PASS_PAGES	256	/* 1 MiB */

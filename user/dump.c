@@ -15,16 +15,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "collect/parent.h"
 #include "dump.h"
-#include "imgset.h"
+#include "images/imgset.h"
 #include "inventory.pb-c.h"
 #include "log.h"
-#include "parent.h"
 #include "pstree.pb-c.h"
-#include "sink-image.h"
-#include "sink-pageserver.h"
+#include "sink/image.h"
+#include "sink/pageserver.h"
+#include "source/select.h"
 #include "util.h"
+#include "xfer.h"
 
 static int uptime_us(uint64_t *out)
 {
@@ -161,7 +162,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		       "(CONFIG_MEM_SOFT_DIRTY is off)");
 		return -EOPNOTSUPP;
 	}
-	ret = backend_select(o->method, &ops);
+	ret = source_select(o->method, &ops);
 	if (ret)
 		return ret;
 	ctx.stats.method = ops->name;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* pre-dump and dump of a process tree. */
+/* pre-dump and dump of a process tree: the options and the state of one pass. */
 #ifndef MEMSPLICE_DUMP_H
 #define MEMSPLICE_DUMP_H
 
@@ -9,12 +9,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "pagemap.h"
-#include "pstree.h"
-#include "sink.h"
-#include "source.h"
-#include "stats.h"
-#include "vma.h"
+#include "collect/collect.h"
+#include "collect/mm.h"
+#include "collect/pagemap.h"
+#include "images/stats.h"
+#include "sink/sink.h"
+#include "source/source.h"
+#include "tree/pstree.h"
 
 struct ps_opts;
 
@@ -56,34 +57,6 @@ struct dump_opts {
 	unsigned int stop_timeout_ms;
 };
 
-/* a pagemap run waiting to be transferred */
-struct run {
-	unsigned long addr;	/* in the target */
-	unsigned long nr_pages;
-	unsigned int flags;	/* PE_PRESENT or PE_PARENT */
-	int prot;
-};
-
-/* one pagemap to write: a process's private memory or a shared segment */
-struct pm_job {
-	enum pagemap_kind kind;
-	unsigned long id;	/* pid or shmid */
-	const struct target *target;	/* process to read from */
-	unsigned long delta;	/* image vaddr = addr - delta */
-	void *map;		/* a shared segment mapped by memsplice, or NULL */
-	size_t map_len;
-	struct run *runs;
-	unsigned int nr_runs, cap_runs;
-};
-
-/* what was collected of one process while the tree was frozen */
-struct task_mm {
-	struct vma_list vmas;
-	uint64_t stat[11];	/* mm_entry fields 1..11 */
-	uint64_t *auxv;
-	unsigned int nr_auxv;
-};
-
 struct parent;
 
 struct dump_ctx {
@@ -116,18 +89,5 @@ struct dump_ctx {
  */
 int dump_tree(const struct dump_opts *opts, volatile sig_atomic_t *interrupted,
 	      struct dump_stats *stats);
-
-/* collect.c: while frozen, note what to dump (and clear soft-dirty) */
-int collect_tree(struct dump_ctx *ctx, const struct parent *parent);
-/* collect.c: with ctx->pages_after_thaw, after the resume: which pages */
-int collect_pages(struct dump_ctx *ctx, const struct parent *parent);
-void collect_free(struct dump_ctx *ctx);
-/* xfer.c: move every job's pages from the source to the sink */
-int xfer_jobs(struct dump_ctx *ctx);
-/* mm.c: collect and write mm-PID.img */
-int mm_collect(pid_t pid, struct task_mm *mm);
-struct imgset;
-int mm_write(struct imgset *set, pid_t pid, const struct task_mm *mm);
-void mm_free(struct task_mm *mm);
 
 #endif

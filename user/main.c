@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
 #include "checkpoint.h"
 #include "dump.h"
 #include "log.h"
 #include "memsplice.h"
-#include "sink-pageserver.h"
+#include "sink/pageserver.h"
+#include "source/select.h"
 #include "util.h"
 
 #define DEFAULT_BUFFER_SIZE	(4UL << 20)
@@ -211,8 +211,8 @@ static void print_usage(FILE *f)
 	      "                            to listen (refused connections are retried), to\n"
 	      "                            take more data, to answer\n"
 	      "  -m, --method M            auto (default), or one of:", f);
-	for (size_t i = 0; i < nr_backends; i++)
-		fprintf(f, " %s", backends[i]->name);
+	for (size_t i = 0; i < nr_sources; i++)
+		fprintf(f, " %s", sources[i]->name);
 	fputs("\n"
 	      "  -b, --buffer-size SIZE    bytes moved per step (default 4M; K/M/G suffixes)\n"
 	      "      --display-stats       print timings and page counts\n"

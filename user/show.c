@@ -9,18 +9,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "collect/parent.h"
+#include "collect/vma.h"
+#include "images/image.h"
+#include "images/pagemap-entry.h"
 #include "inventory.pb-c.h"
 #include "log.h"
 #include "memsplice.h"
 #include "mm.pb-c.h"
-#include "pagemap-entry.h"
-#include "parent.h"
 #include "pstree.pb-c.h"
-#include "sink.h"
+#include "sink/sink.h"
 #include "stats.pb-c.h"
 #include "util.h"
-#include "vma.h"
 
 static const char *status_name(uint32_t st)
 {

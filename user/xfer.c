@@ -13,6 +13,7 @@
 #include "dump.h"
 #include "log.h"
 #include "util.h"
+#include "xfer.h"
 
 /* Returns 0, 1 when the process is gone (pre-dump), or -errno. */
 static int xfer_run(struct dump_ctx *ctx, const struct pm_job *job, const struct run *run)

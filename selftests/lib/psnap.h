@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The dumper's side of selftests/parasite_test.c: freezing a process the
- * way user/pstree.c does, and snapshots of everything the test can see of
+ * way user/tree/pstree.c does, and snapshots of everything the test can see of
  * it from outside (maps, status, fds, and per thread the registers, FPU/AVX
  * state, debug registers, signal mask and kind of ptrace stop), to compare
  * before an attach with after a detach.

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * While the tree is frozen: for every process, its VMAs and the runs of
+ * pages to dump, read from /proc/PID/pagemap.  A page is dumped when it
+ * exists (present or swapped), is not the zero page, and is not a private
+ * file page that was never written.  With a parent and --track-mem, a page
+ * whose soft-dirty bit is clear and which the parent holds becomes a
+ * PE_PARENT run; anything else (new mappings included) is written.  Then the
+ * soft-dirty bits are cleared, still frozen, for the next pass.
+ *
+ * Memory used here grows with the number of runs, never with the number of
+ * pages: pagemap is read in fixed windows.
+ */
+#define LOG_PREFIX "collect: "
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collect/pagemap-scan.h"
+#include "collect/parent.h"
+#include "dump.h"
+#include "log.h"
+#include "util.h"
+
+#define PM_WINDOW	4096	/* pagemap entries read at once */
+
+static struct pm_job *job_new(struct dump_ctx *ctx, enum pagemap_kind kind,
+			      unsigned long id, const struct target *target, unsigned long delta)
+{
+	struct pm_job *n = realloc(ctx->jobs, (ctx->nr_jobs + 1) * sizeof(*n));
+
+	if (!n)
+		return NULL;
+	ctx->jobs = n;
+	n = &ctx->jobs[ctx->nr_jobs++];
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->id = id;
+	n->target = target;
+	n->delta = delta;
+	return n;
+}
+
+/* @nr pages at @addr, after everything added so far */
+static int job_add(struct pm_job *job, unsigned long addr, unsigned long nr, unsigned int flags,
+		   int prot)
+{
+	struct run *last = job->nr_runs ? &job->runs[job->nr_runs - 1] : NULL;
+
+	if (last && last->flags == flags && last->prot == prot &&
+	    last->addr + last->nr_pages * PAGE_SIZE == addr) {
+		last->nr_pages += nr;
+		return 0;
+	}
+	if (job->nr_runs == job->cap_runs) {
+		unsigned int cap = job->cap_runs ? 2 * job->cap_runs : 16;
+		struct run *n = realloc(job->runs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		job->runs = n;
+		job->cap_runs = cap;
+	}
+	job->runs[job->nr_runs++] = (struct run){ addr, nr, flags, prot };
+	return 0;
+}
+
+struct scan {
+	struct dump_ctx *ctx;
+	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
+	int pagemap_fd;
+	uint64_t *pme;
+};
+
+/* a range of dumpable pages from PAGEMAP_SCAN, into the job */
+struct scan_range {
+	struct scan *s;
+	struct pm_job *job;
+	int prot;
+};
+
+static int add_range(void *arg, unsigned long start, unsigned long end, bool soft_dirty)
+{
+	struct scan_range *sr = arg;
+	const struct parent_map *pmap = sr->s->pmap;
+	bool clean = pmap && !soft_dirty;
+
+	for (unsigned long addr = start, next; addr < end; addr = next) {
+		unsigned int flags = PE_PRESENT;
+		bool covered = false;
+		int ret;
+
+		next = clean ? parent_map_span(pmap, addr, end, &covered) : end;
+		if (covered) {
+			flags = PE_PARENT;
+			sr->s->ctx->stats.pages_skipped_parent += (next - addr) / PAGE_SIZE;
+		}
+		ret = job_add(sr->job, addr, (next - addr) / PAGE_SIZE, flags, sr->prot);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* scan_private() with PAGEMAP_SCAN: ranges from the kernel, no per-page loop */
+static int scan_private_ranges(struct scan *s, struct pm_job *job, const struct vma *v)
+{
+	struct scan_range sr = { .s = s, .job = job, .prot = v->prot };
+
+	s->ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
+	return pm_scan_dumpable(s->pagemap_fd, v->start, v->end, add_range, &sr);
+}
+
+/* Add the pages of [start, end) of one private VMA to @job. */
+static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
+{
+	bool file_private = v->status & VMA_FILE_PRIVATE;
+	bool whole = vma_dump_whole(v);
+	unsigned long addr = v->start;
+
+	if (s->ctx->kd.pagemap_scan && !whole)
+		return scan_private_ranges(s, job, v);
+
+	while (addr < v->end) {
+		unsigned long nr = MIN((v->end - addr) / PAGE_SIZE, PM_WINDOW);
+		int ret = pagemap_read(s->pagemap_fd, addr, nr, s->pme);
+
+		if (ret)
+			return ret;
+		s->ctx->stats.pages_scanned += nr;
+		for (unsigned long i = 0; i < nr; i++, addr += PAGE_SIZE) {
+			unsigned int flags = PE_PRESENT;
+
+			if (!whole && !pme_wanted(&s->ctx->kd, s->pme[i], file_private))
+				continue;
+			if (s->pmap && !(s->pme[i] & PME_SOFT_DIRTY) &&
+			    parent_map_covers(s->pmap, addr)) {
+				flags = PE_PARENT;
+				s->ctx->stats.pages_skipped_parent++;
+			}
+			ret = job_add(job, addr, 1, flags, v->prot);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static bool shmem_seen(const struct dump_ctx *ctx, unsigned long shmid)
+{
+	for (unsigned int i = 0; i < ctx->nr_jobs; i++)
+		if (ctx->jobs[i].kind == PAGEMAP_SHMEM && ctx->jobs[i].id == shmid)
+			return true;
+	return false;
+}
+
+/*
+ * Without map_files (no CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE): what this
+ * mapping of the segment shows, and a warning, since pages of it mapped
+ * elsewhere (or nowhere any more) cannot be seen.
+ */
+static int scan_shmem_mapping(struct scan *s, const struct task *t, const struct vma *v,
+			      int err)
+{
+	struct pm_job *job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, &t->target,
+				     v->start - v->pgoff);
+	struct scan own = *s;
+
+	if (!job)
+		return -ENOMEM;
+	pr_warn("%d: cannot open map_files (%s): shared segment %lu is dumped as its "
+		"mapping at %#lx shows it; pages of it mapped elsewhere are missing",
+		t->pid, strerror(-err), v->ino, v->start);
+	own.pmap = NULL;	/* segments are always written whole */
+	return scan_private(&own, job, v);
+}
+
+/*
+ * A shared segment is dumped once, whole, whichever processes map which
+ * parts of it (mprotect may have split it, a child may map another range):
+ * memsplice maps the segment itself through map_files, as CRIU does, and
+ * the segment's own SEEK_DATA says which pages exist.  The job reads from
+ * memsplice's mapping (its pid is ours); image vaddr = offset.
+ */
+static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
+{
+	struct pm_job *job;
+	struct stat st;
+	char name[96];
+	void *map;
+	off_t pos, end;
+	int fd, ret = 0;
+
+	if (shmem_seen(s->ctx, v->ino))
+		return 0;
+	snprintf(name, sizeof(name), "map_files/%lx-%lx", v->start, v->end);
+	fd = open_proc(t->mm_pid, name, O_RDONLY);
+	if (fd >= 0 && target_gone(&t->target)) {
+		close(fd);	/* the pid may name a stranger now */
+		return -ESRCH;
+	}
+	if (fd == -ENOENT && target_gone(&t->target))
+		return -ESRCH;
+	if (fd < 0)
+		return scan_shmem_mapping(s, t, v, fd);
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	end = (st.st_size + PAGE_SIZE - 1) & ~(off_t)(PAGE_SIZE - 1);
+	map = end ? mmap(NULL, end, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto out;
+	}
+	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, &s->ctx->self, (unsigned long)map);
+	if (!job) {
+		if (map)
+			munmap(map, end);
+		ret = -ENOMEM;
+		goto out;
+	}
+	job->map = map;
+	job->map_len = end;
+	for (pos = 0; pos < end;) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0 || data >= end)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
+			ret = job_add(job, (unsigned long)map + off, 1, PE_PRESENT, PROT_READ);
+			if (ret)
+				goto out;
+		}
+		s->ctx->stats.pages_scanned += (hole - data + PAGE_SIZE - 1) / PAGE_SIZE;
+		pos = hole;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+/*
+ * A deleted file mapped shared: its pages are in no file any more, and
+ * memsplice writes memory images, not files (criu dump keeps such a file as
+ * a ghost file).  Refused, rather than a dump that silently lacks them.
+ */
+static int check_unlinked_shared(const struct task *t, const struct task_mm *mm)
+{
+	for (unsigned int i = 0; i < mm->vmas.nr; i++) {
+		const struct vma *v = &mm->vmas.v[i];
+
+		if (v->unlinked && !vma_is_shmem(v) && (v->status & VMA_FILE_SHARED)) {
+			pr_err("process %d maps a deleted file shared at %#lx: its contents "
+			       "are in no file, and memsplice does not dump files",
+			       t->pid, v->start);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Which pages of one process to dump: its pagemap (through the fd opened
+ * while it was frozen) into a job.  Every failure is reported here, once;
+ * with @gone_ok a process that exited meanwhile is not one (a pre-dump
+ * whose pages are collected after the resume).
+ */
+static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const struct task *t,
+		     const struct task_mm *mm, bool gone_ok)
+{
+	struct parent_map pmap = { 0 };
+	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd };
+	unsigned int ji;
+	int ret;
+
+	if (ctx->opts->track_mem) {
+		ret = parent_map_load(parent, t->vpid, t->start_time, &pmap);
+		if (ret)
+			return ret;	/* it says why */
+		if (pmap.nr)
+			s.pmap = &pmap;
+	}
+	s.pme = malloc(PM_WINDOW * sizeof(*s.pme));
+	if (!s.pme || !job_new(ctx, PAGEMAP_TASK, t->vpid, &t->target, 0)) {
+		ret = -ENOMEM;
+		pr_err("out of memory");
+		goto out;
+	}
+	ji = ctx->nr_jobs - 1;
+	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++) {
+		const struct vma *v = &mm->vmas.v[i];
+
+		/* scan_shmem adds jobs and may move ctx->jobs: index, keep no pointer */
+		if (vma_has_private_pages(v))
+			ret = scan_private(&s, &ctx->jobs[ji], v);
+		else if (vma_is_shmem(v))
+			ret = scan_shmem(&s, t, v);
+	}
+	if (ret == -ESRCH && gone_ok && target_gone(&t->target)) {
+		pr_info("process %d exited during the pre-dump", t->pid);
+		ret = 0;
+	} else if (ret) {
+		pr_errno(ret, "cannot collect the pages of %d", t->pid);
+	}
+out:
+	free(s.pme);
+	parent_map_free(&pmap);
+	return ret;
+}
+
+/* what must be read while the process is frozen */
+static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
+			const struct task *t, struct task_mm *mm)
+{
+	int ret;
+
+	if (t->zombie)
+		return 0;	/* no memory left */
+	ret = mm_collect(t->mm_pid, mm);
+	if (ret) {
+		pr_errno(ret, "cannot read the memory map of %d", t->pid);
+		return ret;
+	}
+	ret = check_unlinked_shared(t, mm);
+	if (!ret && !ctx->pages_after_thaw)
+		ret = scan_task(ctx, parent, t, mm, false);
+	if (!ret && ctx->opts->track_mem) {
+		ret = clear_soft_dirty(t->mm_pid);
+		if (ret)
+			pr_errno(ret, "cannot clear the soft-dirty bits of %d", t->pid);
+	}
+	return ret;
+}
+
+int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
+{
+	ctx->mms = calloc(ctx->tree.nr, sizeof(*ctx->mms));
+	if (!ctx->mms) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
+		int ret = collect_task(ctx, parent, &ctx->tree.tasks[i], &ctx->mms[i]);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
+{
+	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
+		const struct task *t = &ctx->tree.tasks[i];
+		int ret;
+
+		if (t->zombie)
+			continue;
+		ret = scan_task(ctx, parent, t, &ctx->mms[i], true);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void collect_free(struct dump_ctx *ctx)
+{
+	for (unsigned int i = 0; i < ctx->nr_jobs; i++) {
+		free(ctx->jobs[i].runs);
+		if (ctx->jobs[i].map)
+			munmap(ctx->jobs[i].map, ctx->jobs[i].map_len);
+	}
+	free(ctx->jobs);
+	ctx->jobs = NULL;
+	ctx->nr_jobs = 0;
+	if (ctx->mms)
+		for (unsigned int i = 0; i < ctx->tree.nr; i++)
+			mm_free(&ctx->mms[i]);
+	free(ctx->mms);
+	ctx->mms = NULL;
+}

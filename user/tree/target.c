@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+#define LOG_PREFIX "target: "
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "tree/target.h"
+#include "util.h"
+
+int target_open(struct target *t, pid_t tgid, pid_t pid)
+{
+	int ret;
+
+	t->pid = pid;
+	t->pidfd = syscall(SYS_pidfd_open, tgid, 0);
+	if (t->pidfd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	t->mem_fd = open_proc(pid, "mem", O_RDONLY);
+	if (t->mem_fd < 0) {
+		ret = t->mem_fd == -ENOENT ? -ESRCH : t->mem_fd;
+		goto err_pidfd;
+	}
+	t->pagemap_fd = open_proc(pid, "pagemap", O_RDONLY);
+	if (t->pagemap_fd < 0) {
+		ret = t->pagemap_fd == -ENOENT ? -ESRCH : t->pagemap_fd;
+		goto err_mem;
+	}
+	return 0;
+
+err_mem:
+	close(t->mem_fd);
+err_pidfd:
+	close(t->pidfd);
+err:
+	t->pidfd = t->mem_fd = t->pagemap_fd = -1;
+	return ret;
+}
+
+void target_close(struct target *t)
+{
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	if (t->mem_fd >= 0)
+		close(t->mem_fd);
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pidfd = t->mem_fd = t->pagemap_fd = -1;
+}
+
+bool target_gone(const struct target *t)
+{
+	/* signal 0 checks only; a zombie still holds its pid and answers */
+	return syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
+}
