@@ -51,6 +51,22 @@
 _Static_assert(sizeof(struct spvm_args) == SPVM_ARGS_SIZE_VER0, "args layout");
 _Static_assert(sizeof(struct spvm_features) == SPVM_FEATURES_SIZE_VER0, "features layout");
 
+/*
+ * The ioctl numbers are those of the first header whatever the size of the
+ * structs: expanded with struct tags of a grown struct, the macros must give
+ * the same values.  A header encoding sizeof(struct) fails here.
+ */
+struct spvm_args_grown { struct spvm_args a; __u64 added; };
+struct spvm_features_grown { struct spvm_features f; __u64 added; };
+#define spvm_args spvm_args_grown
+#define spvm_features spvm_features_grown
+_Static_assert(SPVM_IOC_SPLICE == 0x4028b901, "SPVM_IOC_SPLICE depends on the struct's size");
+_Static_assert(SPVM_IOC_FEATURES == 0xc028b900, "SPVM_IOC_FEATURES depends on the struct's size");
+#undef spvm_args
+#undef spvm_features
+_Static_assert(SPVM_IOC_SPLICE == 0x4028b901, "SPVM_IOC_SPLICE changed");
+_Static_assert(SPVM_IOC_FEATURES == 0xc028b900, "SPVM_IOC_FEATURES changed");
+
 /* ---- entry points ---------------------------------------------------- */
 
 /**
@@ -606,6 +622,49 @@ TEST_F(spvm, features)
 		EXPECT_EQ(-1, ioctl(dev_fd, _IO(SPVM_IOC_MAGIC, 0x7f)));
 		EXPECT_EQ(ENOTTY, errno);
 	}
+}
+
+/*
+ * An old-size and a new-size caller send the same command number and are
+ * told apart by their struct's size field; the number a header encoding
+ * sizeof(struct) would send for the grown struct is unknown to the module.
+ */
+TEST_F(spvm, ioctl_number_independent_of_size)
+{
+	struct spvm_features_grown fg = { .f.size = sizeof(fg) };
+	struct spvm_args_grown g = { 0 };
+	struct spvm_iovec iov[2];
+	struct spvm_args old;
+
+	if (self->skip)
+		return;
+	if (!E->is_module)
+		SKIP(return, "%s has no ioctl", E->name);
+	START_VICTIM(V_ANON, 2);
+	iov[0] = (struct spvm_iovec){ self->v.addr, PG };
+	iov[1] = (struct spvm_iovec){ self->v.addr + PG, PG };
+	old = (struct spvm_args){
+		.size = SPVM_ARGS_SIZE_VER0, .target_fd = self->v.target,
+		.pipe_fd = self->p[1], .iov = (uintptr_t)&iov[0], .iovcnt = 1,
+	};
+	EXPECT_EQ(PG, ioctl(dev_fd, SPVM_IOC_SPLICE, &old)) TH_LOG("old size: %m");
+	g.a = old;
+	g.a.size = sizeof(g);
+	g.a.iov = (uintptr_t)&iov[1];
+	EXPECT_EQ(PG, ioctl(dev_fd, SPVM_IOC_SPLICE, &g)) TH_LOG("new size: %m");
+	ASSERT_EQ(0, read_full(self->p[0], self->buf, 2 * PG));
+	EXPECT_TRUE(pattern_equal(self->buf, self->v.addr, 2 * PG, SEED));
+	g.added = 1;
+	EXPECT_EQ(-1, ioctl(dev_fd, SPVM_IOC_SPLICE, &g));
+	EXPECT_EQ(E2BIG, errno);
+
+	EXPECT_EQ(0, ioctl(dev_fd, SPVM_IOC_FEATURES, &fg)) TH_LOG("%m");
+	EXPECT_EQ(SPVM_FEATURES_SIZE_VER0, fg.f.size);
+	EXPECT_EQ(0, fg.added);
+
+	g.added = 0;
+	EXPECT_EQ(-1, ioctl(dev_fd, _IOW(SPVM_IOC_MAGIC, 0x01, struct spvm_args_grown), &g));
+	EXPECT_EQ(ENOTTY, errno);
 }
 
 TEST_F(spvm, struct_size)

@@ -119,13 +119,24 @@ struct spvm_features {
 #define SPVM_FEATURES_SIZE_VER0	40
 
 /*
- * ioctls of /dev/splice_process_vm.  The numbers stay fixed when the structs
- * grow: the size that counts is the one in the struct's first field.  0xB9
- * is not registered in ioctl-number.rst; the device is an out-of-tree stop-gap
- * until the syscall exists.
+ * ioctls of /dev/splice_process_vm.
+ *
+ * The command numbers never change.  They encode the size of the first
+ * published struct (%SPVM_ARGS_SIZE_VER0, %SPVM_FEATURES_SIZE_VER0), not
+ * sizeof() of the struct in this header: the size that counts is the one in
+ * the struct's own first field.  So a caller built against a later header,
+ * whose struct has grown, sends the number a caller of the first header
+ * sends, and every module dispatches it: an older module accepts the larger
+ * struct if the fields it does not know are zero (else E2BIG), a newer one
+ * reads a smaller struct as if the fields it lacks were zero.  Numbers made
+ * of sizeof(struct) would change with each growth, and older modules would
+ * answer the new number with ENOTTY.  The values are those the first header
+ * produced (0xc028b900 and 0x4028b901), so nothing built against it changes.
+ * 0xB9 is not registered in ioctl-number.rst; the device is an out-of-tree
+ * stop-gap until the syscall exists.
  */
 #define SPVM_IOC_MAGIC		0xB9
-#define SPVM_IOC_FEATURES	_IOWR(SPVM_IOC_MAGIC, 0x00, struct spvm_features)
-#define SPVM_IOC_SPLICE		_IOW(SPVM_IOC_MAGIC, 0x01, struct spvm_args)
+#define SPVM_IOC_FEATURES	_IOWR(SPVM_IOC_MAGIC, 0x00, __u8[SPVM_FEATURES_SIZE_VER0])
+#define SPVM_IOC_SPLICE		_IOW(SPVM_IOC_MAGIC, 0x01, __u8[SPVM_ARGS_SIZE_VER0])
 
 #endif /* _UAPI_LINUX_SPLICE_PROCESS_VM_H */
