@@ -128,9 +128,16 @@ int spvm_features_to_user(void __user *ufeat, u64 flags, u32 targets)
  * The addresses are the target's, so they are not access_ok()-checked here:
  * get_user_pages_remote() rejects what the target cannot have mapped.
  *
+ * The ABI carries addresses and lengths as u64, the core walks them as
+ * unsigned long.  On a 32-bit kernel a pointer, base or end above 4 GiB
+ * would be truncated into another address, so it is refused here: the
+ * vector pointer as unreadable (EFAULT), a range as one that wraps around
+ * (EINVAL).  On 64-bit kernels, compat callers included, everything fits.
+ *
  * Return: a vector to release with kvfree() (NULL when @args->iovcnt is 0),
  * or ERR_PTR(-EFAULT) when it cannot be read, ERR_PTR(-EINVAL) for a length
- * above SSIZE_MAX or a range that wraps around, ERR_PTR(-ENOMEM).
+ * above SSIZE_MAX or a range that wraps around (in u64, or in unsigned long
+ * on 32-bit), ERR_PTR(-ENOMEM).
  */
 struct spvm_iovec *spvm_iov_from_user(const struct spvm_args *args,
 				      bool *empty)
@@ -141,6 +148,8 @@ struct spvm_iovec *spvm_iov_from_user(const struct spvm_args *args,
 	*empty = true;
 	if (!args->iovcnt)
 		return NULL;
+	if (args->iov != (unsigned long)args->iov)
+		return ERR_PTR(-EFAULT);
 
 	iov = kvmalloc_array(args->iovcnt, sizeof(*iov), GFP_KERNEL);
 	if (!iov)
@@ -152,8 +161,10 @@ struct spvm_iovec *spvm_iov_from_user(const struct spvm_args *args,
 	}
 
 	for (i = 0; i < args->iovcnt; i++) {
-		if (iov[i].len > SSIZE_MAX ||
-		    iov[i].base + iov[i].len < iov[i].base) {
+		unsigned long base = iov[i].base, len = iov[i].len;
+
+		if (base != iov[i].base || len != iov[i].len ||
+		    len > SSIZE_MAX || base + len < base) {
 			kvfree(iov);
 			return ERR_PTR(-EINVAL);
 		}
@@ -251,8 +262,9 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 	unsigned int seg;
 
 	for (seg = 0; seg < nr_segs; seg++) {
+		/* spvm_iov_from_user() checked that both fit */
 		unsigned long addr = iov[seg].base;
-		u64 len = iov[seg].len;
+		unsigned long len = iov[seg].len;
 
 		while (len) {
 			unsigned long span, nr;
@@ -282,7 +294,7 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 				};
 				ssize_t ret;
 
-				buf.len = min_t(u64, PAGE_SIZE - buf.offset, len);
+				buf.len = min_t(unsigned long, PAGE_SIZE - buf.offset, len);
 				/* Releases the page itself when it fails. */
 				ret = add_to_pipe(pipe, &buf);
 				if (ret < 0) {
