@@ -316,60 +316,69 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 }
 
 /**
- * spvm_splice() - attach pages of @mm described by @iov to @pipe
- * @mm:      the target's address space.  The caller keeps it from being
- *           freed (mmgrab() or an open /proc/PID/mem); the core pins its
- *           pages only while it looks them up, so a call blocked on a full
- *           pipe does not keep an exited target's memory alive.
+ * spvm_splice() - attach pages of a target described by @iov to @pipe
+ * @target:  the process to read, resolved by the entry point's
+ *           &struct spvm_target_ops.get_mm once the pipe has room
  * @pipe:    a pipe the caller holds open for writing
- * @iov:     ranges of @mm, checked by spvm_iov_from_user()
+ * @iov:     ranges of the target, checked by spvm_iov_from_user()
  * @nr_segs: number of elements of @iov
  * @flags:   SPVM_* request flags, already checked against what the entry
  *           point offers
  *
- * Waits for the first free slot only (unless SPVM_NONBLOCK), then attaches
- * pages in order until the vector is done, the pipe is full, or a page
- * fails: a hole or zero page, a range without PROT_READ unless SPVM_FORCE,
+ * Waits for the first free slot only (unless SPVM_NONBLOCK), then resolves
+ * the target and checks the caller's right to read it, then attaches pages
+ * in order until the vector is done, the pipe is full, or a page fails: a
+ * hole or zero page, a range without PROT_READ unless SPVM_FORCE,
  * VM_IO/VM_PFNMAP or secret memory.
  *
+ * The order matters: the caller controls how long the wait lasts (it can
+ * fill the pipe itself), so a check made before it could be passed now and
+ * used much later, after the target changed credentials or became
+ * undumpable.  Nothing of the target is held while waiting either: a target
+ * that exits meanwhile is freed, and the call returns -ESRCH.  If another
+ * writer takes the room between the wait and the fill, the call waits
+ * again and checks again.
+ *
  * Return: the number of bytes attached (possibly fewer than requested), or,
- * when none was, -EPIPE, -EAGAIN, -ERESTARTSYS, -ESRCH (the target's
- * address space is gone), -EFAULT, -ENOMEM or -EINTR (fatal signal).
+ * when none was, -EPIPE, -EAGAIN, -ERESTARTSYS, whatever
+ * &struct spvm_target_ops.get_mm returns (-ESRCH: the target's address
+ * space is gone, -EPERM), -EFAULT, -ENOMEM or -EINTR (fatal signal).
  */
-ssize_t spvm_splice(struct mm_struct *mm, struct pipe_inode_info *pipe,
+ssize_t spvm_splice(const struct spvm_target *target,
+		    struct pipe_inode_info *pipe,
 		    const struct spvm_iovec *iov, unsigned int nr_segs,
 		    u64 flags)
 {
 	unsigned int gup_flags = FOLL_GET | FOLL_DUMP;
+	struct mm_struct *mm;
 	ssize_t ret;
 
 	if (flags & SPVM_FORCE)
 		gup_flags |= FOLL_FORCE;
 
-	/* Do not sleep on the pipe for a process that is already gone. */
-	if (!atomic_read(&mm->mm_users))
-		return -ESRCH;
+	do {
+		pipe_lock(pipe);
+		ret = spvm_wait_for_room(pipe, flags);
+		pipe_unlock(pipe);
+		if (ret)
+			return ret;
 
-	pipe_lock(pipe);
-	ret = spvm_wait_for_room(pipe, flags);
-	if (ret)
-		goto unlock;
-	if (!mmget_not_zero(mm)) {
-		ret = -ESRCH;
-		goto unlock;
-	}
-	ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags);
-	pipe_unlock(pipe);
-	/* May tear down the address space: not under the pipe lock. */
-	mmput(mm);
+		/* Not under the pipe lock: the check may sleep. */
+		mm = target->ops->get_mm(target->priv, flags);
+		if (IS_ERR(mm))
+			return PTR_ERR(mm);
+
+		pipe_lock(pipe);
+		ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags);
+		pipe_unlock(pipe);
+		/* May tear down the address space: not under the pipe lock. */
+		mmput(mm);
+		/* 0: the vector is not empty, so the room went to another writer */
+	} while (!ret && !(flags & SPVM_NONBLOCK));
 
 	if (ret > 0) {
 		wake_up_interruptible_poll(&pipe->rd_wait, EPOLLIN | EPOLLRDNORM);
 		kill_fasync(&pipe->fasync_readers, SIGIO, POLL_IN);
 	}
-	return ret;
-
-unlock:
-	pipe_unlock(pipe);
-	return ret;
+	return ret ? ret : -EAGAIN;
 }

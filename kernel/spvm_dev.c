@@ -25,6 +25,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pipe_fs_i.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 
@@ -69,23 +70,38 @@ static struct pipe_inode_info *spvm_dev_pipe(struct file *file)
 	return pipe;
 }
 
-/* The mm a /proc/PID/mem file was opened for; the file keeps it alive. */
-static int spvm_dev_target(struct file *file, struct mm_struct **mm)
+/* Is @file a /proc/PID/mem file open for reading? */
+static int spvm_dev_target(struct file *file)
 {
 	if (file->f_op != spvm_proc_mem_fops || !(file->f_mode & FMODE_READ))
 		return -EBADF;
 	/* NULL when the process had no mm when opened (a kernel thread). */
-	*mm = file->private_data;
-	return *mm ? 0 : -ESRCH;
+	return file->private_data ? 0 : -ESRCH;
 }
+
+/*
+ * The address space a /proc/PID/mem file was opened for, if it still has
+ * users.  The proof that the caller may read it is the file itself: its
+ * open() made the check, and the file pins the mm_struct.
+ */
+static struct mm_struct *spvm_dev_get_mm(void *priv, u64 flags)
+{
+	struct mm_struct *mm = ((struct file *)priv)->private_data;
+
+	return mmget_not_zero(mm) ? mm : ERR_PTR(-ESRCH);
+}
+
+static const struct spvm_target_ops spvm_dev_target_ops = {
+	.get_mm	= spvm_dev_get_mm,
+};
 
 static long spvm_dev_splice(const void __user *uargs)
 {
 	struct pipe_inode_info *pipe;
+	struct spvm_target target;
 	struct spvm_iovec *iov;
 	struct spvm_args args;
 	struct file *mem, *out;
-	struct mm_struct *mm;
 	bool empty;
 	u64 flags;
 	long ret;
@@ -100,7 +116,7 @@ static long spvm_dev_splice(const void __user *uargs)
 	mem = fget(args.target_fd);
 	if (!mem)
 		return -EBADF;
-	ret = spvm_dev_target(mem, &mm);
+	ret = spvm_dev_target(mem);
 	if (ret)
 		goto put_mem;
 
@@ -122,7 +138,8 @@ static long spvm_dev_splice(const void __user *uargs)
 	/* Like write() and splice(): an O_NONBLOCK pipe end never blocks. */
 	if (out->f_flags & O_NONBLOCK)
 		flags |= SPVM_NONBLOCK;
-	ret = empty ? 0 : spvm_splice(mm, pipe, iov, args.iovcnt, flags);
+	target = (struct spvm_target){ .ops = &spvm_dev_target_ops, .priv = mem };
+	ret = empty ? 0 : spvm_splice(&target, pipe, iov, args.iovcnt, flags);
 
 	kvfree(iov);
 put_out:

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * splice_process_vm and the waits a caller can provoke: the permission
+ * check comes after the wait for room.
+ *
+ * Same entry points as spvm_abi_test.c (one FIXTURE_VARIANT each: the
+ * device ioctl, and the syscall of a patched kernel whose number is only
+ * read from SPVM_SYSFS_NR).  Run as root in a guest: one test switches to
+ * an unprivileged user, the others need a userfaultfd that handles faults
+ * of other processes.  Nothing sleeps for a guessed time: tests wait for a
+ * state they can observe (a process sleeping, a fault message queued).  A
+ * test that catches a reader stuck on the pipe's lock fails, then kills the
+ * victim: that releases the userfaultfd, the lookup and the lock.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/splice_process_vm.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest_harness.h"
+#include "lib/pattern.h"
+
+#define PG		VPAGE
+#define SEED		0x5eed
+#define NOBODY		65534
+
+/* ---- entry points (as in spvm_abi_test.c) ----------------------------- */
+
+struct spvm_entry {
+	const char *name;
+	bool is_module;
+	const char *(*unavailable)(void);
+	int (*open_target)(pid_t pid);
+	long (*call)(struct spvm_args *args);
+};
+
+static int dev_fd = -1;
+
+static const char *dev_unavailable(void)
+{
+	static char why[128];
+
+	if (dev_fd >= 0)
+		return NULL;
+	dev_fd = open("/dev/" SPVM_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
+	if (dev_fd >= 0)
+		return NULL;
+	snprintf(why, sizeof(why), "/dev/%s: %s", SPVM_DEVICE_NAME, strerror(errno));
+	return why;
+}
+
+static int dev_open_target(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static long dev_call(struct spvm_args *args)
+{
+	return ioctl(dev_fd, SPVM_IOC_SPLICE, args);
+}
+
+static const struct spvm_entry device_entry = {
+	.name		= "device",
+	.is_module	= true,
+	.unavailable	= dev_unavailable,
+	.open_target	= dev_open_target,
+	.call		= dev_call,
+};
+
+static long sys_nr = -1;
+
+/* The number the patched kernel publishes; never a guessed one. */
+static const char *sys_unavailable(void)
+{
+	static char why[160];
+	char buf[32] = "";
+	int fd;
+
+	if (sys_nr > 0)
+		return NULL;
+	fd = open(SPVM_SYSFS_NR, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "%s: %s (kernel without the syscall)",
+			 SPVM_SYSFS_NR, strerror(errno));
+		return why;
+	}
+	if (read(fd, buf, sizeof(buf) - 1) > 0)
+		sys_nr = strtol(buf, NULL, 10);
+	close(fd);
+	if (sys_nr <= 0) {
+		sys_nr = -1;
+		return "no number in " SPVM_SYSFS_NR;
+	}
+	return NULL;
+}
+
+static int sys_open_target(pid_t pid)
+{
+	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+static long sys_call(struct spvm_args *args)
+{
+	return syscall(sys_nr, args);
+}
+
+static const struct spvm_entry syscall_entry = {
+	.name		= "syscall",
+	.is_module	= false,
+	.unavailable	= sys_unavailable,
+	.open_target	= sys_open_target,
+	.call		= sys_call,
+};
+
+static long spvm(const struct spvm_entry *e, int target, int pipe_fd,
+		 unsigned long addr, size_t len)
+{
+	struct spvm_iovec iov = { .base = addr, .len = len };
+	struct spvm_args a = {
+		.size = sizeof(a),
+		.target_fd = target,
+		.pipe_fd = pipe_fd,
+		.iov = (uintptr_t)&iov,
+		.iovcnt = 1,
+	};
+
+	return e->call(&a);
+}
+
+/* ---- processes --------------------------------------------------------- */
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* fill the pipe with whole pages until it is full; slots filled */
+static int pipe_fill(int wfd)
+{
+	static char junk[PG];
+	int fl = fcntl(wfd, F_GETFL), n = 0;
+
+	memset(junk, 'F', sizeof(junk));
+	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
+	while (write(wfd, junk, PG) == PG)
+		n++;
+	fcntl(wfd, F_SETFL, fl);
+	return n;
+}
+
+/* state letter of /proc/@path/stat (a pid or self/task/TID), 0 when gone */
+static char state_of(const char *path)
+{
+	char file[96], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(file, sizeof(file), "/proc/%s/stat", path);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static char pid_state(pid_t pid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "%d", pid);
+	return state_of(path);
+}
+
+/* until @path sleeps interruptibly: 0, or -1 when it ends or after 60 s */
+static int wait_sleeping(const char *path)
+{
+	for (int i = 0; i < 60000; i++) {
+		char s = state_of(path);
+
+		if (s == 'S')
+			return 0;
+		if (!s || s == 'Z')
+			return -1;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static int status_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* exit code of @pid, or -1 when it has not exited after 60 s */
+static int exit_code(pid_t pid)
+{
+	for (int i = 0; i < 60000; i++) {
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status_code(status);
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* ---- victims ------------------------------------------------------------ */
+
+enum vkind {
+	V_ANON,		/* one private anonymous page, filled */
+	V_UFFD,		/* two MAP_SHARED anonymous pages: page 0 filled, page 1
+			 * a hole registered with userfaultfd (missing mode) */
+};
+
+struct victim {
+	pid_t pid;
+	int cmd, ack;
+	int target;
+	unsigned long addr;
+};
+
+/*
+ * Commands: 'u' become undumpable; 'f' wait until a page fault of another
+ * process is queued on the userfaultfd (the caller's lookup waits in it);
+ * 'c' answer it by copying page 1's pattern in.  One byte of ack each.
+ */
+static void __attribute__((noreturn)) victim_main(int cmd, int ack, enum vkind kind)
+{
+	static uint64_t page[PG / 8];
+	int uffd = -1;
+	char *p, c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+		 (kind == V_ANON ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(90);
+	madvise(p, 2 * PG, MADV_NOHUGEPAGE);
+	pattern_fill(p, (unsigned long)p, SEED);
+	if (kind == V_UFFD) {
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg = {
+			.range = { .start = (unsigned long)p, .len = 2 * PG },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) ||
+		    ioctl(uffd, UFFDIO_REGISTER, &reg))
+			_exit(91);
+	}
+	if (write(ack, &p, sizeof(p)) != sizeof(p))
+		_exit(92);
+	while (read(cmd, &c, 1) == 1) {
+		struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+		struct uffd_msg msg;
+		struct uffdio_copy cp = {
+			.dst = (unsigned long)p + PG, .src = (unsigned long)page, .len = PG,
+		};
+
+		switch (c) {
+		case 'u':
+			if (prctl(PR_SET_DUMPABLE, 0))
+				_exit(93);
+			break;
+		case 'f':
+			if (poll(&pfd, 1, -1) != 1 || read(uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+			    msg.event != UFFD_EVENT_PAGEFAULT ||
+			    msg.arg.pagefault.address != (unsigned long)p + PG)
+				_exit(94);
+			break;
+		case 'c':
+			pattern_fill(page, (unsigned long)p + PG, SEED);
+			if (ioctl(uffd, UFFDIO_COPY, &cp))
+				_exit(95);
+			break;
+		}
+		if (write(ack, &c, 1) != 1)
+			_exit(96);
+	}
+	_exit(0);
+}
+
+static int victim_start(struct victim *v, const struct spvm_entry *e, enum vkind kind)
+{
+	int cmd[2], ack[2];
+
+	if (pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
+		return -1;
+	v->pid = fork();
+	if (v->pid < 0)
+		return -1;
+	if (v->pid == 0) {
+		close(cmd[1]);
+		close(ack[0]);
+		victim_main(cmd[0], ack[1], kind);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	v->cmd = cmd[1];
+	v->ack = ack[0];
+	if (read(v->ack, &v->addr, sizeof(v->addr)) != sizeof(v->addr)) {
+		errno = ECHILD;
+		return -1;
+	}
+	v->target = e->open_target(v->pid);
+	return v->target < 0 ? -1 : 0;
+}
+
+static int victim_cmd(struct victim *v, char c)
+{
+	char a;
+
+	return write(v->cmd, &c, 1) == 1 && read(v->ack, &a, 1) == 1 ? 0 : -1;
+}
+
+static void victim_stop(struct victim *v)
+{
+	if (v->pid > 0) {
+		kill(v->pid, SIGKILL);
+		waitpid(v->pid, NULL, 0);
+	}
+	if (v->target >= 0)
+		close(v->target);
+	if (v->cmd >= 0)
+		close(v->cmd);
+	if (v->ack >= 0)
+		close(v->ack);
+	*v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+FIXTURE(spvm) {
+	bool skip;
+	int p[2];
+	struct victim v;
+	pid_t kids[2];		/* killed and reaped after the victim */
+	char *buf;
+};
+
+FIXTURE_VARIANT(spvm) {
+	const struct spvm_entry *entry;
+};
+
+FIXTURE_VARIANT_ADD(spvm, device) {
+	.entry = &device_entry,
+};
+
+FIXTURE_VARIANT_ADD(spvm, syscall) {
+	.entry = &syscall_entry,
+};
+
+FIXTURE_SETUP(spvm)
+{
+	const char *why;
+
+	self->p[0] = self->p[1] = -1;
+	self->v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+	why = variant->entry->unavailable();
+	if (why) {
+		self->skip = true;
+		SKIP(return, "%s", why);
+	}
+	if (geteuid()) {
+		self->skip = true;
+		SKIP(return, "needs root (another user, userfaultfd for remote faults)");
+	}
+	ASSERT_EQ(0, pipe2(self->p, O_CLOEXEC));
+	self->buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(spvm)
+{
+	/* the victim first: its userfaultfd may hold the others */
+	victim_stop(&self->v);
+	for (int i = 0; i < 2; i++) {
+		if (self->kids[i] > 0) {
+			kill(self->kids[i], SIGKILL);
+			waitpid(self->kids[i], NULL, 0);
+		}
+	}
+	if (self->p[0] >= 0)
+		close(self->p[0]);
+	if (self->p[1] >= 0)
+		close(self->p[1]);
+}
+
+#define E	(variant->entry)
+#define START_VICTIM(kind) \
+	ASSERT_EQ(0, victim_start(&self->v, E, kind)) TH_LOG("victim: %m")
+
+/* ---- the permission check comes after the wait ------------------------- */
+
+struct blocked_call {
+	const struct spvm_entry *e;
+	int target, wfd;
+	unsigned long addr;
+	pid_t tid;
+	long ret;
+	int err;
+};
+
+static void *blocked_call_thread(void *arg)
+{
+	struct blocked_call *c = arg;
+
+	__atomic_store_n(&c->tid, gettid(), __ATOMIC_RELEASE);
+	c->ret = spvm(c->e, c->target, c->wfd, c->addr, PG);
+	c->err = errno;
+	return NULL;
+}
+
+/*
+ * Unprivileged (root could read anything anyway): fill the pipe, start a
+ * call that waits for room, make the target undumpable, free a slot.  The
+ * syscall checks the caller's right when the room appears: EPERM.  The
+ * device's proof is the /proc/PID/mem fd, checked when it was opened, which
+ * stays valid as it does for read(): the call attaches its page.
+ */
+TEST_F(spvm, permission_checked_after_the_wait)
+{
+	pid_t c;
+
+	if (self->skip)
+		return;
+	c = fork();
+	ASSERT_LE(0, c);
+	if (c == 0) {
+		struct blocked_call call = { .e = E, .wfd = self->p[1] };
+		char task[64];
+		pthread_t t;
+
+		/* the victim is our child: Yama's ptrace_scope=1 lets us read it */
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY) || prctl(PR_SET_DUMPABLE, 1))
+			_exit(20);
+		if (victim_start(&self->v, E, V_ANON))
+			_exit(21);
+		call.target = self->v.target;
+		call.addr = self->v.addr;
+		if (pipe_fill(self->p[1]) <= 0 ||
+		    pthread_create(&t, NULL, blocked_call_thread, &call))
+			_exit(22);
+		while (!__atomic_load_n(&call.tid, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		snprintf(task, sizeof(task), "self/task/%d", call.tid);
+		if (wait_sleeping(task))
+			_exit(23);	/* the call did not wait for room */
+		if (victim_cmd(&self->v, 'u'))
+			_exit(24);
+		if (read(self->p[0], self->buf, PG) != PG)
+			_exit(25);
+		pthread_join(t, NULL);
+		if (E->is_module)
+			_exit(call.ret == PG ? 0 : 30);
+		if (call.ret >= 0)
+			_exit(31);	/* read after the target became undumpable */
+		_exit(call.err == EPERM ? 0 : 32);
+	}
+	EXPECT_EQ(0, exit_code(c));
+}
+
+TEST_HARNESS_MAIN
