@@ -178,13 +178,16 @@ struct spvm_iovec *spvm_iov_from_user(const struct spvm_args *args,
  * Slots a writer may still fill.  pipe_occupancy() takes the raw indices on
  * every version: since 6.14 head and tail are pipe_index_t and the helper
  * does the wrap-around in that type, so no version guard is needed here as
- * long as the fields are never subtracted by hand.
+ * long as the fields are never subtracted by hand.  Without the pipe's lock
+ * this is an estimate: add_to_pipe() has the last word.
  */
 static unsigned int spvm_pipe_room(const struct pipe_inode_info *pipe)
 {
-	unsigned int used = pipe_occupancy(pipe->head, pipe->tail);
+	unsigned int used = pipe_occupancy(READ_ONCE(pipe->head),
+					   READ_ONCE(pipe->tail));
+	unsigned int max = READ_ONCE(pipe->max_usage);
 
-	return used < pipe->max_usage ? pipe->max_usage - used : 0;
+	return used < max ? max - used : 0;
 }
 
 /* Wake-up condition of a blocked writer: fs/pipe.c keeps its own private. */
@@ -223,9 +226,14 @@ static int spvm_wait_for_room(struct pipe_inode_info *pipe, u64 flags)
 }
 
 /*
- * get_user_pages_remote() with the target's mmap_lock.  Passing @locked
- * lets a fault (swap-in, userfaultfd) drop the lock instead of holding it
- * across I/O.  6.5 removed the vmas argument.
+ * get_user_pages_remote() with the target's mmap_lock, and never with the
+ * pipe's lock: a lookup waits as long as a swap-in, a FUSE server or a
+ * userfaultfd handler takes, and other users of the pipe must not wait
+ * with it.  Passing @locked lets a fault drop the mmap_lock instead of
+ * holding it across such a wait.  The wait is killable; since 6.2
+ * FOLL_INTERRUPTIBLE lets any signal end a userfaultfd wait, and -EINTR
+ * then restarts the call like a signal during the wait for room.  6.5
+ * removed the vmas argument.
  */
 static long spvm_get_pages(struct mm_struct *mm, unsigned long start,
 			   unsigned long nr, unsigned int gup_flags,
@@ -244,13 +252,69 @@ static long spvm_get_pages(struct mm_struct *mm, unsigned long start,
 #endif
 	if (locked)
 		mmap_read_unlock(mm);
-	return got;
+	/* Only with a signal pending, so ERESTARTSYS never reaches the user. */
+	return got == -EINTR ? -ERESTARTSYS : got;
+}
+
+/* How far a fill got: the next byte of the current range, bytes attached. */
+struct spvm_pos {
+	unsigned long addr;
+	unsigned long len;
+	ssize_t total;
+};
+
+/*
+ * Attach @nr pages looked up at @pos to @pipe, as many as it has room for
+ * now, and release the others: the pipe may have filled up since the room
+ * was estimated.  Wakes up readers when something was attached.
+ *
+ * Returns the number of pages attached, or -EPIPE (and SIGPIPE) when the
+ * pipe lost its readers before the first one.
+ */
+static long spvm_attach(struct pipe_inode_info *pipe, struct page **pages,
+			long nr, struct spvm_pos *pos)
+{
+	ssize_t ret = 0;
+	long i;
+
+	pipe_lock(pipe);
+	for (i = 0; i < nr; i++) {
+		struct pipe_buffer buf = {
+			.page	= pages[i],
+			.offset	= offset_in_page(pos->addr),
+			.ops	= &nosteal_pipe_buf_ops,
+		};
+
+		buf.len = min_t(unsigned long, PAGE_SIZE - buf.offset, pos->len);
+		/* Releases the page itself when it fails. */
+		ret = add_to_pipe(pipe, &buf);
+		if (ret < 0)
+			break;
+		pos->total += buf.len;
+		pos->addr += buf.len;
+		pos->len -= buf.len;
+	}
+	pipe_unlock(pipe);
+
+	if (i < nr) {
+		long j;
+
+		for (j = i + 1; j < nr; j++)
+			put_page(pages[j]);
+	}
+	if (i) {
+		wake_up_interruptible_poll(&pipe->rd_wait, EPOLLIN | EPOLLRDNORM);
+		kill_fasync(&pipe->fasync_readers, SIGIO, POLL_IN);
+	}
+	return i || ret != -EPIPE ? i : -EPIPE;
 }
 
 /*
- * Fill free slots of the locked @pipe from @iov until the vector ends, the
- * pipe is full or a page cannot be had.  Returns the bytes attached, or the
- * error of the first page when there are none.
+ * Fill @pipe from @iov until the vector ends, the pipe is full or a page
+ * cannot be had.  Each batch is looked up first, into @pages, for as many
+ * slots as the pipe seems to have, then attached under the pipe's lock.
+ * Returns the bytes attached; when there are none, 0 if the pipe had no
+ * room left, else the error of the first page or of the pipe.
  */
 static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 			      struct pipe_inode_info *pipe,
@@ -258,61 +322,48 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 			      unsigned int nr_segs, unsigned int gup_flags)
 {
 	struct page *pages[SPVM_BATCH];
-	ssize_t total = 0;
+	struct spvm_pos pos = { 0 };
 	unsigned int seg;
 
 	for (seg = 0; seg < nr_segs; seg++) {
 		/* spvm_iov_from_user() checked that both fit */
-		unsigned long addr = iov[seg].base;
-		unsigned long len = iov[seg].len;
+		pos.addr = iov[seg].base;
+		pos.len = iov[seg].len;
 
-		while (len) {
+		while (pos.len) {
 			unsigned long span, nr;
-			long got, i;
+			long got, done;
 
 			/*
 			 * Each page adds at most PAGE_SIZE: stopping at
 			 * MAX_RW_COUNT keeps the count in an ioctl()'s int.
 			 */
 			nr = min_t(unsigned long, spvm_pipe_room(pipe),
-				   (MAX_RW_COUNT - total) >> PAGE_SHIFT);
+				   (MAX_RW_COUNT - pos.total) >> PAGE_SHIFT);
 			if (!nr)
-				return total;
-			span = DIV_ROUND_UP(offset_in_page(addr) + len, PAGE_SIZE);
+				return pos.total;
+			span = DIV_ROUND_UP(offset_in_page(pos.addr) + pos.len,
+					    PAGE_SIZE);
 			nr = min3(nr, span, (unsigned long)SPVM_BATCH);
 
-			got = spvm_get_pages(mm, addr & PAGE_MASK, nr, gup_flags,
-					     pages);
+			got = spvm_get_pages(mm, pos.addr & PAGE_MASK, nr,
+					     gup_flags, pages);
 			if (got <= 0)
-				return total ? total : (got ? got : -EFAULT);
+				return pos.total ?: (got ?: -EFAULT);
 
-			for (i = 0; i < got; i++) {
-				struct pipe_buffer buf = {
-					.page	= pages[i],
-					.offset	= offset_in_page(addr),
-					.ops	= &nosteal_pipe_buf_ops,
-				};
-				ssize_t ret;
-
-				buf.len = min_t(unsigned long, PAGE_SIZE - buf.offset, len);
-				/* Releases the page itself when it fails. */
-				ret = add_to_pipe(pipe, &buf);
-				if (ret < 0) {
-					while (++i < got)
-						put_page(pages[i]);
-					return total ? total : ret;
-				}
-				total += buf.len;
-				addr += buf.len;
-				len -= buf.len;
-			}
-			/* A short batch ends at a page that could not be had. */
-			if ((unsigned long)got < nr)
-				return total;
+			done = spvm_attach(pipe, pages, got, &pos);
+			if (done < 0)
+				return pos.total ?: done;
+			/*
+			 * A short batch ends at a page that could not be had,
+			 * a short attach at a pipe that filled up.
+			 */
+			if ((unsigned long)done < nr)
+				return pos.total;
 			cond_resched();
 		}
 	}
-	return total;
+	return pos.total;
 }
 
 /**
@@ -335,14 +386,20 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
  * fill the pipe itself), so a check made before it could be passed now and
  * used much later, after the target changed credentials or became
  * undumpable.  Nothing of the target is held while waiting either: a target
- * that exits meanwhile is freed, and the call returns -ESRCH.  If another
- * writer takes the room between the wait and the fill, the call waits
- * again and checks again.
+ * that exits meanwhile is freed, and the call returns -ESRCH.
+ *
+ * Pages are looked up without the pipe's lock, a batch at a time, then
+ * attached under it: a lookup that waits (swap-in, FUSE, userfaultfd) does
+ * not keep other readers and writers of the pipe waiting on its mutex.  If
+ * another writer takes the room meanwhile, the pages that no longer fit are
+ * released; when none fit, the call waits for room again, and checks again.
  *
  * Return: the number of bytes attached (possibly fewer than requested), or,
- * when none was, -EPIPE, -EAGAIN, -ERESTARTSYS, whatever
+ * when none was, -EPIPE, -EAGAIN, -ERESTARTSYS (a signal while waiting for
+ * room, or, since 6.2, while a lookup waited), whatever
  * &struct spvm_target_ops.get_mm returns (-ESRCH: the target's address
- * space is gone, -EPERM), -EFAULT, -ENOMEM or -EINTR (fatal signal).
+ * space is gone, -EPERM), -EFAULT, -EREMOTEIO (since 6.2: PCI P2PDMA
+ * memory), -ENOMEM or -EINTR (a fatal signal: the caller never sees it).
  */
 ssize_t spvm_splice(const struct spvm_target *target,
 		    struct pipe_inode_info *pipe,
@@ -355,6 +412,9 @@ ssize_t spvm_splice(const struct spvm_target *target,
 
 	if (flags & SPVM_FORCE)
 		gup_flags |= FOLL_FORCE;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	gup_flags |= FOLL_INTERRUPTIBLE;
+#endif
 
 	do {
 		pipe_lock(pipe);
@@ -368,17 +428,10 @@ ssize_t spvm_splice(const struct spvm_target *target,
 		if (IS_ERR(mm))
 			return PTR_ERR(mm);
 
-		pipe_lock(pipe);
 		ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags);
-		pipe_unlock(pipe);
-		/* May tear down the address space: not under the pipe lock. */
 		mmput(mm);
 		/* 0: the vector is not empty, so the room went to another writer */
 	} while (!ret && !(flags & SPVM_NONBLOCK));
 
-	if (ret > 0) {
-		wake_up_interruptible_poll(&pipe->rd_wait, EPOLLIN | EPOLLRDNORM);
-		kill_fasync(&pipe->fasync_readers, SIGIO, POLL_IN);
-	}
-	return ret ? ret : -EAGAIN;
+	return ret ?: -EAGAIN;
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * splice_process_vm and the waits a caller can provoke: the permission
- * check comes after the wait for room.
+ * check comes after the wait for room, and a page lookup that waits (here
+ * on a userfaultfd nobody answers) does not hold the pipe's lock, so other
+ * users of the pipe go on and the waiting call can still be ended.
  *
  * Same entry points as spvm_abi_test.c (one FIXTURE_VARIANT each: the
  * device ioctl, and the syscall of a patched kernel whose number is only
@@ -242,6 +244,25 @@ static int exit_code(pid_t pid)
 	return -1;
 }
 
+/*
+ * Wait for @pid to exit and return its exit code; -1 as soon as it is seen
+ * in an uninterruptible sleep ('D': nothing it does may sleep so) or after
+ * 60 s.  It is then left running: the caller kills what holds it.
+ */
+static int exit_code_unless_stuck(pid_t pid)
+{
+	for (int i = 0; i < 60000; i++) {
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status_code(status);
+		if (pid_state(pid) == 'D')
+			return -1;
+		usleep(1000);
+	}
+	return -1;
+}
+
 /* ---- victims ------------------------------------------------------------ */
 
 enum vkind {
@@ -365,6 +386,26 @@ static void victim_stop(struct victim *v)
 	if (v->ack >= 0)
 		close(v->ack);
 	*v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+}
+
+/* a child making one blocking call; its exit code says how it ended */
+static pid_t caller_start(const struct spvm_entry *e, int target, int wfd,
+			  unsigned long addr, size_t len, void (*handler)(int))
+{
+	pid_t pid = fork();
+	long n;
+
+	if (pid)
+		return pid;
+	if (handler) {
+		struct sigaction sa = { .sa_handler = handler };
+
+		sigaction(SIGUSR1, &sa, NULL);
+	}
+	n = spvm(e, target, wfd, addr, len);
+	if (n >= 0)
+		_exit(n == PG ? 0 : 10);
+	_exit(errno == EINTR ? 1 : errno == EPERM ? 2 : 11);
 }
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -499,6 +540,121 @@ TEST_F(spvm, permission_checked_after_the_wait)
 		_exit(call.err == EPERM ? 0 : 32);
 	}
 	EXPECT_EQ(0, exit_code(c));
+}
+
+/* ---- page lookup outside the pipe's lock -------------------------------- */
+
+/*
+ * A call waits in the lookup of a page whose userfaultfd nobody answers.
+ * Another reader of the same pipe, O_NONBLOCK, must get EAGAIN at once: with
+ * the lookup under pipe->mutex it would sleep uninterruptibly on the mutex
+ * for as long as the handler does not run.  SIGKILL must end the waiting
+ * call (the lookup waits killably).
+ */
+TEST_F(spvm, reader_not_blocked_by_a_waiting_lookup)
+{
+	pid_t reader;
+
+	if (self->skip)
+		return;
+	START_VICTIM(V_UFFD);
+	self->kids[0] = caller_start(E, self->v.target, self->p[1], self->v.addr + PG, PG, NULL);
+	ASSERT_LT(0, self->kids[0]);
+	ASSERT_EQ(0, victim_cmd(&self->v, 'f')) TH_LOG("no fault reached the userfaultfd");
+
+	reader = fork();
+	ASSERT_LE(0, reader);
+	if (reader == 0) {
+		char b;
+
+		if (fcntl(self->p[0], F_SETFL, O_NONBLOCK))
+			_exit(20);
+		if (read(self->p[0], &b, 1) >= 0)
+			_exit(21);
+		_exit(errno == EAGAIN ? 0 : 22);
+	}
+	self->kids[1] = reader;
+	ASSERT_EQ(0, exit_code_unless_stuck(reader))
+		TH_LOG("the reader sleeps on the pipe's lock while the lookup waits");
+	self->kids[1] = 0;
+
+	/* it sleeps killably ('D' on 6.1): only the exit tells */
+	ASSERT_EQ(0, kill(self->kids[0], SIGKILL));
+	EXPECT_EQ(128 + SIGKILL, exit_code(self->kids[0]));
+	self->kids[0] = 0;
+}
+
+/*
+ * The same wait, another writer: it fills the pipe while the lookup waits
+ * (with the lookup under the lock, that write() would sleep on the mutex).
+ * When the fault is answered, the two pages looked up find no room: the
+ * call releases them, waits for room again, and attaches page 0 once one
+ * slot is read, or, if that slot was read before it got the lock, attaches
+ * page 0 at once and releases page 1.  Either way: one page, page 0's bytes.
+ */
+TEST_F(spvm, pipe_filled_during_lookup)
+{
+	pid_t filler;
+	int slots;
+
+	if (self->skip)
+		return;
+	START_VICTIM(V_UFFD);
+	self->kids[0] = caller_start(E, self->v.target, self->p[1], self->v.addr, 2 * PG, NULL);
+	ASSERT_LT(0, self->kids[0]);
+	ASSERT_EQ(0, victim_cmd(&self->v, 'f')) TH_LOG("no fault reached the userfaultfd");
+
+	filler = fork();
+	ASSERT_LE(0, filler);
+	if (filler == 0)
+		_exit(pipe_fill(self->p[1]));
+	self->kids[1] = filler;
+	slots = exit_code_unless_stuck(filler);
+	ASSERT_LT(0, slots) TH_LOG("the writer sleeps on the pipe's lock while the lookup waits");
+	self->kids[1] = 0;
+
+	ASSERT_EQ(0, victim_cmd(&self->v, 'c'));
+	ASSERT_EQ(PG, read(self->p[0], self->buf, PG));
+	EXPECT_EQ(0, exit_code(self->kids[0]));
+	self->kids[0] = 0;
+	ASSERT_EQ(0, read_full(self->p[0], self->buf, slots * PG));
+	EXPECT_EQ(-1, pattern_check(self->buf + (slots - 1) * PG, self->v.addr, SEED));
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* 6.2 added FOLL_INTERRUPTIBLE, which the module uses from there on */
+static bool lookup_interruptible(const struct spvm_entry *e)
+{
+	struct utsname u;
+	int major, minor;
+
+	if (!e->is_module || uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 2);
+}
+
+/*
+ * Where the lookup may be interrupted (the module on 6.2 and later), any
+ * signal ends the wait in an unanswered userfaultfd: EINTR without
+ * SA_RESTART.  On 6.1 GUP waits killably only: see the SIGKILL above.
+ */
+TEST_F(spvm, signal_interrupts_a_waiting_lookup)
+{
+	if (self->skip)
+		return;
+	if (!lookup_interruptible(E))
+		SKIP(return, "%s: page lookups wait killably only (no FOLL_INTERRUPTIBLE)", E->name);
+	START_VICTIM(V_UFFD);
+	self->kids[0] = caller_start(E, self->v.target, self->p[1], self->v.addr + PG, PG, on_usr1);
+	ASSERT_LT(0, self->kids[0]);
+	ASSERT_EQ(0, victim_cmd(&self->v, 'f')) TH_LOG("no fault reached the userfaultfd");
+	ASSERT_EQ(0, kill(self->kids[0], SIGUSR1));
+	EXPECT_EQ(1, exit_code(self->kids[0])) TH_LOG("not EINTR");
+	self->kids[0] = 0;
 }
 
 TEST_HARNESS_MAIN
