@@ -24,8 +24,12 @@
  * - no try_steal: SPLICE_F_MOVE can never move a target's page away.
  * - no PIPE_BUF_FLAG_CAN_MERGE: a later write() to the pipe starts a new
  *   buffer and never lands in a target's page (the Dirty Pipe class).
- * - FOLL_DUMP: holes and zero-page mappings fail instead of being
- *   populated, so a dump never grows the target's page tables.
+ * - FOLL_DUMP: in private anonymous memory, holes and zero-page mappings
+ *   fail instead of being populated: no page and no page table is
+ *   allocated.  Holes in file-backed and shared mappings (shared anonymous
+ *   memory is shmem) are faulted in as process_vm_readv() does: that maps
+ *   the page in the target, may allocate page tables, and for shmem and
+ *   tmpfs allocates a zeroed page.  Swapped-out pages are swapped in.
  * - FOLL_GET does not unshare: a page the target still maps keeps changing
  *   if the target writes to it before the consumer reads the pipe.  Callers
  *   wanting a snapshot drain the pipe while the target is stopped.

@@ -5,9 +5,9 @@
  * on a userfaultfd nobody answers) does not hold the pipe's lock, so other
  * users of the pipe go on and the waiting call can still be ended.
  *
- * Same entry points as spvm_abi_test.c (one FIXTURE_VARIANT each: the
- * device ioctl, and the syscall of a patched kernel whose number is only
- * read from SPVM_SYSFS_NR).  Run as root in a guest: one test switches to
+ * Same entry points as spvm_abi_test.c (lib/spvm_entry.h, one
+ * FIXTURE_VARIANT each: the device ioctl, and the syscall of a patched
+ * kernel whose number is only read from SPVM_SYSFS_NR).  Run as root in a guest: one test switches to
  * an unprivileged user, the others need a userfaultfd that handles faults
  * of other processes.  Nothing sleeps for a guessed time: tests wait for a
  * state they can observe (a process sleeping, a fault message queued).  A
@@ -36,121 +36,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/splice_process_vm.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
+#include "lib/spvm_entry.h"
 
 #define PG		VPAGE
 #define SEED		0x5eed
 #define NOBODY		65534
-
-/* ---- entry points (as in spvm_abi_test.c) ----------------------------- */
-
-struct spvm_entry {
-	const char *name;
-	bool is_module;
-	const char *(*unavailable)(void);
-	int (*open_target)(pid_t pid);
-	long (*call)(struct spvm_args *args);
-};
-
-static int dev_fd = -1;
-
-static const char *dev_unavailable(void)
-{
-	static char why[128];
-
-	if (dev_fd >= 0)
-		return NULL;
-	dev_fd = open("/dev/" SPVM_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
-	if (dev_fd >= 0)
-		return NULL;
-	snprintf(why, sizeof(why), "/dev/%s: %s", SPVM_DEVICE_NAME, strerror(errno));
-	return why;
-}
-
-static int dev_open_target(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-static long dev_call(struct spvm_args *args)
-{
-	return ioctl(dev_fd, SPVM_IOC_SPLICE, args);
-}
-
-static const struct spvm_entry device_entry = {
-	.name		= "device",
-	.is_module	= true,
-	.unavailable	= dev_unavailable,
-	.open_target	= dev_open_target,
-	.call		= dev_call,
-};
-
-static long sys_nr = -1;
-
-/* The number the patched kernel publishes; never a guessed one. */
-static const char *sys_unavailable(void)
-{
-	static char why[160];
-	char buf[32] = "";
-	int fd;
-
-	if (sys_nr > 0)
-		return NULL;
-	fd = open(SPVM_SYSFS_NR, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, sizeof(why), "%s: %s (kernel without the syscall)",
-			 SPVM_SYSFS_NR, strerror(errno));
-		return why;
-	}
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		sys_nr = strtol(buf, NULL, 10);
-	close(fd);
-	if (sys_nr <= 0) {
-		sys_nr = -1;
-		return "no number in " SPVM_SYSFS_NR;
-	}
-	return NULL;
-}
-
-static int sys_open_target(pid_t pid)
-{
-	return syscall(SYS_pidfd_open, pid, 0);
-}
-
-static long sys_call(struct spvm_args *args)
-{
-	return syscall(sys_nr, args);
-}
-
-static const struct spvm_entry syscall_entry = {
-	.name		= "syscall",
-	.is_module	= false,
-	.unavailable	= sys_unavailable,
-	.open_target	= sys_open_target,
-	.call		= sys_call,
-};
-
-static long spvm(const struct spvm_entry *e, int target, int pipe_fd,
-		 unsigned long addr, size_t len)
-{
-	struct spvm_iovec iov = { .base = addr, .len = len };
-	struct spvm_args a = {
-		.size = sizeof(a),
-		.target_fd = target,
-		.pipe_fd = pipe_fd,
-		.iov = (uintptr_t)&iov,
-		.iovcnt = 1,
-	};
-
-	return e->call(&a);
-}
 
 /* ---- processes --------------------------------------------------------- */
 
