@@ -9,7 +9,22 @@
  *   syscall(nr, &args)                      a kernel patched with the syscall;
  *                                           nr is read from SPVM_SYSFS_NR
  *
- * Both return the number of bytes attached to the pipe, or -1 with errno.
+ * Both return the number of bytes attached to the pipe, or -1 with errno:
+ *   E2BIG, EINVAL  the request (size, flags, vector; on a 32-bit kernel a
+ *                  range beyond 4 GiB)
+ *   EBADF          target_fd or pipe_fd is not what it must be
+ *   EFAULT         the request or vector is not readable; the first page
+ *                  cannot be attached (hole, zero page, no PROT_READ...)
+ *   EAGAIN, EPIPE  the pipe is full and the call may not wait; no reader
+ *   EINTR          a signal while waiting for room (restarted with
+ *                  SA_RESTART) or, with the module on 6.2 and later, while
+ *                  a page lookup waited.  A fatal signal ends the call
+ *                  wherever it waits; no caller sees that error.
+ *   ESRCH, EPERM   the target is gone; the caller may not read it (checked
+ *                  after the wait for room)
+ *   ENOMEM         no memory for the vector or a page
+ *   EREMOTEIO      the first page is PCI P2PDMA memory (6.2 and later)
+ *   ENOTTY, ENOSYS an unknown ioctl; no such syscall
  * Documentation/userspace-api/splice_process_vm.rst has the full contract.
  */
 #ifndef _UAPI_LINUX_SPLICE_PROCESS_VM_H
@@ -51,7 +66,8 @@
 /**
  * struct spvm_iovec - one range of the target's address space
  * @base: start address in the target; need not be page aligned
- * @len:  length in bytes; @base + @len must not wrap around
+ * @len:  length in bytes; @base + @len must not wrap around (EINVAL), nor,
+ *        on a 32-bit kernel, go beyond 4 GiB
  *
  * On 64-bit architectures this has the layout of struct iovec, so an array
  * of struct iovec can be passed as is there.  32-bit callers use this type.
