@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pre-dump: freeze the tree, collect what to dump, resume it, then copy.
- * dump:     freeze, collect, copy, write, then resume (or kill with
- *           --kill, as criu dump does by default).  memsplice writes only
- *           memory images: CRIU continues from them, so leaving the tree
- *           running is the safe default.
+ * pre-dump: freeze the tree, note its VMAs, resume it, then find and copy
+ *           the pages, process by process.
+ * dump:     freeze, note the VMAs, find and copy the pages, write, then
+ *           resume (or kill with --kill, as criu dump does by default).
+ *           memsplice writes only memory images: CRIU continues from them,
+ *           so leaving the tree running is the safe default.
  *
  * Whatever fails, the tree is released (never killed, never left stopped)
  * and the files of the half-written set are removed.
@@ -209,26 +210,24 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		ret = uptime_us(&uptime);
 	if (!ret && o->track_mem)
 		ret = start_tracking(&set, &parent);
-	ctx.pages_after_thaw = o->pre_dump && !ops->xfer_while_frozen &&
-			       !(o->track_mem && parent.dirfd >= 0);
+	ctx.move_after_thaw = o->pre_dump && !ops->xfer_while_frozen;
+	ctx.hold_runs = ctx.move_after_thaw && o->track_mem && parent.dirfd >= 0;
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
 	if (!ret)
 		ret = test_hook(o->frozen_hook_fd, "frozen\n", interrupted);
 	if (ret)
 		goto err_tree;
-	if (o->pre_dump && !ops->xfer_while_frozen) {
+	if (ctx.move_after_thaw) {
 		thaw(&ctx, &frozen, frozen_at);
 		ret = test_hook(o->thawed_hook_fd, "thawed\n", interrupted);
-		if (!ret && ctx.pages_after_thaw)
-			ret = collect_pages(&ctx, &parent);
 		if (ret)
 			goto err_tree;
 	}
 	if (o->pre_dump && ops->xfer_while_frozen)
 		pr_info("method %s moves pages while the tree is frozen", ops->name);
 
-	ret = xfer_jobs(&ctx);
+	ret = collect_pages(&ctx, &parent);
 	if (!ret && ctx.sink.ops->finish) {
 		uint64_t t = now_us();
 

@@ -65,16 +65,25 @@ struct dump_ctx {
 	struct pstree tree;
 	struct task_mm *mms;	/* parallel to tree.tasks */
 	struct target self;	/* memsplice: shared segments are read from its mappings */
-	struct pm_job *jobs;
-	unsigned int nr_jobs;
 	/*
-	 * A pre-dump that copies after the resume needs the tree frozen only
-	 * to note its VMAs (and to clear soft-dirty): which pages exist is
-	 * then read after the resume, so frozen time does not grow with
-	 * memory.  Not when a parent is tracked: dirty bits are read and
-	 * cleared in one frozen step.
+	 * When pages are found, and how many runs are kept.  A pass that
+	 * moves pages after the resume (a pre-dump, unless its source must
+	 * move them frozen) needs the tree frozen only to note its VMAs and
+	 * open its handles (and clear soft-dirty): which pages exist is read
+	 * after the resume, so frozen time does not grow with memory.  Pages
+	 * are found process by process as they are moved, a batch of runs at
+	 * a time, so memsplice's memory does not grow with the tree's either.
+	 * Except with hold_runs: a tracked pre-dump with a parent reads and
+	 * clears the dirty bits in one frozen step, and keeps every run
+	 * (ctx->jobs) until the pages are moved after the resume.
 	 */
-	bool pages_after_thaw;
+	bool move_after_thaw;
+	bool hold_runs;
+	struct pm_job *jobs;	/* hold_runs: every pagemap's runs */
+	unsigned int nr_jobs;
+	struct run *batch;	/* otherwise: the runs found and not yet moved */
+	unsigned long *shm_seen;	/* shared segments dumped in this pass */
+	unsigned int nr_shm_seen;
 	struct page_source src;
 	struct page_sink sink;
 	struct dump_stats stats;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Move the collected runs from the source to the sink, one fixed-size chunk
- * at a time.  In a pre-dump the tree may be running: a run that shrank
+ * Move runs of pages from the source to the sink, one fixed-size chunk at a
+ * time: a held job's all at once, or (collect.c) each batch of runs as it
+ * is found.  In a pre-dump the tree may be running: a run that shrank
  * (munmap, MADV_DONTNEED) is trimmed to what was really moved, unreadable
  * pages are dropped and a process that exited is fine.  In a dump the tree is
  * frozen and any page that cannot be moved is an error: nothing is lost
@@ -15,7 +16,7 @@
 #include "util.h"
 #include "xfer.h"
 
-/* Returns 0, 1 when the process is gone (pre-dump), or -errno. */
+/* Returns 0, -ESRCH when the process is gone (pre-dump, not printed), or -errno. */
 static int xfer_run(struct dump_ctx *ctx, const struct pm_job *job, const struct run *run)
 {
 	struct page_source *src = &ctx->src;
@@ -51,9 +52,8 @@ static int xfer_run(struct dump_ctx *ctx, const struct pm_job *job, const struct
 			continue;
 		}
 		if (n == -ESRCH && pre_dump) {
-			pr_info("process %d exited during the pre-dump", job->target->pid);
 			ctx->stats.pages_dropped += (end - addr) / PAGE_SIZE;
-			return 1;
+			return -ESRCH;
 		}
 		if (n == -EFAULT && pre_dump) {
 			/* unmapped or changed since we looked: not in this image */
@@ -69,23 +69,32 @@ static int xfer_run(struct dump_ctx *ctx, const struct pm_job *job, const struct
 	return 0;
 }
 
-static int xfer_job(struct dump_ctx *ctx, const struct pm_job *job)
+int xfer_open(struct dump_ctx *ctx, struct pm_job *job)
 {
 	struct page_source *src = &ctx->src;
-	struct page_sink *sink = &ctx->sink;
-	int ret, ret2;
+	int ret;
 
-	ret = sink->ops->open(sink, job->kind, job->id);
+	ret = ctx->sink.ops->open(&ctx->sink, job->kind, job->id);
 	if (ret)
 		return ret;
+	job->opened = true;
 	ret = src->ops->attach(src, job->target);
 	if (ret == -ESRCH && ctx->opts->pre_dump)
-		goto close;	/* gone: an empty pagemap */
+		return ret;	/* gone: the caller says so */
 	if (ret) {
 		pr_errno(ret, "%s: cannot attach to %d", src->ops->name, job->target->pid);
-		goto close;
+		return ret;
 	}
-	for (unsigned int i = 0; i < job->nr_runs; i++) {
+	job->attached = true;
+	return 0;
+}
+
+int xfer_runs(struct dump_ctx *ctx, struct pm_job *job)
+{
+	struct page_sink *sink = &ctx->sink;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < job->nr_runs && !ret; i++) {
 		const struct run *run = &job->runs[i];
 
 		if (run->flags & PE_PARENT)
@@ -93,26 +102,46 @@ static int xfer_job(struct dump_ctx *ctx, const struct pm_job *job)
 						  run->nr_pages, PE_PARENT);
 		else
 			ret = xfer_run(ctx, job, run);
-		if (ret)
-			break;
 	}
-	if (ret > 0)
-		ret = 0;
-	ret2 = src->ops->detach(src);
-	if (!ret)
-		ret = ret2;
-close:
-	ret2 = sink->ops->close(sink);
-	if (ret2 && !ret)
-		pr_errno(ret2, "cannot finish the images of %d with sink %s", job->target->pid, sink->ops->name);
-	return ret ? ret : ret2;
+	job->nr_runs = 0;
+	return ret;
+}
+
+int xfer_close(struct dump_ctx *ctx, struct pm_job *job, int ret)
+{
+	int ret2;
+
+	if (job->attached) {
+		ret2 = ctx->src.ops->detach(&ctx->src);
+		if (!ret)
+			ret = ret2;
+		job->attached = false;
+	}
+	if (job->opened) {
+		ret2 = ctx->sink.ops->close(&ctx->sink);
+		if (ret2 && !ret)
+			pr_errno(ret2, "cannot finish the images of %d with sink %s",
+				 job->target->pid, ctx->sink.ops->name);
+		if (!ret)
+			ret = ret2;
+		job->opened = false;
+	}
+	return ret;
 }
 
 int xfer_jobs(struct dump_ctx *ctx)
 {
 	for (unsigned int i = 0; i < ctx->nr_jobs; i++) {
-		int ret = xfer_job(ctx, &ctx->jobs[i]);
+		struct pm_job *job = &ctx->jobs[i];
+		int ret = xfer_open(ctx, job);
 
+		if (!ret)
+			ret = xfer_runs(ctx, job);
+		ret = xfer_close(ctx, job, ret);
+		if (ret == -ESRCH && ctx->opts->pre_dump) {
+			pr_info("process %d exited during the pre-dump", job->target->pid);
+			ret = 0;
+		}
 		if (ret)
 			return ret;
 	}

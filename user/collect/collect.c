@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * While the tree is frozen: for every process, its VMAs and the runs of
- * pages to dump, read from /proc/PID/pagemap.  A page is dumped when it
- * exists (present or swapped), is not the zero page, and is not a private
- * file page that was never written.  With a parent and --track-mem, a page
- * whose soft-dirty bit is clear and which the parent holds becomes a
- * PE_PARENT run; anything else (new mappings included) is written.  Then the
- * soft-dirty bits are cleared, still frozen, for the next pass.
+ * For every process, its VMAs (while frozen) and the runs of pages to dump,
+ * read from /proc/PID/pagemap or with PAGEMAP_SCAN.  A page is dumped when
+ * it exists (present or swapped), is not the zero page, and is not a
+ * private file page that was never written.  With a parent and
+ * --track-mem, a page whose soft-dirty bit is clear and which the parent
+ * holds becomes a PE_PARENT run; anything else (new mappings included) is
+ * written.  Then the soft-dirty bits are cleared for the next pass.
  *
- * Memory used here grows with the number of runs, never with the number of
- * pages: pagemap is read in fixed windows.
+ * Memory used here does not grow with the target: pagemap is read in fixed
+ * windows, and runs are handed to xfer.c a batch at a time as they are
+ * found (COLLECT_BATCH), process by process.  Only a tracked pre-dump with
+ * a parent holds every run (ctx->hold_runs, dump.h): 24 bytes a run.
  */
 #define LOG_PREFIX "collect: "
 #include <fcntl.h>
@@ -25,31 +27,102 @@
 #include "dump.h"
 #include "log.h"
 #include "util.h"
+#include "xfer.h"
 
 #define PM_WINDOW	4096	/* pagemap entries read at once */
 
-static struct pm_job *job_new(struct dump_ctx *ctx, enum pagemap_kind kind,
-			      unsigned long id, const struct target *target, unsigned long delta)
-{
-	struct pm_job *n = realloc(ctx->jobs, (ctx->nr_jobs + 1) * sizeof(*n));
+struct scan {
+	struct dump_ctx *ctx;
+	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
+	int pagemap_fd;
+	uint64_t *pme;
+	bool hold;		/* jobs go to ctx->jobs, moved later by xfer_jobs() */
+	bool xfer_failed;	/* the error came from xfer.c, which printed it */
+};
 
+/*
+ * A job begins: held for later (s->hold), or started at the sink now, its
+ * runs to go through ctx->batch.
+ */
+static int job_begin(struct scan *s, struct pm_job *job, enum pagemap_kind kind,
+		     unsigned long id, const struct target *target, unsigned long delta)
+{
+	int ret;
+
+	*job = (struct pm_job){ .kind = kind, .id = id, .target = target, .delta = delta };
+	if (s->hold)
+		return 0;
+	job->runs = s->ctx->batch;
+	job->cap_runs = COLLECT_BATCH;
+	ret = xfer_open(s->ctx, job);
+	if (ret)
+		s->xfer_failed = true;
+	return ret;
+}
+
+/* the batch is full: move it (or, held, make room) */
+static int job_flush(struct scan *s, struct pm_job *job)
+{
+	unsigned int cap = job->cap_runs ? 2 * job->cap_runs : 16;
+	struct run *n;
+	int ret;
+
+	if (!s->hold) {
+		ret = xfer_runs(s->ctx, job);
+		if (ret)
+			s->xfer_failed = true;
+		return ret;
+	}
+	n = realloc(job->runs, cap * sizeof(*n));
 	if (!n)
-		return NULL;
-	ctx->jobs = n;
-	n = &ctx->jobs[ctx->nr_jobs++];
-	memset(n, 0, sizeof(*n));
-	n->kind = kind;
-	n->id = id;
-	n->target = target;
-	n->delta = delta;
-	return n;
+		return -ENOMEM;
+	job->runs = n;
+	job->cap_runs = cap;
+	return 0;
+}
+
+/*
+ * A job ends (@ret: how its scan went): held in ctx->jobs, or its last runs
+ * moved and its pagemap closed.  Returns @ret or the job's own error.
+ */
+static int job_end(struct scan *s, struct pm_job *job, int ret)
+{
+	struct dump_ctx *ctx = s->ctx;
+	struct pm_job *n;
+
+	if (!s->hold) {
+		int ret2 = ret;
+
+		if (!ret2)
+			ret2 = xfer_runs(ctx, job);
+		ret2 = xfer_close(ctx, job, ret2);
+		if (ret2 && !ret)
+			s->xfer_failed = true;
+		ret = ret2;
+		goto unmap;
+	}
+	if (!ret) {
+		n = realloc(ctx->jobs, (ctx->nr_jobs + 1) * sizeof(*n));
+		if (n) {
+			ctx->jobs = n;
+			ctx->jobs[ctx->nr_jobs++] = *job;
+			return 0;
+		}
+		ret = -ENOMEM;
+	}
+	free(job->runs);
+unmap:
+	if (job->map)
+		munmap(job->map, job->map_len);
+	return ret;
 }
 
 /* @nr pages at @addr, after everything added so far */
-static int job_add(struct pm_job *job, unsigned long addr, unsigned long nr, unsigned int flags,
-		   int prot)
+static int job_add(struct scan *s, struct pm_job *job, unsigned long addr, unsigned long nr,
+		   unsigned int flags, int prot)
 {
 	struct run *last = job->nr_runs ? &job->runs[job->nr_runs - 1] : NULL;
+	int ret;
 
 	if (last && last->flags == flags && last->prot == prot &&
 	    last->addr + last->nr_pages * PAGE_SIZE == addr) {
@@ -57,24 +130,13 @@ static int job_add(struct pm_job *job, unsigned long addr, unsigned long nr, uns
 		return 0;
 	}
 	if (job->nr_runs == job->cap_runs) {
-		unsigned int cap = job->cap_runs ? 2 * job->cap_runs : 16;
-		struct run *n = realloc(job->runs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		job->runs = n;
-		job->cap_runs = cap;
+		ret = job_flush(s, job);
+		if (ret)
+			return ret;
 	}
 	job->runs[job->nr_runs++] = (struct run){ addr, nr, flags, prot };
 	return 0;
 }
-
-struct scan {
-	struct dump_ctx *ctx;
-	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
-	int pagemap_fd;
-	uint64_t *pme;
-};
 
 /* a range of dumpable pages from PAGEMAP_SCAN, into the job */
 struct scan_range {
@@ -99,7 +161,7 @@ static int add_range(void *arg, unsigned long start, unsigned long end, bool sof
 			flags = PE_PARENT;
 			sr->s->ctx->stats.pages_skipped_parent += (next - addr) / PAGE_SIZE;
 		}
-		ret = job_add(sr->job, addr, (next - addr) / PAGE_SIZE, flags, sr->prot);
+		ret = job_add(sr->s, sr->job, addr, (next - addr) / PAGE_SIZE, flags, sr->prot);
 		if (ret)
 			return ret;
 	}
@@ -142,7 +204,7 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 				flags = PE_PARENT;
 				s->ctx->stats.pages_skipped_parent++;
 			}
-			ret = job_add(job, addr, 1, flags, v->prot);
+			ret = job_add(s, job, addr, 1, flags, v->prot);
 			if (ret)
 				return ret;
 		}
@@ -150,12 +212,23 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 	return 0;
 }
 
-static bool shmem_seen(const struct dump_ctx *ctx, unsigned long shmid)
+/* whether segment @shmid was dumped in this pass already; if not, it is now */
+static int shmem_seen(struct dump_ctx *ctx, unsigned long shmid, bool *seen)
 {
-	for (unsigned int i = 0; i < ctx->nr_jobs; i++)
-		if (ctx->jobs[i].kind == PAGEMAP_SHMEM && ctx->jobs[i].id == shmid)
-			return true;
-	return false;
+	unsigned long *n;
+
+	*seen = false;
+	for (unsigned int i = 0; i < ctx->nr_shm_seen; i++)
+		if (ctx->shm_seen[i] == shmid)
+			*seen = true;
+	if (*seen)
+		return 0;
+	n = realloc(ctx->shm_seen, (ctx->nr_shm_seen + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	ctx->shm_seen = n;
+	n[ctx->nr_shm_seen++] = shmid;
+	return 0;
 }
 
 /*
@@ -166,17 +239,44 @@ static bool shmem_seen(const struct dump_ctx *ctx, unsigned long shmid)
 static int scan_shmem_mapping(struct scan *s, const struct task *t, const struct vma *v,
 			      int err)
 {
-	struct pm_job *job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, &t->target,
-				     v->start - v->pgoff);
 	struct scan own = *s;
+	struct pm_job job;
+	int ret;
 
-	if (!job)
-		return -ENOMEM;
 	pr_warn("%d: cannot open map_files (%s): shared segment %lu is dumped as its "
 		"mapping at %#lx shows it; pages of it mapped elsewhere are missing",
 		t->pid, strerror(-err), v->ino, v->start);
 	own.pmap = NULL;	/* segments are always written whole */
-	return scan_private(&own, job, v);
+	ret = job_begin(&own, &job, PAGEMAP_SHMEM, v->ino, &t->target, v->start - v->pgoff);
+	if (!ret)
+		ret = scan_private(&own, &job, v);
+	ret = job_end(&own, &job, ret);
+	s->xfer_failed = own.xfer_failed;
+	return ret;
+}
+
+/* the pages of a segment memsplice mapped at @map: its own SEEK_DATA says which */
+static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map, off_t end)
+{
+	for (off_t pos = 0; pos < end;) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0 || data >= end)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
+			int ret = job_add(s, job, (unsigned long)map + off, 1, PE_PRESENT,
+					  PROT_READ);
+
+			if (ret)
+				return ret;
+		}
+		s->ctx->stats.pages_scanned += (hole - data + PAGE_SIZE - 1) / PAGE_SIZE;
+		pos = hole;
+	}
+	return 0;
 }
 
 /*
@@ -188,15 +288,17 @@ static int scan_shmem_mapping(struct scan *s, const struct task *t, const struct
  */
 static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 {
-	struct pm_job *job;
+	struct pm_job job;
 	struct stat st;
 	char name[96];
 	void *map;
-	off_t pos, end;
-	int fd, ret = 0;
+	off_t end;
+	bool seen;
+	int fd, ret;
 
-	if (shmem_seen(s->ctx, v->ino))
-		return 0;
+	ret = shmem_seen(s->ctx, v->ino, &seen);
+	if (ret || seen)
+		return ret;
 	snprintf(name, sizeof(name), "map_files/%lx-%lx", v->start, v->end);
 	fd = open_proc(t->mm_pid, name, O_RDONLY);
 	if (fd >= 0 && target_gone(&t->target)) {
@@ -217,31 +319,12 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 		ret = -errno;
 		goto out;
 	}
-	job = job_new(s->ctx, PAGEMAP_SHMEM, v->ino, &s->ctx->self, (unsigned long)map);
-	if (!job) {
-		if (map)
-			munmap(map, end);
-		ret = -ENOMEM;
-		goto out;
-	}
-	job->map = map;
-	job->map_len = end;
-	for (pos = 0; pos < end;) {
-		off_t data = lseek(fd, pos, SEEK_DATA), hole;
-
-		if (data < 0 || data >= end)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > end)
-			hole = end;
-		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
-			ret = job_add(job, (unsigned long)map + off, 1, PE_PRESENT, PROT_READ);
-			if (ret)
-				goto out;
-		}
-		s->ctx->stats.pages_scanned += (hole - data + PAGE_SIZE - 1) / PAGE_SIZE;
-		pos = hole;
-	}
+	ret = job_begin(s, &job, PAGEMAP_SHMEM, v->ino, &s->ctx->self, (unsigned long)map);
+	job.map = map;
+	job.map_len = end;
+	if (!ret)
+		ret = scan_shmem_data(s, &job, fd, map, end);
+	ret = job_end(s, &job, ret);	/* unmaps once moved */
 out:
 	close(fd);
 	return ret;
@@ -269,16 +352,18 @@ static int check_unlinked_shared(const struct task *t, const struct task_mm *mm)
 
 /*
  * Which pages of one process to dump: its pagemap (through the fd opened
- * while it was frozen) into a job.  Every failure is reported here, once;
- * with @gone_ok a process that exited meanwhile is not one (a pre-dump
- * whose pages are collected after the resume).
+ * while it was frozen) into a job, then each shared segment it maps into
+ * one of its own; moved as found, or with @hold kept in ctx->jobs.  Every
+ * failure is reported here or in xfer.c, once; with @gone_ok a process
+ * that exited meanwhile is not one (a pre-dump whose pages are found after
+ * the resume).
  */
 static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const struct task *t,
-		     const struct task_mm *mm, bool gone_ok)
+		     const struct task_mm *mm, bool hold, bool gone_ok)
 {
 	struct parent_map pmap = { 0 };
-	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd };
-	unsigned int ji;
+	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd, .hold = hold };
+	struct pm_job job;
 	int ret;
 
 	if (ctx->opts->track_mem) {
@@ -289,30 +374,48 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 			s.pmap = &pmap;
 	}
 	s.pme = malloc(PM_WINDOW * sizeof(*s.pme));
-	if (!s.pme || !job_new(ctx, PAGEMAP_TASK, t->vpid, &t->target, 0)) {
+	if (!s.pme) {
 		ret = -ENOMEM;
-		pr_err("out of memory");
 		goto out;
 	}
-	ji = ctx->nr_jobs - 1;
-	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++) {
-		const struct vma *v = &mm->vmas.v[i];
-
-		/* scan_shmem adds jobs and may move ctx->jobs: index, keep no pointer */
-		if (vma_has_private_pages(v))
-			ret = scan_private(&s, &ctx->jobs[ji], v);
-		else if (vma_is_shmem(v))
-			ret = scan_shmem(&s, t, v);
-	}
+	ret = job_begin(&s, &job, PAGEMAP_TASK, t->vpid, &t->target, 0);
+	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++)
+		if (vma_has_private_pages(&mm->vmas.v[i]))
+			ret = scan_private(&s, &job, &mm->vmas.v[i]);
+	ret = job_end(&s, &job, ret);
+	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++)
+		if (vma_is_shmem(&mm->vmas.v[i]))
+			ret = scan_shmem(&s, t, &mm->vmas.v[i]);
+out:
 	if (ret == -ESRCH && gone_ok && target_gone(&t->target)) {
 		pr_info("process %d exited during the pre-dump", t->pid);
 		ret = 0;
-	} else if (ret) {
+	} else if (ret && (!s.xfer_failed || (ret == -ESRCH && ctx->opts->pre_dump))) {
 		pr_errno(ret, "cannot collect the pages of %d", t->pid);
 	}
-out:
 	free(s.pme);
 	parent_map_free(&pmap);
+	return ret;
+}
+
+static void free_jobs(struct dump_ctx *ctx)
+{
+	for (unsigned int i = 0; i < ctx->nr_jobs; i++) {
+		free(ctx->jobs[i].runs);
+		if (ctx->jobs[i].map)
+			munmap(ctx->jobs[i].map, ctx->jobs[i].map_len);
+	}
+	free(ctx->jobs);
+	ctx->jobs = NULL;
+	ctx->nr_jobs = 0;
+}
+
+static int clear_dirty(const struct task *t)
+{
+	int ret = clear_soft_dirty(t->mm_pid);
+
+	if (ret)
+		pr_errno(ret, "cannot clear the soft-dirty bits of %d", t->pid);
 	return ret;
 }
 
@@ -330,13 +433,10 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 		return ret;
 	}
 	ret = check_unlinked_shared(t, mm);
-	if (!ret && !ctx->pages_after_thaw)
-		ret = scan_task(ctx, parent, t, mm, false);
-	if (!ret && ctx->opts->track_mem) {
-		ret = clear_soft_dirty(t->mm_pid);
-		if (ret)
-			pr_errno(ret, "cannot clear the soft-dirty bits of %d", t->pid);
-	}
+	if (!ret && ctx->hold_runs)
+		ret = scan_task(ctx, parent, t, mm, true, false);
+	if (!ret && ctx->opts->track_mem && ctx->move_after_thaw)
+		ret = clear_dirty(t);
 	return ret;
 }
 
@@ -358,13 +458,33 @@ int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
 
 int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
 {
+	/*
+	 * A source that moves pages while frozen (the parasite) changes the
+	 * target as it attaches (its injected code COWs a page): each
+	 * process's pages are found before, and its runs held meanwhile.
+	 */
+	bool hold = ctx->src.ops->xfer_while_frozen;
+
+	if (ctx->hold_runs)
+		return xfer_jobs(ctx);
+	ctx->batch = malloc(COLLECT_BATCH * sizeof(*ctx->batch));
+	if (!ctx->batch) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
 	for (unsigned int i = 0; i < ctx->tree.nr; i++) {
 		const struct task *t = &ctx->tree.tasks[i];
 		int ret;
 
 		if (t->zombie)
 			continue;
-		ret = scan_task(ctx, parent, t, &ctx->mms[i], true);
+		ret = scan_task(ctx, parent, t, &ctx->mms[i], hold, ctx->move_after_thaw);
+		if (!ret && hold)
+			ret = xfer_jobs(ctx);
+		free_jobs(ctx);
+		/* frozen all along: dirty bits read, now cleared */
+		if (!ret && ctx->opts->track_mem && !ctx->move_after_thaw)
+			ret = clear_dirty(t);
 		if (ret)
 			return ret;
 	}
@@ -373,14 +493,12 @@ int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
 
 void collect_free(struct dump_ctx *ctx)
 {
-	for (unsigned int i = 0; i < ctx->nr_jobs; i++) {
-		free(ctx->jobs[i].runs);
-		if (ctx->jobs[i].map)
-			munmap(ctx->jobs[i].map, ctx->jobs[i].map_len);
-	}
-	free(ctx->jobs);
-	ctx->jobs = NULL;
-	ctx->nr_jobs = 0;
+	free_jobs(ctx);
+	free(ctx->batch);
+	ctx->batch = NULL;
+	free(ctx->shm_seen);
+	ctx->shm_seen = NULL;
+	ctx->nr_shm_seen = 0;
 	if (ctx->mms)
 		for (unsigned int i = 0; i < ctx->tree.nr; i++)
 			mm_free(&ctx->mms[i]);

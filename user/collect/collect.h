@@ -6,7 +6,7 @@
 #include "sink/sink.h"
 #include "tree/target.h"
 
-/* a pagemap run waiting to be transferred */
+/* a pagemap run waiting to be moved */
 struct run {
 	unsigned long addr;	/* in the target */
 	unsigned long nr_pages;
@@ -24,14 +24,27 @@ struct pm_job {
 	size_t map_len;
 	struct run *runs;
 	unsigned int nr_runs, cap_runs;
+	bool opened, attached;	/* xfer.c's: open at the sink, source attached */
 };
+
+/* runs found before they are moved (not ctx->hold_runs): 96 KiB */
+#define COLLECT_BATCH	4096
 
 struct dump_ctx;
 struct parent;
 
-/* while frozen, note what to dump (and clear soft-dirty) */
+/*
+ * collect_tree - while frozen: each process's VMAs and mm; with
+ * ctx->hold_runs its runs too; soft-dirty cleared where the pages are moved
+ * after the resume.  0 or -errno (printed).
+ */
 int collect_tree(struct dump_ctx *ctx, const struct parent *parent);
-/* with ctx->pages_after_thaw, after the resume: which pages */
+/*
+ * collect_pages - the pages: held runs are moved (xfer_jobs); otherwise
+ * each process's pages are found and moved a batch at a time, after the
+ * resume or (a dump, a source that moves frozen) still frozen, and then
+ * its soft-dirty bits cleared if asked.  0 or -errno (printed).
+ */
 int collect_pages(struct dump_ctx *ctx, const struct parent *parent);
 void collect_free(struct dump_ctx *ctx);
 
