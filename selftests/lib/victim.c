@@ -10,6 +10,8 @@
  * Report lines (fd 3):  "R PID NAME ADDR PAGES SEED", "PID ready", answers.
  *
  * Options: --anon N --file N --shared N --protnone N --thp MIB --sparse MIB
+ *          --fragmented MIB (every other page written: one pagemap run each)
+ *          --reserve MIB (a PROT_NONE reservation, never touched)
  *          --threads N --children N --mutate --nothp --seed S --procpid
  *
  * --procpid: report pids as /proc names them (readlink /proc/self), not
@@ -43,6 +45,7 @@ struct region {
 	int prot;		/* restore after verifying a PROT_NONE region */
 	unsigned char *gen;	/* per-page generation ("anon" only) */
 	bool written_even;	/* file region: only even pages were written */
+	bool even_only;		/* only even pages exist: odd ones were never touched */
 };
 
 static struct region regions[MAX_REGIONS];
@@ -129,7 +132,7 @@ static struct region *add_region(const char *name, char *addr, unsigned long pag
 static void fill(struct region *r)
 {
 	for (unsigned long i = 0; i < r->pages; i++) {
-		if (r->written_even && (i & 1))
+		if ((r->written_even || r->even_only) && (i & 1))
 			continue;
 		pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
 			     r->seed + (r->gen ? r->gen[i] : 0));
@@ -149,6 +152,8 @@ static int verify(void)
 			uint64_t a = (uint64_t)(r->addr + i * VPAGE);
 			uint64_t seed = r->seed + (r->gen ? r->gen[i] : 0);
 
+			if (r->even_only && (i & 1))
+				continue;
 			if (r->written_even && (i & 1))
 				seed = r->seed ^ 0xf11e;	/* the file's own bytes */
 			if (pattern_check((void *)a, a, seed) >= 0) {
@@ -164,7 +169,8 @@ static int verify(void)
 }
 
 static struct opts {
-	unsigned long anon, file, shared, protnone, thp_mib, sparse_mib;
+	unsigned long anon, file, shared, protnone, thp_mib, sparse_mib, fragmented_mib;
+	unsigned long reserve_mib;
 	int threads, children;
 	bool mutate, nothp;
 	uint64_t seed;
@@ -308,6 +314,20 @@ static void setup(uint64_t seed)
 			fill(add_region("sparse", pg, 1, seed + 50 + k));
 		}
 	}
+	if (o.reserve_mib &&
+	    mmap(NULL, o.reserve_mib << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0) == MAP_FAILED)
+		die("mmap");
+	if (o.fragmented_mib) {
+		unsigned long len = o.fragmented_mib << 20;
+		struct region *r;
+
+		p = map(len, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+		madvise(p, len, MADV_NOHUGEPAGE);
+		r = add_region("fragmented", p, len / VPAGE, seed + 60);
+		r->even_only = true;
+		fill(r);
+	}
 	for (long t = 0; t < o.threads; t++) {
 		pthread_t th;
 
@@ -369,6 +389,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--protnone")) o.protnone = v;
 		else if (!strcmp(a, "--thp")) o.thp_mib = v;
 		else if (!strcmp(a, "--sparse")) o.sparse_mib = v;
+		else if (!strcmp(a, "--fragmented")) o.fragmented_mib = v;
+		else if (!strcmp(a, "--reserve")) o.reserve_mib = v;
 		else if (!strcmp(a, "--threads")) o.threads = v;
 		else if (!strcmp(a, "--children")) o.children = v;
 		else if (!strcmp(a, "--seed")) o.seed = v;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "collect/pagemap-scan.h"
+#include "collect/smaps.h"
 #include "collect/parent.h"
 #include "dump.h"
 #include "log.h"
@@ -30,6 +31,8 @@
 #include "xfer.h"
 
 #define PM_WINDOW	4096	/* pagemap entries read at once */
+/* this many pages to walk (1 GiB): ask smaps first which VMAs are empty */
+#define SMAPS_MIN_PAGES	(1UL << 18)
 
 struct scan {
 	struct dump_ctx *ctx;
@@ -351,6 +354,38 @@ static int check_unlinked_shared(const struct task *t, const struct task_mm *mm)
 }
 
 /*
+ * Without PAGEMAP_SCAN, the walk reads 8 bytes for every page of every
+ * private VMA: when that is a lot, *@empty gets the VMAs smaps shows
+ * without a page (never the vDSO: dumped whole), to be skipped.
+ */
+static int find_empty(struct dump_ctx *ctx, const struct task *t, const struct task_mm *mm,
+		      bool **empty)
+{
+	unsigned long pages = 0;
+	int ret;
+
+	*empty = NULL;
+	if (ctx->kd.pagemap_scan)
+		return 0;
+	for (unsigned int i = 0; i < mm->vmas.nr; i++) {
+		const struct vma *v = &mm->vmas.v[i];
+
+		if (vma_has_private_pages(v))
+			pages += (v->end - v->start) / PAGE_SIZE;
+	}
+	if (pages < SMAPS_MIN_PAGES)
+		return 0;
+	*empty = calloc(mm->vmas.nr, sizeof(**empty));
+	if (!*empty)
+		return -ENOMEM;
+	ret = smaps_empty_vmas(&t->target, &mm->vmas, *empty);
+	for (unsigned int i = 0; i < mm->vmas.nr; i++)
+		if (vma_dump_whole(&mm->vmas.v[i]))
+			(*empty)[i] = false;
+	return ret;
+}
+
+/*
  * Which pages of one process to dump: its pagemap (through the fd opened
  * while it was frozen) into a job, then each shared segment it maps into
  * one of its own; moved as found, or with @hold kept in ctx->jobs.  Every
@@ -364,6 +399,7 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 	struct parent_map pmap = { 0 };
 	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd, .hold = hold };
 	struct pm_job job;
+	bool *empty = NULL;
 	int ret;
 
 	if (ctx->opts->track_mem) {
@@ -378,9 +414,12 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = find_empty(ctx, t, mm, &empty);
+	if (ret)
+		goto out;
 	ret = job_begin(&s, &job, PAGEMAP_TASK, t->vpid, &t->target, 0);
 	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++)
-		if (vma_has_private_pages(&mm->vmas.v[i]))
+		if (vma_has_private_pages(&mm->vmas.v[i]) && !(empty && empty[i]))
 			ret = scan_private(&s, &job, &mm->vmas.v[i]);
 	ret = job_end(&s, &job, ret);
 	for (unsigned int i = 0; i < mm->vmas.nr && !ret; i++)
@@ -393,6 +432,7 @@ out:
 	} else if (ret && (!s.xfer_failed || (ret == -ESRCH && ctx->opts->pre_dump))) {
 		pr_errno(ret, "cannot collect the pages of %d", t->pid);
 	}
+	free(empty);
 	free(s.pme);
 	parent_map_free(&pmap);
 	return ret;
