@@ -3,8 +3,11 @@
  * Side-by-side pre-dump benchmark: one victim per size, every tool on the
  * same victim in the same run, medians of N runs.
  *
- *   bench [-n RUNS] [-s MIB[,MIB...]] [-P|-S] TOOL...
+ *   bench [-n RUNS] [-s MIB[,MIB...]] [-V SHAPE] [-P|-S] TOOL...
  *   TOOL: memsplice:METHOD | criu:read | criu:splice
+ *   SHAPE: anon (every page written, the default), sparse (16 pages written
+ *   over the mapping), fragmented (every other page written: one pagemap
+ *   run per page)
  *
  * Per run: frozen time (from the tool's own statistics), total wall time,
  * throughput (bytes written / total time) and the tool's peak RSS (wait4).
@@ -362,13 +365,15 @@ int main(int argc, char **argv)
 {
 	int runs = 5, c, nsizes = 0;
 	bool pipeline = false, sock = false;
+	const char *shape = "anon";
 	unsigned int port = PS_PORT;
 	unsigned long sizes[8];
 	char *s, *tok;
 
-	while ((c = getopt(argc, argv, "n:s:PS")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:V:PS")) != -1) {
 		switch (c) {
 		case 'n': runs = atoi(optarg); break;
+		case 'V': shape = optarg; break;
 		case 'P': pipeline = true; break;
 		case 'S': sock = true; break;
 		case 's':
@@ -376,9 +381,13 @@ int main(int argc, char **argv)
 				sizes[nsizes++] = strtoul(tok, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] [-P|-S] TOOL...\n");
+			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] [-V SHAPE] [-P|-S] TOOL...\n");
 			return 2;
 		}
+	}
+	if (strcmp(shape, "anon") && strcmp(shape, "sparse") && strcmp(shape, "fragmented")) {
+		fprintf(stderr, "bench: -V anon|sparse|fragmented\n");
+		return 2;
 	}
 	if (!nsizes) {
 		sizes[0] = 64;
@@ -401,19 +410,26 @@ int main(int argc, char **argv)
 		printf("%-6s %-20s %12s %10s %12s %10s\n", "size", "tool", "total ms", "MiB/s",
 		       "CPU ms", "peak RSS");
 	} else {
-		printf("pre-dump of an idle victim, median of %d runs\n", runs);
+		printf("pre-dump of an idle victim (%s), median of %d runs\n", shape, runs);
 		printf("%-6s %-20s %12s %12s %10s %10s\n", "size", "tool", "frozen ms",
 		       "total ms", "MiB/s", "peak RSS");
 	}
 	for (int si = 0; si < nsizes; si++) {
-		char pages[32], label[16];
+		char pages[32], label[24];
 		const char *a[] = { "--anon", pages, NULL, NULL };
 		struct victim v;
 
 		snprintf(pages, sizeof(pages), "%lu", sizes[si] << 8);
 		if (pipeline)
 			a[2] = "--nothp";	/* a dirtied page dirties its page, not 2 MiB */
-		snprintf(label, sizeof(label), "%luM", sizes[si]);
+		if (strcmp(shape, "anon")) {
+			a[0] = strcmp(shape, "sparse") ? "--fragmented" : "--sparse";
+			snprintf(pages, sizeof(pages), "%lu", sizes[si]);
+		}
+		if (sizes[si] >= 1024 && !(sizes[si] % 1024))
+			snprintf(label, sizeof(label), "%luG", sizes[si] >> 10);
+		else
+			snprintf(label, sizeof(label), "%luM", sizes[si]);
 		/* criu dump wants the tree in its own session (pre-dump does not care) */
 		if (victim_start_opts(&v, a, 1, 0, &(struct victim_opts){ .detach = pipeline })) {
 			fprintf(stderr, "bench: cannot start a %lu MiB victim\n", sizes[si]);

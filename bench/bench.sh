@@ -4,6 +4,8 @@
 #   guest-6.1: Debian's 6.1 under QEMU TCG (~10x slower than native: read
 #              the ratios, not the absolute times), with CRIU 3.17 read and
 #              splice modes on the same victims, and the module when built;
+#              the same on a 64 GiB sparse mapping and on 1 GiB with every
+#              other page written (4 GiB on the host: the guest has 4 GiB);
 #              then the pipeline: two pre-dumps by each tool and criu dump
 #              --track-mem on top (bench -P: what criu took from the chain,
 #              its frozen time); then the same tools pre-dumping to `criu
@@ -21,6 +23,9 @@ methods="memsplice:read memsplice:device memsplice:parasite"
 
 echo "== host $(uname -r)"
 bench/bench -n "$runs" -s "$sizes" $methods
+# memsplice's frozen time and peak RSS against the target's shape
+bench/bench -n "$runs" -V sparse -s 64,65536 $methods
+bench/bench -n "$runs" -V fragmented -s 64,4096 $methods
 
 mods=""
 if [ -f kernel/Makefile ] && ko=$(make -s --no-print-directory -C kernel KVER=6.1 ko-path 2>/dev/null) &&
@@ -30,5 +35,7 @@ fi
 echo "== guest 6.1 (QEMU TCG)"
 selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
 	bench/bench -n "$runs" -s "$sizes" $methods criu:read criu:splice \; \
+	bench/bench -n "$runs" -V sparse -s 64,65536 $methods criu:read criu:splice \; \
+	bench/bench -n "$runs" -V fragmented -s 64,1024 $methods criu:read criu:splice \; \
 	bench/bench -P -n "$runs" -s "$psizes" $methods criu:read criu:splice \; \
 	bench/bench -S -n "$sruns" -s "$sizes" $methods criu:read criu:splice

@@ -465,15 +465,16 @@ TEST_F(dump, same_images_as_read)
 	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
 	ASSERT_EQ(0, victim_stop_all(&self->v));
 	/*
-	 * read first: a parasite's remote syscalls leave one page of the first
-	 * executable mapping COWed (same bytes, now anonymous), which any later
-	 * dump then rightly includes.
+	 * read last: a parasite's remote syscalls leave one page of the first
+	 * executable mapping COWed (same bytes, now anonymous), which the
+	 * parasite's own dump (pages are found once it is in) and any later
+	 * dump rightly include.
 	 */
 	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
 	ASSERT_EQ(0, run_memsplice(args, self->err, sizeof(self->err), -1)) {
 		TH_LOG("%s", self->err);
 	}
-	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
 	for (int shmem = 0; shmem < 2; shmem++) {
 		id = shmem ? shmem_id_of(ref) : (unsigned long)self->v.pid;
 		ASSERT_EQ(0, dump_view_open(&mine, self->dir, id, shmem));

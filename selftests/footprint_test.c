@@ -12,10 +12,8 @@
  * found by reading pagemap (before 6.7), a VMA without a page is skipped.
  *
  * Not covered on purpose: a tracked pre-dump with a parent keeps every run
- * until the resume (dirty bits are read and cleared in one frozen step),
- * and the parasite keeps one process's runs (its infection COWs a page, so
- * a process's pages are found before it is infected).  Both are documented
- * in memsplice(8).
+ * until the resume (dirty bits are read and cleared in one frozen step), as
+ * memsplice(8) says.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -45,6 +43,7 @@ FIXTURE_VARIANT(footprint) {
 FIXTURE_VARIANT_ADD(footprint, syscall) { .method = "syscall" };
 FIXTURE_VARIANT_ADD(footprint, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(footprint, device) { .method = "device" };
+FIXTURE_VARIANT_ADD(footprint, parasite) { .method = "parasite" };
 
 #define NEED_METHOD() do { \
 	if (!self->dir) \

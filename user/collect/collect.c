@@ -388,16 +388,16 @@ static int find_empty(struct dump_ctx *ctx, const struct task *t, const struct t
 /*
  * Which pages of one process to dump: its pagemap (through the fd opened
  * while it was frozen) into a job, then each shared segment it maps into
- * one of its own; moved as found, or with @hold kept in ctx->jobs.  Every
- * failure is reported here or in xfer.c, once; with @gone_ok a process
- * that exited meanwhile is not one (a pre-dump whose pages are found after
- * the resume).
+ * one of its own; moved as found, or (ctx->hold_runs) kept in ctx->jobs.
+ * Every failure is reported here or in xfer.c, once; with @gone_ok a
+ * process that exited meanwhile is not one (a pre-dump whose pages are
+ * found after the resume).
  */
 static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const struct task *t,
-		     const struct task_mm *mm, bool hold, bool gone_ok)
+		     const struct task_mm *mm, bool gone_ok)
 {
 	struct parent_map pmap = { 0 };
-	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd, .hold = hold };
+	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd, .hold = ctx->hold_runs };
 	struct pm_job job;
 	bool *empty = NULL;
 	int ret;
@@ -474,7 +474,7 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 	}
 	ret = check_unlinked_shared(t, mm);
 	if (!ret && ctx->hold_runs)
-		ret = scan_task(ctx, parent, t, mm, true, false);
+		ret = scan_task(ctx, parent, t, mm, false);
 	if (!ret && ctx->opts->track_mem && ctx->move_after_thaw)
 		ret = clear_dirty(t);
 	return ret;
@@ -498,13 +498,6 @@ int collect_tree(struct dump_ctx *ctx, const struct parent *parent)
 
 int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
 {
-	/*
-	 * A source that moves pages while frozen (the parasite) changes the
-	 * target as it attaches (its injected code COWs a page): each
-	 * process's pages are found before, and its runs held meanwhile.
-	 */
-	bool hold = ctx->src.ops->xfer_while_frozen;
-
 	if (ctx->hold_runs)
 		return xfer_jobs(ctx);
 	ctx->batch = malloc(COLLECT_BATCH * sizeof(*ctx->batch));
@@ -518,10 +511,7 @@ int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
 
 		if (t->zombie)
 			continue;
-		ret = scan_task(ctx, parent, t, &ctx->mms[i], hold, ctx->move_after_thaw);
-		if (!ret && hold)
-			ret = xfer_jobs(ctx);
-		free_jobs(ctx);
+		ret = scan_task(ctx, parent, t, &ctx->mms[i], ctx->move_after_thaw);
 		/* frozen all along: dirty bits read, now cleared */
 		if (!ret && ctx->opts->track_mem && !ctx->move_after_thaw)
 			ret = clear_dirty(t);

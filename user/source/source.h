@@ -70,10 +70,10 @@ struct page_source_ops {
 	 * were read.  A source whose pages are references into the target
 	 * (pipes) or which runs inside the frozen target (parasite) sets this:
 	 * the dump loop then transfers before resuming the tree, and a
-	 * pre-dump reports that its frozen time includes the transfer.  Such
-	 * a source may change the target when it attaches (the parasite's
-	 * injected code COWs a page): the loop finds all pages of a process
-	 * before it attaches.
+	 * pre-dump reports that its frozen time includes the transfer.  Pages
+	 * are found once the source is attached: the parasite's remote
+	 * syscalls COW one page of the first executable mapping (same bytes,
+	 * now anonymous), and that page is dumped.
 	 */
 	bool xfer_while_frozen;
 	/* value of inventory.pre_dump_mode written for a pre-dump (1 splice, 2 read) */
