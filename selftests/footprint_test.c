@@ -28,7 +28,7 @@
 #include "lib/vtest.h"
 
 #define PE_PRESENT	4u
-#define RSS_SLACK_KIB	512
+#define RSS_SLACK_KIB	768
 
 FIXTURE(footprint) {
 	struct victim v;
