@@ -78,13 +78,9 @@ int xfer_open(struct dump_ctx *ctx, struct pm_job *job)
 	if (ret)
 		return ret;
 	job->opened = true;
-	ret = src->ops->attach(src, job->target);
-	if (ret == -ESRCH && ctx->opts->pre_dump)
-		return ret;	/* gone: the caller says so */
-	if (ret) {
-		pr_errno(ret, "%s: cannot attach to %d", src->ops->name, job->target->pid);
+	ret = src->ops->attach(src, job->target);	/* says why it failed */
+	if (ret)
 		return ret;
-	}
 	job->attached = true;
 	return 0;
 }

@@ -71,8 +71,10 @@ static int sink_image_open(struct page_sink *sink, enum pagemap_kind kind, unsig
 	if (ret)
 		return ret;
 	ret = img_write_entry(&si->pagemap, &head.base);
-	if (ret)
+	if (ret) {
+		pr_errno(ret, "cannot write pagemap");
 		goto err_close;
+	}
 	si->pages_fd = imgset_create_raw(si->set, IMG_PAGES, head.pages_id);
 	if (si->pages_fd < 0) {
 		ret = si->pages_fd;

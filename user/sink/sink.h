@@ -5,7 +5,8 @@
  * The dump loop describes each process's memory to the sink as a sequence of
  * pagemap runs in address order: present runs come with their bytes, parent
  * runs (pages unchanged since the previous pre-dump) come without.  The sink
- * decides how that is stored or sent.
+ * decides how that is stored or sent.  open, put_pages and put_hole print
+ * why they failed (one line) before returning -errno.
  */
 #ifndef MEMSPLICE_SINK_H
 #define MEMSPLICE_SINK_H

@@ -100,6 +100,7 @@ struct page_source_ops {
 	 * or check target_gone() after a call that takes a pid, and report a
 	 * process that is gone as -ESRCH, never a stranger's pages.  @t may be
 	 * memsplice itself: shared segments are read from its own mapping.
+	 * Returns 0, or -errno after printing why (one line).
 	 */
 	int (*attach)(struct page_source *src, const struct target *t);
 	/* detach - stop with the current process (cures a parasite). */

@@ -226,8 +226,10 @@ static int pick_thread(pid_t pid, pid_t *tid, struct user_regs_struct *regs)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	dir = opendir(path);
-	if (!dir)
+	if (!dir) {
+		pr_perror("cannot list the threads of %d", pid);
 		return -ESRCH;
+	}
 	while (best < 2 && (de = readdir(dir))) {
 		pid_t t = atoi(de->d_name);
 
@@ -429,14 +431,18 @@ static int infect(struct pctl *pc, pid_t pid, const int pipe_fds[2])
 	if (ret)
 		return ret;
 	ret = settle_group_stop(pc);
-	if (ret)
+	if (ret) {
+		pr_errno(ret, "cannot put %d back into its ptrace stop", pc->tid);
 		return ret;
+	}
 	pc->xstate.iov_len = XSTATE_BUF_SIZE;
 	if (ptrace(PTRACE_GETREGSET, pc->tid, NT_X86_XSTATE, &pc->xstate) < 0)
 		pc->xstate.iov_len = 0;	/* no XSAVE: compel's FXSAVE handling is complete */
 	ret = thread_status(pid, pc->tid, &state, &seccomp);
-	if (ret)
+	if (ret) {
+		pr_errno(ret, "cannot read the status of %d", pc->tid);
 		return ret;
+	}
 	if (seccomp) {
 		if (ptrace(PTRACE_SETOPTIONS, pc->tid, 0, PTRACE_O_SUSPEND_SECCOMP) < 0) {
 			ret = -errno;
@@ -497,8 +503,10 @@ int pctl_infect(struct pctl *pc, pid_t pid, const int pipe_fds[2])
 	sigset_t old;
 	int ret;
 
-	if (pc->ctl)
+	if (pc->ctl) {
+		pr_err("cannot infect %d: %d is still infected", pid, pc->tid);
 		return -EBUSY;
+	}
 	signals_hold(&old);
 	ret = infect(pc, pid, pipe_fds);
 	signals_release(&old);
