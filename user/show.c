@@ -2,6 +2,7 @@
 /* memsplice show DIR: a human summary of an image set. */
 #define LOG_PREFIX "show: "
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,23 @@ static const char *status_name(uint32_t st)
 	if (st & VMA_FILE_PRIVATE) return "file-private";
 	if (st & VMA_FILE_SHARED) return "file-shared";
 	return "other";
+}
+
+static bool image_absent(int dirfd, enum image_type type, uint32_t pid)
+{
+	char name[64];
+
+	return !img_name(type, pid, name, sizeof(name)) && faccessat(dirfd, name, F_OK, 0) &&
+	       errno == ENOENT;
+}
+
+/*
+ * A zombie is in pstree.img (as CRIU lists it) with no memory images: only
+ * one of mm and pagemap missing is a broken set.
+ */
+static bool is_zombie_entry(int dirfd, uint32_t pid)
+{
+	return image_absent(dirfd, IMG_MM, pid) && image_absent(dirfd, IMG_PAGEMAP, pid);
 }
 
 static int show_mm(int dirfd, uint32_t pid)
@@ -223,9 +241,13 @@ int cmd_show(const char *dir)
 		for (size_t i = 0; i < pe->n_threads; i++)
 			printf(" %u", pe->threads[i]);
 		printf("\n");
-		bad |= show_mm(dirfd, pe->pid);
-		snprintf(label, sizeof(label), "pagemap-%u.img", pe->pid);
-		bad |= show_pagemap(dirfd, IMG_PAGEMAP, pe->pid, label);
+		if (is_zombie_entry(dirfd, pe->pid)) {
+			printf("    no memory images: a zombie\n");
+		} else {
+			bad |= show_mm(dirfd, pe->pid);
+			snprintf(label, sizeof(label), "pagemap-%u.img", pe->pid);
+			bad |= show_pagemap(dirfd, IMG_PAGEMAP, pe->pid, label);
+		}
 		pstree_entry__free_unpacked(pe, NULL);
 	}
 	img_close(&img);
