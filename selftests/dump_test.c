@@ -7,6 +7,7 @@
  */
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -74,15 +75,15 @@ static int do_dump(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
 	return ret;
 }
 
-/* all pages of @name in @pid's pagemap carry the pattern; the dump equals memory */
-static void check_dump(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
-		       pid_t pid, const char *name, bool compare_mem)
+/* all pages of @name in @pid's pagemap in @dir carry the pattern; the dump equals memory */
+static void check_dump_in(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
+			  const char *dir, pid_t pid, const char *name, bool compare_mem)
 {
 	struct dump_view dv;
 	uint64_t bad = 0;
 	long n;
 
-	ASSERT_EQ(0, dump_view_open(&dv, self->dir, pid, false));
+	ASSERT_EQ(0, dump_view_open(&dv, dir, pid, false));
 	for (int i = 0; i < self->v.nr; i++) {
 		const struct vregion *r = &self->v.r[i];
 
@@ -100,6 +101,12 @@ static void check_dump(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *se
 		}
 	}
 	dump_view_close(&dv);
+}
+
+static void check_dump(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
+		       pid_t pid, const char *name, bool compare_mem)
+{
+	check_dump_in(_metadata, self, self->dir, pid, name, compare_mem);
 }
 
 TEST_F(dump, anon_private)
@@ -370,6 +377,109 @@ TEST_F(dump, sigterm_while_frozen)
 TEST_F(dump, sighup_while_frozen)
 {
 	interrupt_frozen(_metadata, self, variant, SIGHUP);
+}
+
+#define MAX_ZOMBIES	16
+
+/* the zombie children of every victim process; how many */
+static int tree_zombies(struct victim *v, pid_t *z, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < v->nr_pids; i++) {
+		pid_t kids[MAX_ZOMBIES + 4];
+		int nk = proc_children(v->pids[i], kids, MAX_ZOMBIES + 4);
+
+		for (int k = 0; k < nk && n < max; k++)
+			if (proc_state(kids[k]) == 'Z')
+				z[n++] = kids[k];
+	}
+	return n;
+}
+
+/*
+ * The images in @dir (through its parents) hold the whole tree: every
+ * process's regions, all of the split shared segment, and the zombies in
+ * pstree.img with no memory images of their own.
+ */
+static void check_tree(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
+		       const char *dir, const pid_t *z, int nr_z)
+{
+	struct vregion *split = victim_region(&self->v, self->v.pid, "split");
+	struct dump_view dv;
+	unsigned long id = shmem_id_of(dir);
+	uint64_t bad = 0;
+	bool found;
+
+	for (int i = 0; i < self->v.nr_pids; i++) {
+		check_dump_in(_metadata, self, dir, self->v.pids[i], "anon", false);
+		check_dump_in(_metadata, self, dir, self->v.pids[i], "thread", false);
+	}
+	ASSERT_NE(NULL, split);
+	ASSERT_NE(0, id) { TH_LOG("not one pagemap-shmem-ID.img in %s", dir); }
+	ASSERT_EQ(0, dump_view_open(&dv, dir, id, true));
+	/* pagemap-shmem vaddrs are offsets in the segment */
+	EXPECT_EQ((long)split->pages, check_region(&dv, split, split->addr, 0, &bad)) {
+		TH_LOG("segment page %#lx is wrong or missing", (unsigned long)(bad - split->addr));
+	}
+	dump_view_close(&dv);
+	for (int i = 0; i < nr_z; i++) {
+		EXPECT_EQ(self->v.nr_pids + nr_z, pstree_entries(dir, z[i], &found));
+		EXPECT_TRUE(found) { TH_LOG("zombie %d is not in pstree.img", z[i]); }
+		EXPECT_FALSE(has_image(dir, "mm", z[i]));
+		EXPECT_FALSE(has_image(dir, "pagemap", z[i]));
+	}
+}
+
+/*
+ * A tree as workloads leave it: children, threads, zombies nobody reaped,
+ * threads born and gone all the time, a shared segment split into three
+ * VMAs in every process.  A pre-dump, then a dump on top of it.
+ */
+TEST_F_TIMEOUT(dump, real_tree, 300)
+{
+	const char *a[] = { "--anon", "64", "--threads", "2", "--children", "2", "--zombies", "2",
+			    "--churn-threads", "2", "--split-shared", "48", NULL };
+	char pre[512], fin[512], pid[16];
+	bool track = !system("./user/memsplice check | grep -q '^soft-dirty *yes'");
+	const char *pargs[] = { "pre-dump", "-t", pid, "-D", pre, "--method", variant->method,
+				track ? "--track-mem" : NULL, NULL };
+	const char *dargs[] = { "dump", "-t", pid, "-D", fin, "--method", variant->method,
+				"--prev-images-dir", "../pre", track ? "--track-mem" : NULL, NULL };
+	const char *show[] = { "show", fin, NULL };
+	pid_t z[MAX_ZOMBIES];
+	int nr_z;
+
+	NEED_METHOD();
+	snprintf(pre, sizeof(pre), "%s/pre", self->dir);
+	snprintf(fin, sizeof(fin), "%s/final", self->dir);
+	ASSERT_EQ(0, mkdir(pre, 0777));
+	ASSERT_EQ(0, mkdir(fin, 0777));
+	ASSERT_EQ(0, victim_start(&self->v, a, 3, 3 * 2));
+	ASSERT_EQ(3, self->v.nr_pids);
+	nr_z = tree_zombies(&self->v, z, MAX_ZOMBIES);
+	ASSERT_EQ(3 * 2, nr_z);
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	ASSERT_EQ(0, run_memsplice(pargs, self->err, sizeof(self->err), -1)) {
+		TH_LOG("pre-dump: %s", self->err);
+	}
+	check_tree(_metadata, self, pre, z, nr_z);
+	ASSERT_EQ(0, run_memsplice(dargs, self->err, sizeof(self->err), -1)) {
+		TH_LOG("dump: %s", self->err);
+	}
+	check_tree(_metadata, self, fin, z, nr_z);
+	/* a zombie's entry has no memory images: not a broken set */
+	EXPECT_EQ(0, run_memsplice(show, self->err, sizeof(self->err), -1)) {
+		TH_LOG("show: %s", self->err);
+	}
+	for (int i = 0; i < self->v.nr_pids; i++) {
+		EXPECT_EQ(0, proc_tracer(self->v.pids[i]));
+		EXPECT_NE('t', proc_state(self->v.pids[i]));
+		EXPECT_NE('T', proc_state(self->v.pids[i]));
+	}
+	for (int i = 0; i < nr_z; i++)
+		EXPECT_EQ('Z', proc_state(z[i]));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
 }
 
 /* crit is python: ~2 s per image under TCG */

@@ -401,51 +401,6 @@ static void check_pages(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *s
 	dump_view_close(&dv);
 }
 
-static bool has_image(const char *dir, const char *kind, pid_t pid)
-{
-	char p[1024];
-
-	snprintf(p, sizeof(p), "%s/%s-%d.img", dir, kind, pid);
-	return access(p, F_OK) == 0;
-}
-
-/* how often "pid": N appears in crit's decoding of pstree.img, and whether @pid does */
-static int pstree_entries(const char *dir, pid_t pid, bool *found)
-{
-	char cmd[1100], line[256], want[64];
-	int n = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "crit show %s/pstree.img 2>/dev/null", dir);
-	snprintf(want, sizeof(want), "\"pid\": %d,", pid);
-	*found = false;
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		n += strstr(line, "\"pid\":") != NULL;
-		*found |= strstr(line, want) != NULL;
-	}
-	return pclose(f) ? -1 : n;
-}
-
-static pid_t first_child_of(pid_t pid)
-{
-	char path[64], *end;
-	FILE *f;
-	long c = 0;
-	char buf[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f))
-		c = strtol(buf, &end, 10);
-	fclose(f);
-	return c;
-}
-
 TEST_F(tree, zombie_child)
 {
 	pid_t z;
@@ -453,8 +408,7 @@ TEST_F(tree, zombie_child)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_zombie_child));
-	z = first_child_of(self->pid);
-	ASSERT_GT(z, 0);
+	ASSERT_EQ(1, proc_children(self->pid, &z, 1));
 	ASSERT_EQ('Z', proc_state(z));
 	ASSERT_EQ(0, memsplice(_metadata, self, variant, "pre-dump"));
 	check_pages(_metadata, self, self->pid);
@@ -515,8 +469,7 @@ TEST_F(tree, children_without_proc_children)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_with_child));
-	child = first_child_of(self->pid);
-	ASSERT_GT(child, 0);
+	ASSERT_EQ(1, proc_children(self->pid, &child, 1));
 	snprintf(pid, sizeof(pid), "%d", self->pid);
 	EXPECT_EQ(0, run_memsplice_hooked(args, self->err, sizeof(self->err),
 					  "MEMSPLICE_TEST_HIDE_PROC_CHILDREN", "1")) {
@@ -644,8 +597,7 @@ TEST_F(tree, task_that_cannot_stop)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_vfork));
-	child = first_child_of(self->pid);	/* the vfork child */
-	ASSERT_GT(child, 0);
+	ASSERT_EQ(1, proc_children(self->pid, &child, 1));	/* the vfork child */
 	ASSERT_EQ('D', proc_state(self->pid));
 	snprintf(pid, sizeof(pid), "%d", self->pid);
 	EXPECT_EQ(1, run_memsplice_hooked(args, self->err, sizeof(self->err),

@@ -452,6 +452,14 @@ unsigned long shmem_id_of(const char *dir)
 	return n == 1 ? id : 0;
 }
 
+bool has_image(const char *dir, const char *kind, pid_t pid)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s-%d.img", dir, kind, pid);
+	return access(p, F_OK) == 0;
+}
+
 long pages_bytes(const char *dir)
 {
 	struct dirent *de;

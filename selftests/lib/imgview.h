@@ -69,6 +69,9 @@ int image_u32_fields(const char *path, uint32_t magic, int field, uint32_t *out,
 /* shmem_id_of - the one pagemap-shmem-ID.img in @dir; 0 if none or several */
 unsigned long shmem_id_of(const char *dir);
 
+/* has_image - whether @dir holds @kind-@pid.img (e.g. "mm", "pagemap") */
+bool has_image(const char *dir, const char *kind, pid_t pid);
+
 /* pages_bytes - the size of every pages-*.img in @dir: the bytes dumped there */
 long pages_bytes(const char *dir);
 

@@ -13,6 +13,19 @@
  *          --fragmented MIB (every other page written: one pagemap run each)
  *          --reserve MIB (a PROT_NONE reservation, never touched)
  *          --threads N --children N --mutate --nothp --seed S --procpid
+ *          --zombies N --churn-threads N --split-shared N
+ *
+ * Every process of the tree (the root and each of --children) maps its own
+ * regions, starts its own --threads, and:
+ * --zombies N: forks N children that exit at once and are never reaped;
+ *   "ready" once all are zombies.
+ * --churn-threads N: a manager thread creates N threads, joins them (each
+ *   returns at once: it touches no region) and starts over, for good;
+ *   "ready" once a first round is done.
+ * --split-shared N (the root only, before --children fork, so the whole tree
+ * maps it): one MAP_SHARED|MAP_ANONYMOUS segment of N pages, filled, then
+ * split into three VMAs by mprotect(PROT_READ) of its middle third, and
+ * reported as one region "split" (its bytes are in pagemap-shmem-ID.img).
  *
  * --procpid: report pids as /proc names them (readlink /proc/self), not
  * getpid(): in a pid namespace of its own, with the test's /proc mounted,
@@ -170,8 +183,8 @@ static int verify(void)
 
 static struct opts {
 	unsigned long anon, file, shared, protnone, thp_mib, sparse_mib, fragmented_mib;
-	unsigned long reserve_mib;
-	int threads, children;
+	unsigned long reserve_mib, split_shared;
+	int threads, children, zombies, churn_threads;
 	bool mutate, nothp;
 	uint64_t seed;
 } o = { .seed = 1 };
@@ -199,6 +212,11 @@ static void dirty(void)
 		madvise(p, 8 * VPAGE, MADV_NOHUGEPAGE);
 	fill(add_region(gen == 1 ? "new1" : gen == 2 ? "new2" : "newN", p, 8, o.seed + 500 + gen));
 	report("%d dirtied %d\n", self_pid(), gen);
+}
+
+static void *churn_one(void *arg)
+{
+	return arg;
 }
 
 static void *thread_main(void *arg)
@@ -236,6 +254,74 @@ static void mutate_step(unsigned long i)
 	memset(p, (int)i, 64 * VPAGE);
 	madvise(p, 32 * VPAGE, MADV_DONTNEED);
 	munmap(p, 64 * VPAGE);
+}
+
+/* threads that live for an instant, forever: the tree never holds still */
+static void *churn_main(void *arg)
+{
+	int ready_fd = (int)(long)arg;
+	pthread_t *th = calloc(o.churn_threads, sizeof(*th));
+
+	if (!th)
+		die("calloc");
+	for (;;) {
+		for (int i = 0; i < o.churn_threads; i++)
+			if (pthread_create(&th[i], NULL, churn_one, NULL))
+				die("pthread_create churn");
+		for (int i = 0; i < o.churn_threads; i++)
+			pthread_join(th[i], NULL);
+		if (ready_fd >= 0) {
+			if (write(ready_fd, "x", 1) != 1)
+				die("write churn");
+			close(ready_fd);
+			ready_fd = -1;
+		}
+	}
+	return NULL;
+}
+
+/* returns once a first round of churning threads came and went */
+static void start_churn(void)
+{
+	pthread_t th;
+	int pfd[2];
+	char c;
+
+	if (pipe(pfd))
+		die("pipe");
+	if (pthread_create(&th, NULL, churn_main, (void *)(long)pfd[1]))
+		die("pthread_create");
+	if (read(pfd[0], &c, 1) != 1)
+		die("read churn");
+	close(pfd[0]);
+}
+
+/* children that exited at once; returns when every one is a zombie */
+static void make_zombies(void)
+{
+	for (int z = 0; z < o.zombies; z++) {
+		siginfo_t si;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0)
+			_exit(0);
+		/* WNOWAIT: wait for the exit, leave the zombie */
+		if (waitid(P_PID, pid, &si, WEXITED | WNOWAIT))
+			die("waitid");
+	}
+}
+
+/* the root's, before the children fork: every process maps it, split alike */
+static void setup_split_shared(uint64_t seed)
+{
+	unsigned long third = o.split_shared / 3;
+	char *p = map(o.split_shared * VPAGE, MAP_SHARED | MAP_ANONYMOUS, -1);
+
+	fill(add_region("split", p, o.split_shared, seed + 70));
+	if (mprotect(p + third * VPAGE, third * VPAGE, PROT_READ))
+		die("mprotect split");
 }
 
 static void setup(uint64_t seed)
@@ -334,6 +420,9 @@ static void setup(uint64_t seed)
 		if (pthread_create(&th, NULL, thread_main, (void *)t))
 			die("pthread_create");
 	}
+	make_zombies();
+	if (o.churn_threads)
+		start_churn();
 }
 
 static int serve(void)
@@ -394,6 +483,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--threads")) o.threads = v;
 		else if (!strcmp(a, "--children")) o.children = v;
 		else if (!strcmp(a, "--seed")) o.seed = v;
+		else if (!strcmp(a, "--zombies")) o.zombies = v;
+		else if (!strcmp(a, "--churn-threads")) o.churn_threads = v;
+		else if (!strcmp(a, "--split-shared")) o.split_shared = v;
 		else {
 			fprintf(stderr, "victim: unknown option %s\n", a);
 			return 2;
@@ -406,6 +498,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if (o.split_shared)
+		setup_split_shared(o.seed);
 	for (int c = 0; c < o.children; c++) {
 		pid_t pid = fork();
 

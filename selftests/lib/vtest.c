@@ -448,6 +448,22 @@ int proc_tracer(pid_t pid)
 	return status_field(pid, "TracerPid:", v, sizeof(v)) ? -1 : atoi(v);
 }
 
+int proc_children(pid_t pid, pid_t *out, int max)
+{
+	char path[64];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (n < max && fscanf(f, "%d", &out[n]) == 1)
+		n++;
+	fclose(f);
+	return n;
+}
+
 /* @bin with @args, as @uid when >= 0, with @hook=@value in its environment */
 static int run_bin(const char *bin, const char *const *args, char *err, size_t errlen, int uid,
 		   const char *hook, const char *value)
@@ -592,6 +608,25 @@ int crit_show_all(const char *dir, char *failed, size_t len)
 	}
 	closedir(d);
 	return n ? bad : -1;
+}
+
+int pstree_entries(const char *dir, pid_t pid, bool *found)
+{
+	char cmd[1100], line[256], want[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "crit show %s/pstree.img 2>/dev/null", dir);
+	snprintf(want, sizeof(want), "\"pid\": %d,", pid);
+	*found = false;
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, "\"pid\":") != NULL;
+		*found |= strstr(line, want) != NULL;
+	}
+	return pclose(f) ? -1 : n;
 }
 
 long long stats_json_get(const char *path, const char *key)

@@ -94,6 +94,11 @@ struct vregion *victim_region(struct victim *v, pid_t pid, const char *name);
 /* proc_state - the State letter of /proc/PID/status ('T' stopped, 't' traced), 0 if gone */
 char proc_state(pid_t pid);
 int proc_tracer(pid_t pid);
+/*
+ * proc_children - up to @max children of @pid's main thread (zombies too),
+ * from /proc/PID/task/PID/children, into @out; how many, -1 if unreadable
+ */
+int proc_children(pid_t pid, pid_t *out, int max);
 
 /*
  * run_memsplice - run the tool with @args (NULL-terminated), as @uid when
@@ -121,6 +126,11 @@ bool method_available(const char *method);
 
 /* crit_show_all - run crit show on every image of @dir; number that failed */
 int crit_show_all(const char *dir, char *failed, size_t len);
+/*
+ * pstree_entries - how many entries crit shows in @dir's pstree.img (-1 if
+ * it cannot), and in *@found whether @pid is one of them
+ */
+int pstree_entries(const char *dir, pid_t pid, bool *found);
 /* stats_json_get - a number from --stats-json output */
 long long stats_json_get(const char *path, const char *key);
 /* make_dir - a fresh empty directory under TMPDIR */
