@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "tree/target.h"
 
@@ -32,12 +33,21 @@ struct task {
 struct pstree {
 	struct task *tasks;	/* root first, then breadth-first */
 	unsigned int nr;
-	/* every seized thread, to detach them all whatever happens */
+	/*
+	 * every seized thread, to detach them all whatever happens; 0 for one
+	 * reaped while freezing (an exec killed it), and a tid may name
+	 * another thread by now (the exec'ing one takes the leader's)
+	 */
 	pid_t *seized;
 	unsigned int nr_seized, cap_seized;
 	/* while seizing: SIGCHLD as a signalfd, and how long a thread may take to stop */
 	int sigchld_fd;
 	unsigned int stop_timeout_ms;
+	/*
+	 * While seizing: a timer whose SIGALRM, let in only while PTRACE_SEIZE
+	 * waits, reaps the seized threads that died (pstree.c, "exec").
+	 */
+	timer_t reap_timer;
 };
 
 struct seize_opts {
