@@ -2,10 +2,12 @@
 /*
  * splice_process_vm core: attach pages of another process to a pipe.
  *
- * The target's pages are not copied: each pipe buffer holds a reference
- * (FOLL_GET) to the page the target has mapped, exactly like vmsplice()
- * does for the caller's own pages.  A reader of the pipe then copies or
- * splices from the target's page itself.
+ * By default the target's pages are not copied: each pipe buffer holds a
+ * reference (FOLL_GET) to the page the target has mapped, exactly like
+ * vmsplice() does for the caller's own pages.  A reader of the pipe then
+ * copies or splices from the target's page itself.  With SPVM_STABLE each
+ * page looked up is copied, during the call, into a page the pipe buffer
+ * owns, and the reference to the target's page is dropped at once.
  *
  *   target mm      VMA [ pg0 | pg1 | hole | pg3 ]     (pg3 never reached:
  *                         |     |     X               the request stops at
@@ -32,10 +34,12 @@
  *   tmpfs allocates a zeroed page.  Swapped-out pages are swapped in.
  * - FOLL_GET does not unshare: a page the target still maps keeps changing
  *   if the target writes to it before the consumer reads the pipe.  Callers
- *   wanting a snapshot drain the pipe while the target is stopped.
+ *   wanting a snapshot drain the pipe while the target is stopped, or ask
+ *   for SPVM_STABLE, which pays one page copy for it.
  */
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/pipe_fs_i.h>
@@ -260,6 +264,37 @@ static long spvm_get_pages(struct mm_struct *mm, unsigned long start,
 	return got == -EINTR ? -ERESTARTSYS : got;
 }
 
+/*
+ * SPVM_STABLE: replace each of the @nr target pages in @pages by a copy
+ * and drop the reference to the target's page, so that none outlives the
+ * call.  The copy is charged to the caller's memory cgroup, as pipe_write()
+ * charges the pages a write() puts in a pipe.  It holds the bytes of the
+ * moment of the copy: a write the target makes meanwhile may be seen in
+ * part, as with process_vm_readv().  The copy is taken whole (a page is
+ * never larger than what a pipe buffer may hold), the buffer only shows
+ * the requested part of it.
+ *
+ * Returns how many pages were copied; the pages past a failed allocation
+ * are released.
+ */
+static long spvm_copy_pages(struct page **pages, long nr)
+{
+	long i, j;
+
+	for (i = 0; i < nr; i++) {
+		struct page *copy = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+
+		if (!copy)
+			break;
+		copy_highpage(copy, pages[i]);
+		put_page(pages[i]);
+		pages[i] = copy;
+	}
+	for (j = i; j < nr; j++)
+		put_page(pages[j]);
+	return i;
+}
+
 /* How far a fill got: the next byte of the current range, bytes attached. */
 struct spvm_pos {
 	unsigned long addr;
@@ -278,6 +313,12 @@ struct spvm_pos {
 static long spvm_attach(struct pipe_inode_info *pipe, struct page **pages,
 			long nr, struct spvm_pos *pos)
 {
+	/*
+	 * For a copy too: its page belongs to the buffer, and the nosteal ops
+	 * release it the same way (put_page).  write()'s anon_pipe_buf_ops are
+	 * private to fs/pipe.c; the only difference is that SPLICE_F_MOVE
+	 * copies such a page instead of stealing it.
+	 */
 	ssize_t ret = 0;
 	long i;
 
@@ -316,14 +357,16 @@ static long spvm_attach(struct pipe_inode_info *pipe, struct page **pages,
 /*
  * Fill @pipe from @iov until the vector ends, the pipe is full or a page
  * cannot be had.  Each batch is looked up first, into @pages, for as many
- * slots as the pipe seems to have, then attached under the pipe's lock.
- * Returns the bytes attached; when there are none, 0 if the pipe had no
- * room left, else the error of the first page or of the pipe.
+ * slots as the pipe seems to have, copied if @stable, then attached under
+ * the pipe's lock.  Returns the bytes attached; when there are none, 0 if
+ * the pipe had no room left, else the error of the first page or of the
+ * pipe.
  */
 static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 			      struct pipe_inode_info *pipe,
 			      const struct spvm_iovec *iov,
-			      unsigned int nr_segs, unsigned int gup_flags)
+			      unsigned int nr_segs, unsigned int gup_flags,
+			      bool stable)
 {
 	struct page *pages[SPVM_BATCH];
 	struct spvm_pos pos = { 0 };
@@ -354,6 +397,12 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 					     gup_flags, pages);
 			if (got <= 0)
 				return pos.total ?: (got ?: -EFAULT);
+			/* Not under the pipe's lock either: allocation may wait. */
+			if (stable) {
+				got = spvm_copy_pages(pages, got);
+				if (!got)
+					return pos.total ?: -ENOMEM;
+			}
 
 			done = spvm_attach(pipe, pages, got, &pos);
 			if (done < 0)
@@ -384,7 +433,8 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
  * the target and checks the caller's right to read it, then attaches pages
  * in order until the vector is done, the pipe is full, or a page fails: a
  * hole or zero page, a range without PROT_READ unless SPVM_FORCE,
- * VM_IO/VM_PFNMAP or secret memory.
+ * VM_IO/VM_PFNMAP or secret memory.  With SPVM_STABLE the same pages are
+ * found and fail the same way, but copies are attached (spvm_copy_pages()).
  *
  * The order matters: the caller controls how long the wait lasts (it can
  * fill the pipe itself), so a check made before it could be passed now and
@@ -432,7 +482,8 @@ ssize_t spvm_splice(const struct spvm_target *target,
 		if (IS_ERR(mm))
 			return PTR_ERR(mm);
 
-		ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags);
+		ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags,
+				     flags & SPVM_STABLE);
 		mmput(mm);
 		/* 0: the vector is not empty, so the room went to another writer */
 	} while (!ret && !(flags & SPVM_NONBLOCK));

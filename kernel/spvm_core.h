@@ -18,7 +18,7 @@ struct mm_struct;
 struct pipe_inode_info;
 
 /* Every flag the core knows; an entry point may offer fewer. */
-#define SPVM_FLAGS_ALL		(SPVM_NONBLOCK | SPVM_FORCE)
+#define SPVM_FLAGS_ALL		(SPVM_NONBLOCK | SPVM_FORCE | SPVM_STABLE)
 
 /**
  * struct spvm_target_ops - how an entry point reaches the target's memory

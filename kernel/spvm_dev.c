@@ -34,7 +34,7 @@
 static const struct file_operations *spvm_proc_mem_fops;
 static const struct file_operations *spvm_fifo_fops;
 /* Flags offered here: SPVM_FORCE only if /proc/PID/mem itself forces. */
-static u64 spvm_dev_flags = SPVM_NONBLOCK;
+static u64 spvm_dev_flags = SPVM_NONBLOCK | SPVM_STABLE;
 
 static bool spvm_dev_is_pipe(struct file *file)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * splice_process_vm: attach pages of another process to a pipe by reference.
+ * splice_process_vm: attach pages of another process to a pipe, by reference
+ * or (SPVM_STABLE) as a copy.
  *
  * One request structure serves two entry points that share one kernel core:
  *
@@ -8,6 +9,13 @@
  *                                           dev_fd an fd of /dev/splice_process_vm
  *   syscall(nr, &args)                      a kernel patched with the syscall;
  *                                           nr is read from SPVM_SYSFS_NR
+ *
+ * What a reader of the pipe sees if the target writes to a page after the
+ * call returned: without SPVM_STABLE the buffer holds a reference to the
+ * target's page, so the new bytes may show, and the reference lives until
+ * the buffer is read or the pipe closed; with SPVM_STABLE the buffer holds
+ * a copy made during the call (one page copy per page), so never, and no
+ * reference to the target's pages outlives the call.
  *
  * Both return the number of bytes attached to the pipe, or -1 with errno:
  *   E2BIG, EINVAL  the request (size, flags, vector; on a 32-bit kernel a
@@ -44,8 +52,11 @@
 #define SPVM_SYSFS_DIR		"/sys/kernel/splice_process_vm"
 #define SPVM_SYSFS_NR		SPVM_SYSFS_DIR "/nr"
 
-/* ABI revision reported by SPVM_IOC_FEATURES; bumped when semantics grow. */
-#define SPVM_VERSION		1
+/*
+ * ABI revision reported by SPVM_IOC_FEATURES; bumped when semantics grow.
+ * 2: SPVM_STABLE.
+ */
+#define SPVM_VERSION		2
 
 /* Request flags (struct spvm_args.flags).  Unknown bits fail with EINVAL. */
 /* Do not wait for room in the pipe: fail with EAGAIN when it is full. */
@@ -56,6 +67,16 @@
  * as with process_vm_readv().
  */
 #define SPVM_FORCE		(1ULL << 1)
+/*
+ * Copy each page into a page of the pipe's own, during the call, instead
+ * of attaching a reference to the target's page: the bytes in the pipe
+ * never change after the call returns, and the call holds the target's
+ * pages only while it copies them.  Same permission, wait, error and
+ * partial-count rules as without it; ENOMEM when the first copy cannot be
+ * allocated.  Offered where struct spvm_features.flags lists it; elsewhere
+ * it fails with EINVAL like any unknown flag.
+ */
+#define SPVM_STABLE		(1ULL << 2)
 
 /* What struct spvm_args.target_fd may refer to (struct spvm_features.targets). */
 /* A file of /proc/PID/mem opened for reading: the device. */
@@ -82,7 +103,8 @@ struct spvm_iovec {
  * @size:      sizeof(struct spvm_args) as known to the caller.  At least
  *             %SPVM_ARGS_SIZE_VER0; a larger struct is accepted if the bytes
  *             the kernel does not know are zero (else E2BIG), up to 4096.
- * @flags:     %SPVM_NONBLOCK, %SPVM_FORCE; any other bit fails with EINVAL.
+ * @flags:     %SPVM_NONBLOCK, %SPVM_FORCE, %SPVM_STABLE; any other bit fails
+ *             with EINVAL.
  * @target_fd: the process to read, given as an fd that proves the caller
  *             may read its memory.  For the device ioctl: an fd of
  *             /proc/PID/mem (or /proc/PID/task/TID/mem) open for reading,
@@ -118,7 +140,8 @@ struct spvm_args {
  *              least %SPVM_FEATURES_SIZE_VER0.  out: the number of bytes
  *              the kernel filled in; fields past it are left untouched.
  * @version:    out: %SPVM_VERSION of the implementation.
- * @flags:      out: the request flags (SPVM_NONBLOCK, ...) it accepts.
+ * @flags:      out: the request flags (SPVM_NONBLOCK, ...) it accepts;
+ *              SPVM_STABLE among them from version 2 on.
  * @args_size:  out: the largest struct spvm_args size it understands.
  * @max_iovcnt: out: the largest struct spvm_args.iovcnt it accepts.
  * @targets:    out: SPVM_TARGET_* bits: what target_fd may be here.
