@@ -9,10 +9,10 @@ TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno
 		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude/uapi -pthread
 
 TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test \
-		   selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test selftests/migrate_test \
-		   selftests/spvm_wait_test selftests/spvm_populate_test
+		   selftests/freeze_test selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test \
+		   selftests/migrate_test selftests/spvm_wait_test selftests/spvm_populate_test
 TESTS		+= selftests/footprint_test
-SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim
+SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
@@ -24,6 +24,9 @@ $(KSFT_HDRS) &:
 selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
 
+selftests/lib/execer: selftests/lib/execer.c selftests/lib/execer.h selftests/lib/pattern.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
+
 $(B)/selftests/vtest.o $(B)/selftests/imgview.o: $(B)/selftests/%.o: selftests/lib/%.c \
 		selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/pattern.h $(PB_H)
 	@mkdir -p $(B)/selftests
@@ -32,6 +35,9 @@ $(B)/selftests/vtest.o $(B)/selftests/imgview.o: $(B)/selftests/%.o: selftests/l
 selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h \
 		  selftests/lib/imgview.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c
+
+# the victim it runs, built with it
+selftests/freeze_test: selftests/lib/execer.h selftests/lib/execer
 
 selftests/spvm_fuzz: selftests/spvm_fuzz.c $(KSFT_HDRS) $(wildcard include/uapi/linux/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<

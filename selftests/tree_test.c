@@ -2,10 +2,11 @@
 /*
  * Process trees as real workloads leave them: a zombie child nobody reaped,
  * a process whose main thread called pthread_exit (its zombie leader stays
- * in /proc/PID/task, and /proc/PID/maps is empty), threads coming and going
- * during the freeze, a task someone else already traces.  Each victim is
- * forked here, fills a region with the pattern, reports it on a pipe and
- * blocks; the dumped bytes are checked against the pattern.
+ * in /proc/PID/task, and /proc/PID/maps is empty), shared memory in pieces,
+ * device memory.  Each victim is forked here, fills a region with the
+ * pattern, reports it on a pipe and blocks; the dumped bytes are checked
+ * against the pattern.  Trees that do not hold still while they are frozen
+ * are freeze_test's.
  */
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -15,7 +16,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -70,7 +70,6 @@ FIXTURE_TEARDOWN(tree)
 /* ---- the victims: run in the forked child, never return ---------------- */
 
 static int report_fd;
-static volatile uint64_t *churn_counter;
 
 static void fill_and_report(void)
 {
@@ -127,30 +126,6 @@ static void victim_leader_exited(void)
 	if (pthread_create(&th, NULL, leader_exited_thread, NULL))
 		_exit(92);
 	pthread_exit(NULL);
-}
-
-static void *short_thread(void *arg)
-{
-	(*churn_counter)++;
-	return NULL;
-}
-
-/* threads are born and exit all the time, while memsplice freezes the tree */
-static void victim_thread_churn(void)
-{
-	fill_and_report();
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	churn_counter = calloc(1, sizeof(*churn_counter));
-	for (;;) {
-		pthread_t th[4];
-
-		for (int i = 0; i < 4; i++)
-			if (pthread_create(&th[i], NULL, short_thread, NULL))
-				_exit(93);
-		for (int i = 0; i < 4; i++)
-			pthread_join(th[i], NULL);
-	}
 }
 
 static void victim_with_child(void)
@@ -275,18 +250,6 @@ static void victim_grows(void)
 	if (write(report_fd, "grown\n", 6) != 6)
 		_exit(91);
 	block_forever();
-}
-
-/* a vfork parent waits, uninterruptibly, for a child that neither execs nor exits */
-static void victim_vfork(void)
-{
-	if (vfork() == 0) {
-		fill_and_report();
-		if (write(report_fd, "ready\n", 6) != 6)
-			_exit(91);
-		block_forever();
-	}
-	_exit(0);	/* never reached while the child lives */
 }
 
 static unsigned long devmem_addr;
@@ -448,17 +411,6 @@ TEST_F(tree, leader_exited)
 	EXPECT_EQ(0, kill(self->pid, 0));
 }
 
-TEST_F(tree, threads_come_and_go)
-{
-	NEED_METHOD();
-	ASSERT_EQ(0, start(self, victim_thread_churn));
-	for (int i = 0; i < 20; i++) {
-		ASSERT_EQ(0, memsplice(_metadata, self, variant, i % 2 ? "dump" : "pre-dump"));
-		check_pages(_metadata, self, self->pid);
-	}
-	EXPECT_EQ(0, proc_tracer(self->pid));
-}
-
 /* a kernel without CONFIG_PROC_CHILDREN: children found all the same */
 TEST_F(tree, children_without_proc_children)
 {
@@ -587,30 +539,6 @@ TEST_F(tree, merged_vma_is_dirty)
 	free(d0);
 }
 
-/* a task that cannot stop: one line after a bounded wait, nobody left traced */
-TEST_F(tree, task_that_cannot_stop)
-{
-	char pid[16];
-	const char *args[] = { "pre-dump", "-t", pid, "-D", self->dir, "--method",
-			       variant->method, NULL };
-	pid_t child;
-
-	NEED_METHOD();
-	ASSERT_EQ(0, start(self, victim_vfork));
-	ASSERT_EQ(1, proc_children(self->pid, &child, 1));	/* the vfork child */
-	ASSERT_EQ('D', proc_state(self->pid));
-	snprintf(pid, sizeof(pid), "%d", self->pid);
-	EXPECT_EQ(1, run_memsplice_hooked(args, self->err, sizeof(self->err),
-					  "MEMSPLICE_TEST_STOP_TIMEOUT_MS", "500"));
-	EXPECT_NE(NULL, strstr(self->err, "did not stop within 500 ms")) {
-		TH_LOG("stderr: %s", self->err);
-	}
-	EXPECT_EQ(strlen(self->err) - 1, (size_t)(strchr(self->err, '\n') - self->err));
-	EXPECT_EQ(0, proc_tracer(self->pid));
-	EXPECT_EQ(0, proc_tracer(child));
-	EXPECT_NE('t', proc_state(child));
-}
-
 TEST_F(tree, device_memory)
 {
 	struct dump_view dv;
@@ -725,27 +653,6 @@ TEST_F(tree, pid_reused_during_pre_dump)
 	close(sync_rd);
 	close(sv[0]);
 	self->pid = 0;
-}
-
-TEST_F(tree, traced_by_another)
-{
-	char want[64];
-	int status;
-
-	NEED_METHOD();
-	ASSERT_EQ(0, start(self, victim_plain));
-	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->pid, 0, 0));
-	EXPECT_EQ(1, memsplice(_metadata, self, variant, "pre-dump"));
-	snprintf(want, sizeof(want), "traced by pid %d", getpid());
-	EXPECT_NE(NULL, strstr(self->err, want)) { TH_LOG("stderr: %s", self->err); }
-	/* one line */
-	EXPECT_EQ(strlen(self->err) - 1, (size_t)(strchr(self->err, '\n') - self->err));
-	/* a seized tracee detaches from a ptrace stop */
-	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->pid, 0, 0));
-	ASSERT_EQ(self->pid, waitpid(self->pid, &status, __WALL));
-	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->pid, 0, 0));
-	EXPECT_EQ(0, proc_tracer(self->pid));
-	EXPECT_EQ(0, waitpid(self->pid, &status, WNOHANG));
 }
 
 TEST_HARNESS_MAIN
