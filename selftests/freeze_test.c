@@ -497,14 +497,19 @@ static int run_hooked(FIXTURE_DATA(freeze) *self, const FIXTURE_VARIANT(freeze) 
 			if (write(sv[0], "x", 1) != 1)
 				run->frozen = false;
 		}
-		/* stderr, until memsplice exits */
-		while (got < sizeof(self->err) - 1 && wait_input(efd[0], deadline)) {
-			n = read(efd[0], self->err + got, sizeof(self->err) - 1 - got);
+		/* stderr until memsplice exits; what does not fit is read and dropped */
+		while (wait_input(efd[0], deadline)) {
+			char sink[512];
+			bool full = got == sizeof(self->err) - 1;
+
+			n = full ? read(efd[0], sink, sizeof(sink)) :
+				   read(efd[0], self->err + got, sizeof(self->err) - 1 - got);
 			if (n <= 0) {
 				ended = true;
 				break;
 			}
-			got += n;
+			if (!full)
+				got += n;
 		}
 		self->err[got] = '\0';
 	}
@@ -659,6 +664,7 @@ static void exec_during_freeze(struct __test_metadata *_metadata, FIXTURE_DATA(f
 			EXPECT_EQ(1, run.status);
 		} else {
 			failed++;
+			TH_LOG("run %d, %s: exit %d: %s", i, cmd, run.status, self->err);
 			EXPECT_EQ(1, run.status);
 			EXPECT_TRUE(one_line(self->err)) {
 				TH_LOG("run %d, %s: exit %d, stderr: %s", i, cmd, run.status, self->err);
