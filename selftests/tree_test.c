@@ -364,6 +364,26 @@ static void check_pages(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *s
 	dump_view_close(&dv);
 }
 
+/* how often "pid": N appears in crit's decoding of pstree.img, and whether @pid does */
+static int pstree_entries(const char *dir, pid_t pid, bool *found)
+{
+	char cmd[1100], line[256], want[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "crit show %s/pstree.img 2>/dev/null", dir);
+	snprintf(want, sizeof(want), "\"pid\": %d,", pid);
+	*found = false;
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, "\"pid\":") != NULL;
+		*found |= strstr(line, want) != NULL;
+	}
+	return pclose(f) ? -1 : n;
+}
+
 TEST_F(tree, zombie_child)
 {
 	pid_t z;

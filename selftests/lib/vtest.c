@@ -610,25 +610,6 @@ int crit_show_all(const char *dir, char *failed, size_t len)
 	return n ? bad : -1;
 }
 
-int pstree_entries(const char *dir, pid_t pid, bool *found)
-{
-	char cmd[1100], line[256], want[64];
-	int n = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "crit show %s/pstree.img 2>/dev/null", dir);
-	snprintf(want, sizeof(want), "\"pid\": %d,", pid);
-	*found = false;
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		n += strstr(line, "\"pid\":") != NULL;
-		*found |= strstr(line, want) != NULL;
-	}
-	return pclose(f) ? -1 : n;
-}
-
 long long stats_json_get(const char *path, const char *key)
 {
 	char buf[2048], pat[64], *p;

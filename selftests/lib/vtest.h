@@ -126,11 +126,6 @@ bool method_available(const char *method);
 
 /* crit_show_all - run crit show on every image of @dir; number that failed */
 int crit_show_all(const char *dir, char *failed, size_t len);
-/*
- * pstree_entries - how many entries crit shows in @dir's pstree.img (-1 if
- * it cannot), and in *@found whether @pid is one of them
- */
-int pstree_entries(const char *dir, pid_t pid, bool *found);
 /* stats_json_get - a number from --stats-json output */
 long long stats_json_get(const char *path, const char *key);
 /* make_dir - a fresh empty directory under TMPDIR */
