@@ -12,6 +12,7 @@ TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selft
 		   selftests/freeze_test selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test \
 		   selftests/migrate_test selftests/spvm_wait_test selftests/spvm_populate_test
 TESTS		+= selftests/footprint_test
+TESTS		+= selftests/spvm_stable_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/images/pagemap.pb-c.o
 
