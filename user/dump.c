@@ -167,6 +167,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	if (ret)
 		return ret;
 	ctx.stats.method = ops->name;
+	/* a dump drains every fill while frozen: references are a snapshot */
+	sopts.stable = o->pre_dump && !ops->xfer_while_frozen;
 	ret = pstree_check_target(o->pid);
 	if (ret)
 		return ret;

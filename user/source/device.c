@@ -135,6 +135,9 @@ static int device_probe(char *why, size_t len)
 		return fd;
 	ret = dev_features(fd, &flags, why, len);
 	close(fd);
+	if (!ret)
+		snprintf(why, len, "%s", flags & SPVM_STABLE ? "pre-dumps copy pages (SPVM_STABLE)" :
+			 "no SPVM_STABLE: pre-dump pages are references");
 	return ret;
 }
 
@@ -162,6 +165,14 @@ static int device_open(long *handle)
 	return 0;
 }
 
+static bool device_offers(long handle, __u64 flag)
+{
+	char why[256];
+	__u64 flags;
+
+	return !dev_features((int)handle, &flags, why, sizeof(why)) && (flags & flag) == flag;
+}
+
 static void device_close(long handle)
 {
 	close((int)handle);
@@ -184,6 +195,7 @@ static const struct spvm_entry device_entry = {
 	.close		= device_close,
 	.call		= device_call,
 	.target_fd	= device_target_fd,
+	.offers		= device_offers,
 };
 
 static int device_create(struct page_source *src, const struct source_opts *opts)
@@ -192,13 +204,17 @@ static int device_create(struct page_source *src, const struct source_opts *opts
 }
 
 /*
- * xfer_while_frozen is false although the pipe holds references, not
- * copies: each fill() is drained by the sink before the next one, so a page
- * is exposed to the target's writes only between the two calls, and what
- * the image gets is as fuzzy as what process_vm_readv() would have read at
- * that moment.  That is all a pre-dump promises: the soft-dirty bits were
- * cleared while the tree was frozen, so any later write re-dumps the page.
- * The final dump keeps the tree frozen through the transfer anyway.
+ * xfer_while_frozen is false: a pre-dump moves pages after the resume.
+ * Where the module offers SPVM_STABLE (version 2), a pre-dump asks for it
+ * and the pipe holds copies made by the call, a snapshot like read's.  An
+ * older module attaches references: each fill() is drained by the sink
+ * before the next one, so a page is exposed to the target's writes only
+ * between the two calls, and what the image gets is as fuzzy as what
+ * process_vm_readv() would have read at that moment.  That is all a
+ * pre-dump promises: the soft-dirty bits were cleared while the tree was
+ * frozen, so any later write re-dumps the page.  The final dump keeps the
+ * tree frozen through the transfer, so it attaches references and copies
+ * nothing.
  */
 const struct page_source_ops source_device_ops = {
 	.name			= "device",

@@ -52,8 +52,20 @@ struct page_data {
 	size_t len;
 };
 
+/**
+ * struct source_opts - what the dump asks of a source
+ * @buffer_size: bytes moved per fill() at most
+ * @stable:      the tree runs while pages wait for the sink (a pre-dump
+ *               after the resume): a source that would hand references to
+ *               the target's pages hands copies instead where it can
+ *               (SPVM_STABLE), so that the pages are a snapshot of fill()
+ *               as read's are.  Where it cannot, the pages stay references
+ *               that later writes may change (the soft-dirty bits, cleared
+ *               while frozen, re-dump such pages in the next pass).
+ */
 struct source_opts {
-	size_t buffer_size;	/* bytes moved per fill() at most */
+	size_t buffer_size;
+	bool stable;
 };
 
 struct page_source {
@@ -66,21 +78,33 @@ struct page_source {
 struct page_source_ops {
 	const char *name;
 	/*
-	 * Only the copying source's pages are a snapshot of the moment they
-	 * were read.  A source whose pages are references into the target
-	 * (pipes) or which runs inside the frozen target (parasite) sets this:
-	 * the dump loop then transfers before resuming the tree, and a
-	 * pre-dump reports that its frozen time includes the transfer.  Pages
-	 * are found once the source is attached: the parasite's remote
-	 * syscalls COW one page of the first executable mapping (same bytes,
-	 * now anonymous), and that page is dumped.
+	 * A source that must move every page before the tree is resumed: the
+	 * parasite, which runs inside the frozen target.  The dump loop then
+	 * transfers before resuming, and a pre-dump reports that its frozen
+	 * time includes the transfer.  Pages are found once the source is
+	 * attached: the parasite's remote syscalls COW one page of the first
+	 * executable mapping (same bytes, now anonymous), and that page is
+	 * dumped.  The others move pages after the resume in a pre-dump: the
+	 * copying source's pages, and the splice_process_vm sources' with
+	 * source_opts.stable where the kernel has SPVM_STABLE, are snapshots
+	 * of the moment fill() ran; the splice_process_vm references of an
+	 * older kernel may show a write made before the sink took them, which
+	 * soft-dirty re-dumps in the next pass (source/device.c).
 	 */
 	bool xfer_while_frozen;
-	/* value of inventory.pre_dump_mode written for a pre-dump (1 splice, 2 read) */
+	/*
+	 * value of inventory.pre_dump_mode written for a pre-dump, in CRIU's
+	 * terms: 1 (splice) the images cover mappings without PROT_READ too,
+	 * 2 (read) they may not (CRIU's read mode skips them, and a CRIU pass
+	 * on top then takes nothing of such mappings from the parent).  It
+	 * says what the parent holds, not whether pages were copied.
+	 */
 	unsigned int pre_dump_mode;
 	/*
 	 * probe - can this source work on this kernel for this user?
-	 * Returns 0, or -errno with a one-line reason in @why.  Must have no
+	 * Returns 0, or -errno with a one-line reason in @why; on success
+	 * @why may hold a note on how it works here (memsplice check prints
+	 * both).  Must have no
 	 * side effect on any process and must not call a syscall that could
 	 * mean something else on an unpatched kernel.
 	 */

@@ -19,6 +19,7 @@ struct spvm_src {
 	long handle;		/* the entry's: device fd, syscall number */
 	int rd, wr;		/* the pipe */
 	size_t size;		/* its capacity in bytes: the largest fill */
+	__u64 mode;		/* SPVM_STABLE, or 0 for references */
 	bool warned_force;
 };
 
@@ -60,6 +61,18 @@ static int pipe_create(struct spvm_src *ss, size_t want)
 	return 0;
 }
 
+/* copies where the pass wants a snapshot and the kernel can make them */
+static __u64 spvm_mode(const struct source_opts *opts, const struct spvm_entry *entry,
+		       long handle)
+{
+	if (!opts->stable)
+		return 0;
+	if (entry->offers(handle, SPVM_STABLE))
+		return SPVM_STABLE;
+	pr_info("no SPVM_STABLE in this kernel: pages are references until the sink takes them");
+	return 0;
+}
+
 int spvm_create(struct page_source *src, const struct source_opts *opts,
 		const struct spvm_entry *entry)
 {
@@ -79,6 +92,7 @@ int spvm_create(struct page_source *src, const struct source_opts *opts,
 		pr_errno(ret, "cannot create the pipe");
 		goto err_close;
 	}
+	ss->mode = spvm_mode(opts, entry, ss->handle);
 	src->buffer_size = ss->size;
 	src->priv = ss;
 	return 0;
@@ -123,7 +137,7 @@ ssize_t spvm_fill(struct page_source *src, const struct src_range *r, struct pag
 		 * Never wait: the pipe is empty here, and a dumper blocked on
 		 * its own pipe with the tree frozen would be the worst outcome.
 		 */
-		.flags		= SPVM_NONBLOCK | (r->force ? SPVM_FORCE : 0),
+		.flags		= SPVM_NONBLOCK | (r->force ? SPVM_FORCE : 0) | ss->mode,
 		.target_fd	= ss->entry->target_fd(src->target),
 		.pipe_fd	= ss->wr,
 		.iov		= (uintptr_t)&iov,

@@ -13,10 +13,17 @@
  * The pipe is empty when fill() starts (the sink drains it before the next
  * fill), and len never exceeds its capacity, so one request attaches the
  * whole range or stops at the first page that cannot be had.
+ *
+ * What the pipe holds: references to the target's pages (the reference
+ * mode), or, when source_opts.stable asks for a snapshot and the kernel
+ * offers SPVM_STABLE, copies made by the call.  A dump keeps the tree
+ * frozen until the sink took the pages, so references are a snapshot
+ * there and cost no copy; a pre-dump moves pages after the resume.
  */
 #ifndef MEMSPLICE_SOURCE_SPVM_H
 #define MEMSPLICE_SOURCE_SPVM_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include <linux/splice_process_vm.h>
@@ -34,6 +41,8 @@ struct spvm_entry {
 	long (*call)(long handle, struct spvm_args *args);
 	/* target_fd - the handle of @t this entry names the target with */
 	int (*target_fd)(const struct target *t);
+	/* offers - does the kernel behind @handle accept request flag @flag? */
+	bool (*offers)(long handle, __u64 flag);
 };
 
 /* the page_source_ops hooks both entries share; create with the entry's own */

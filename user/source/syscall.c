@@ -80,6 +80,13 @@ static int syscall_flags_ok(long nr, __u64 flags, char *why, size_t len)
 	return -EPROTONOSUPPORT;
 }
 
+static bool syscall_offers(long handle, __u64 flag)
+{
+	char why[256];
+
+	return !syscall_flags_ok(handle, flag, why, sizeof(why));
+}
+
 static int syscall_probe(char *why, size_t len)
 {
 	long nr;
@@ -88,6 +95,10 @@ static int syscall_probe(char *why, size_t len)
 	ret = syscall_nr(&nr, why, len);
 	if (!ret)
 		ret = syscall_flags_ok(nr, SPVM_NONBLOCK | SPVM_FORCE, why, len);
+	if (!ret)
+		snprintf(why, len, "%s", syscall_offers(nr, SPVM_STABLE) ?
+			 "pre-dumps copy pages (SPVM_STABLE)" :
+			 "no SPVM_STABLE: pre-dump pages are references");
 	return ret;
 }
 
@@ -126,6 +137,7 @@ static const struct spvm_entry syscall_entry = {
 	.close		= syscall_close,
 	.call		= syscall_call,
 	.target_fd	= syscall_target_fd,
+	.offers		= syscall_offers,
 };
 
 static int syscall_create(struct page_source *src, const struct source_opts *opts)
@@ -133,7 +145,7 @@ static int syscall_create(struct page_source *src, const struct source_opts *opt
 	return spvm_create(src, opts, &syscall_entry);
 }
 
-/* Same transfer rules as the device: see source-device.c. */
+/* Same transfer rules as the device, SPVM_STABLE included: see device.c. */
 const struct page_source_ops source_syscall_ops = {
 	.name			= "syscall",
 	.xfer_while_frozen	= false,
