@@ -654,14 +654,13 @@ static void exec_during_freeze(struct __test_metadata *_metadata, FIXTURE_DATA(f
 		} else if (run.frozen && !strcmp(cmd, "pre-dump")) {
 			/*
 			 * After the thaw a pre-dump reads a process that may
-			 * have exec'ed since: the collector's race, not the
-			 * freezer's.  It fails, sometimes after a warning:
-			 * counted and shown, not judged here.
+			 * have exec'ed since: its frozen memory is gone, which
+			 * is no failure (the next pass has the new one).
 			 */
 			after_thaw++;
 			TH_LOG("run %d, pre-dump, after the thaw: exit %d: %s", i, run.status,
 			       self->err);
-			EXPECT_EQ(1, run.status);
+			EXPECT_EQ(0, run.status);
 		} else {
 			failed++;
 			TH_LOG("run %d, %s: exit %d: %s", i, cmd, run.status, self->err);

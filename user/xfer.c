@@ -135,7 +135,7 @@ int xfer_jobs(struct dump_ctx *ctx)
 			ret = xfer_runs(ctx, job);
 		ret = xfer_close(ctx, job, ret);
 		if (ret == -ESRCH && ctx->opts->pre_dump) {
-			pr_info("process %d exited during the pre-dump", job->target->pid);
+			pr_info("process %d exited or exec'd during the pre-dump", job->target->pid);
 			ret = 0;
 		}
 		if (ret)

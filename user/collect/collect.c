@@ -308,8 +308,8 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 		close(fd);	/* the pid may name a stranger now */
 		return -ESRCH;
 	}
-	if (fd == -ENOENT && target_gone(&t->target))
-		return -ESRCH;
+	if ((fd == -ENOENT && target_gone(&t->target)) || fd == -ESRCH)
+		return -ESRCH;	/* exited, or in the middle of an exec */
 	if (fd < 0)
 		return scan_shmem_mapping(s, t, v, fd);
 	if (fstat(fd, &st) < 0) {
@@ -426,8 +426,9 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 		if (vma_is_shmem(&mm->vmas.v[i]))
 			ret = scan_shmem(&s, t, &mm->vmas.v[i]);
 out:
-	if (ret == -ESRCH && gone_ok && target_gone(&t->target)) {
-		pr_info("process %d exited during the pre-dump", t->pid);
+	if (ret == -ESRCH && gone_ok) {
+		/* its frozen memory went away (exit, exec): the next pass has it */
+		pr_info("process %d exited or exec'd during the pre-dump", t->pid);
 		ret = 0;
 	} else if (ret && (!s.xfer_failed || (ret == -ESRCH && ctx->opts->pre_dump))) {
 		pr_errno(ret, "cannot collect the pages of %d", t->pid);

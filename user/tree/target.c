@@ -2,6 +2,7 @@
 #define LOG_PREFIX "target: "
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,6 +54,15 @@ void target_close(struct target *t)
 
 bool target_gone(const struct target *t)
 {
+	uint64_t pme;
+
 	/* signal 0 checks only; a zombie still holds its pid and answers */
-	return syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
+	if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
+		return true;
+	/*
+	 * pagemap was opened on the memory that was frozen: once that mm is
+	 * released (exit, or an exec replaced it) it reads nothing at all,
+	 * where a live mm gives an entry even for an unmapped address.
+	 */
+	return t->pagemap_fd >= 0 && pread(t->pagemap_fd, &pme, sizeof(pme), 0) == 0;
 }

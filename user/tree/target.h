@@ -30,7 +30,11 @@ struct target {
  */
 int target_open(struct target *t, pid_t tgid, pid_t pid);
 void target_close(struct target *t);
-/* target_gone - whether the process exited and was reaped (its pid may be another's now) */
+/*
+ * target_gone - whether the process exited and was reaped (its pid may be
+ * another's now), or its memory is not the one frozen any more (it exited,
+ * or exec'd: the pid then reads another program's memory)
+ */
 bool target_gone(const struct target *t);
 
 #endif
