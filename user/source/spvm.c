@@ -127,6 +127,27 @@ int spvm_detach(struct page_source *src)
 	return 0;
 }
 
+/* empty the pipe of @len bytes no sink may have */
+static int discard(struct spvm_src *ss, size_t len)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (null < 0)
+		return -errno;
+	while (len && !ret) {
+		ssize_t n = splice(ss->rd, NULL, null, NULL, len, 0);
+
+		if (n > 0)
+			len -= n;
+		else if (n == 0)
+			ret = -EIO;
+		else if (errno != EINTR)
+			ret = -errno;
+	}
+	close(null);
+	return ret;
+}
+
 ssize_t spvm_fill(struct page_source *src, const struct src_range *r, struct page_data *data)
 {
 	struct spvm_src *ss = src->priv;
@@ -157,6 +178,12 @@ ssize_t spvm_fill(struct page_source *src, const struct src_range *r, struct pag
 		return n;
 	if (n == 0 || n & (PAGE_SIZE - 1))
 		return -EIO;	/* impossible for a page-aligned request */
+	/*
+	 * A pidfd names the process, not the memory that was frozen: after an
+	 * exec it names another program's.  Such pages never reach a sink.
+	 */
+	if (target_gone(src->target))
+		return discard(ss, n) ? -EIO : -ESRCH;
 	data->buf = NULL;
 	data->pipe_fd = ss->rd;
 	data->len = n;
