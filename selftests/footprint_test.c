@@ -183,13 +183,13 @@ static void compare(struct __test_metadata *_metadata, FIXTURE_DATA(footprint) *
 
 /*
  * The parasite moves one run per remote call: 65536 calls take minutes
- * under QEMU TCG.  It gets 128 MiB (16384 runs): the bytes are checked,
- * but keeping every run would cost about as much as the slack; its flat
- * RSS at 4 GiB is in Documentation/benchmarks.md.
+ * under QEMU TCG.  It gets 64 MiB (8192 runs): the bytes are checked,
+ * but keeping every run would cost less than the slack; its flat RSS at
+ * 4 GiB is in Documentation/benchmarks.md.
  */
 static const char *fragmented_big(const FIXTURE_VARIANT(footprint) *variant)
 {
-	return strcmp(variant->method, "parasite") ? "512" : "128";
+	return strcmp(variant->method, "parasite") ? "512" : "64";
 }
 
 TEST_F(footprint, pre_dump_fragmented)

@@ -29,7 +29,7 @@
 #define PAGES		64
 #define MAX_TIDS	64
 #define RUN_TIMEOUT_MS	10000	/* one memsplice run, however it ends */
-#define EXEC_RUNS	20	/* per exec test: pre-dump and dump alternately */
+#define EXEC_RUNS	12	/* per exec test: pre-dump and dump alternately */
 
 FIXTURE(freeze) {
 	pid_t pid;		/* the victim (our child) */
