@@ -25,6 +25,9 @@ results=$top/build/results.txt
 mkdir -p build
 rm -f "$results"
 export MEMSPLICE_RESULTS="$results"
+# per test binary: a hang ends there (run.sh); QEMU TCG makes dump_test take
+# ~4 min in a guest, so 300 s would judge speed, not hangs
+export MEMSPLICE_TEST_TIMEOUT="${MEMSPLICE_TEST_TIMEOUT:-600}"
 guests=${MEMSPLICE_GUESTS-6.1 6.12 patched}
 
 e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test selftests/freeze_test selftests/footprint_test selftests/pipeline_test selftests/migrate_test"
