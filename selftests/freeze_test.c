@@ -22,11 +22,12 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "lib/fvictim.h"
 #include "lib/execer.h"
 #include "lib/pattern.h"
 #include "lib/vtest.h"
 
-#define PAGES		64
+#define PAGES		FVICTIM_PAGES
 #define MAX_TIDS	64
 #define RUN_TIMEOUT_MS	10000	/* one memsplice run, however it ends */
 #define EXEC_RUNS	12	/* per exec test: pre-dump and dump alternately */
@@ -81,41 +82,7 @@ FIXTURE_TEARDOWN(freeze)
 
 /* ---- in-process victims: run in the forked child, never return ------------ */
 
-static int report_fd;
 static volatile uint64_t *churn_counter;
-
-static void fill_and_report(void)
-{
-	char *p = mmap(NULL, PAGES * VPAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char line[128];
-	int n;
-
-	if (p == MAP_FAILED)
-		_exit(90);
-	for (int i = 0; i < PAGES; i++)
-		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
-	n = snprintf(line, sizeof(line), "R %lx %d 77\n", (unsigned long)p, PAGES);
-	if (write(report_fd, line, n) != n)
-		_exit(91);
-}
-
-static void block_forever(void)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	for (;;)
-		sigsuspend(&none);
-}
-
-static void victim_plain(void)
-{
-	fill_and_report();
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	block_forever();
-}
 
 static void *short_thread(void *arg)
 {
@@ -126,9 +93,8 @@ static void *short_thread(void *arg)
 /* threads are born and exit all the time, while memsplice freezes the tree */
 static void victim_thread_churn(void)
 {
-	fill_and_report();
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
+	fvictim_fill_and_report();
+	fvictim_ready();
 	churn_counter = calloc(1, sizeof(*churn_counter));
 	for (;;) {
 		pthread_t th[4];
@@ -145,10 +111,9 @@ static void victim_thread_churn(void)
 static void victim_vfork(void)
 {
 	if (vfork() == 0) {
-		fill_and_report();
-		if (write(report_fd, "ready\n", 6) != 6)
-			_exit(91);
-		block_forever();
+		fvictim_fill_and_report();
+		fvictim_ready();
+		fvictim_block_forever();
 	}
 	_exit(0);	/* never reached while the child lives */
 }
@@ -158,39 +123,7 @@ static void victim_vfork(void)
 /* fork @victim; wait for its "R ADDR PAGES SEED\nready\n" */
 static int start(FIXTURE_DATA(freeze) *self, void (*victim)(void))
 {
-	int pfd[2];
-	char buf[256] = "";
-	size_t got = 0;
-
-	if (pipe(pfd))
-		return -1;
-	self->pid = fork();
-	if (self->pid < 0)
-		return -1;
-	if (self->pid == 0) {
-		setpgid(0, 0);
-		close(pfd[0]);
-		report_fd = pfd[1];
-		victim();
-		_exit(0);
-	}
-	close(pfd[1]);
-	self->rfd = pfd[0];
-	while (!strstr(buf, "ready\n")) {
-		ssize_t n = read(self->rfd, buf + got, sizeof(buf) - 1 - got);
-
-		if (n <= 0)
-			return -1;
-		got += n;
-		buf[got] = '\0';
-	}
-	memset(&self->r, 0, sizeof(self->r));
-	if (sscanf(buf, "R %lx %lu %lu", &self->r.addr, &self->r.pages,
-		   (unsigned long *)&self->r.seed) != 3)
-		return -1;
-	strcpy(self->r.name, "region");
-	self->r.pid = self->pid;
-	return 0;
+	return fvictim_start(victim, &self->pid, &self->rfd, &self->r, NULL);
 }
 
 static int memsplice(struct __test_metadata *_metadata, FIXTURE_DATA(freeze) *self,
@@ -288,7 +221,7 @@ TEST_F(freeze, traced_by_another)
 	int status;
 
 	NEED_METHOD();
-	ASSERT_EQ(0, start(self, victim_plain));
+	ASSERT_EQ(0, start(self, fvictim_plain));
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->pid, 0, 0));
 	EXPECT_EQ(1, memsplice(_metadata, self, variant, "pre-dump"));
 	snprintf(want, sizeof(want), "traced by pid %d", getpid());

@@ -14,7 +14,8 @@ TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selft
 TESTS		+= selftests/footprint_test
 TESTS		+= selftests/spvm_stable_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer
-VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/images/pagemap.pb-c.o
+VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
+		   $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
 
@@ -28,8 +29,9 @@ selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
 selftests/lib/execer: selftests/lib/execer.c selftests/lib/execer.h selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
 
-$(B)/selftests/vtest.o $(B)/selftests/imgview.o: $(B)/selftests/%.o: selftests/lib/%.c \
-		selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/pattern.h $(PB_H)
+$(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o: $(B)/selftests/%.o: \
+		selftests/lib/%.c selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/fvictim.h \
+		selftests/lib/pattern.h $(PB_H)
 	@mkdir -p $(B)/selftests
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 

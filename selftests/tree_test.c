@@ -22,10 +22,11 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "lib/fvictim.h"
 #include "lib/pattern.h"
 #include "lib/vtest.h"
 
-#define PAGES	64
+#define PAGES		FVICTIM_PAGES
 #define PE_PARENT	1u
 
 FIXTURE(tree) {
@@ -69,32 +70,6 @@ FIXTURE_TEARDOWN(tree)
 
 /* ---- the victims: run in the forked child, never return ---------------- */
 
-static int report_fd;
-
-static void fill_and_report(void)
-{
-	char *p = mmap(NULL, PAGES * VPAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char line[128];
-	int n;
-
-	if (p == MAP_FAILED)
-		_exit(90);
-	for (int i = 0; i < PAGES; i++)
-		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
-	n = snprintf(line, sizeof(line), "R %lx %d 77\n", (unsigned long)p, PAGES);
-	if (write(report_fd, line, n) != n)
-		_exit(91);
-}
-
-static void block_forever(void)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	for (;;)
-		sigsuspend(&none);
-}
 
 static void victim_zombie_child(void)
 {
@@ -102,20 +77,18 @@ static void victim_zombie_child(void)
 
 	if (c == 0)
 		_exit(0);	/* never reaped */
-	fill_and_report();
+	fvictim_fill_and_report();
 	/* "ready" once the child is a zombie: waitid WNOWAIT leaves it one */
 	waitid(P_PID, c, &(siginfo_t){ 0 }, WEXITED | WNOWAIT);
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	block_forever();
+	fvictim_ready();
+	fvictim_block_forever();
 }
 
 static void *leader_exited_thread(void *arg)
 {
-	fill_and_report();
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	block_forever();
+	fvictim_fill_and_report();
+	fvictim_ready();
+	fvictim_block_forever();
 	return NULL;
 }
 
@@ -131,12 +104,11 @@ static void victim_leader_exited(void)
 static void victim_with_child(void)
 {
 	if (fork() == 0) {
-		fill_and_report();	/* the child's region is the one checked */
-		if (write(report_fd, "ready\n", 6) != 6)
-			_exit(91);
-		block_forever();
+		fvictim_fill_and_report();	/* the child's region is the one checked */
+		fvictim_ready();
+		fvictim_block_forever();
 	}
-	block_forever();
+	fvictim_block_forever();
 }
 
 /*
@@ -157,7 +129,7 @@ static void victim_split_shmem(void)
 	for (int i = 0; i < PAGES; i++)
 		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
 	n = snprintf(line, sizeof(line), "R %lx %d 77\n", (unsigned long)p, PAGES);
-	if (write(report_fd, line, n) != n)
+	if (write(fvictim_report_fd, line, n) != n)
 		_exit(91);
 	if (mprotect(p + 8 * VPAGE, 8 * VPAGE, PROT_READ))
 		_exit(92);
@@ -165,12 +137,12 @@ static void victim_split_shmem(void)
 		munmap(p, PAGES / 2 * VPAGE);
 		if (write(sync[1], "x", 1) != 1)
 			_exit(91);
-		block_forever();
+		fvictim_block_forever();
 	}
 	munmap(p + PAGES / 2 * VPAGE, PAGES / 2 * VPAGE);
-	if (read(sync[0], &c, 1) != 1 || write(report_fd, "ready\n", 6) != 6)
+	if (read(sync[0], &c, 1) != 1 || write(fvictim_report_fd, "ready\n", 6) != 6)
 		_exit(91);
-	block_forever();
+	fvictim_block_forever();
 }
 
 /* a memfd mapped shared: its pages are in no file */
@@ -190,9 +162,9 @@ static void victim_memfd(void)
 	for (int i = 0; i < PAGES; i++)
 		pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 77);
 	n = snprintf(line, sizeof(line), "R %lx %d 77\nready\n", (unsigned long)p, PAGES);
-	if (write(report_fd, line, n) != n)
+	if (write(fvictim_report_fd, line, n) != n)
 		_exit(91);
-	block_forever();
+	fvictim_block_forever();
 }
 
 /* a file mapped shared, then unlinked: its pages are in no file either */
@@ -209,11 +181,10 @@ static void victim_deleted_file(void)
 		_exit(90);
 	close(fd);
 	unlink(path);
-	fill_and_report();
+	fvictim_fill_and_report();
 	memset(p, 1, PAGES * VPAGE);
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	block_forever();
+	fvictim_ready();
+	fvictim_block_forever();
 }
 
 /*
@@ -239,7 +210,7 @@ static void victim_grows(void)
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	n = snprintf(line, sizeof(line), "R %lx %d 77\nready\n", (unsigned long)p, PAGES);
-	if (write(report_fd, line, n) != n)
+	if (write(fvictim_report_fd, line, n) != n)
 		_exit(91);
 	while (sigwaitinfo(&usr1, NULL) < 0)
 		;
@@ -247,9 +218,9 @@ static void victim_grows(void)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p + PAGES * VPAGE)
 		_exit(92);
 	memset(p + PAGES * VPAGE, 1, PAGES * VPAGE);
-	if (write(report_fd, "grown\n", 6) != 6)
+	if (write(fvictim_report_fd, "grown\n", 6) != 6)
 		_exit(91);
-	block_forever();
+	fvictim_block_forever();
 }
 
 static unsigned long devmem_addr;
@@ -264,71 +235,25 @@ static void victim_devmem(void)
 	int n;
 
 	if (p == MAP_FAILED) {
-		if (write(report_fd, "skip\n", 5) != 5)
+		if (write(fvictim_report_fd, "skip\n", 5) != 5)
 			_exit(91);
-		block_forever();
+		fvictim_block_forever();
 	}
 	for (int i = 0; i < 16; i++)
 		(void)p[i * VPAGE];
 	n = snprintf(line, sizeof(line), "D %lx\n", (unsigned long)p);
-	if (write(report_fd, line, n) != n)
+	if (write(fvictim_report_fd, line, n) != n)
 		_exit(91);
-	fill_and_report();
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	block_forever();
-}
-
-static void victim_plain(void)
-{
-	fill_and_report();
-	if (write(report_fd, "ready\n", 6) != 6)
-		_exit(91);
-	block_forever();
+	fvictim_fill_and_report();
+	fvictim_ready();
+	fvictim_block_forever();
 }
 
 /* ---- the test side -------------------------------------------------------- */
 
 static int start(FIXTURE_DATA(tree) *self, void (*victim)(void))
 {
-	int pfd[2];
-	char buf[256] = "";
-	size_t got = 0;
-
-	if (pipe(pfd))
-		return -1;
-	self->pid = fork();
-	if (self->pid < 0)
-		return -1;
-	if (self->pid == 0) {
-		setpgid(0, 0);
-		close(pfd[0]);
-		report_fd = pfd[1];
-		victim();
-		_exit(0);
-	}
-	close(pfd[1]);
-	self->rfd = pfd[0];
-	/* "[D DEVADDR\n]R ADDR PAGES SEED\nready\n", or "skip\n" */
-	while (!strstr(buf, "ready\n")) {
-		if (strstr(buf, "skip\n"))
-			return 1;
-		ssize_t n = read(self->rfd, buf + got, sizeof(buf) - 1 - got);
-
-		if (n <= 0)
-			return -1;
-		got += n;
-		buf[got] = '\0';
-	}
-	memset(&self->r, 0, sizeof(self->r));
-	if (sscanf(buf, "D %lx\n", &devmem_addr) == 1)
-		memmove(buf, strchr(buf, '\n') + 1, strlen(strchr(buf, '\n')));
-	if (sscanf(buf, "R %lx %lu %lu", &self->r.addr, &self->r.pages,
-		   (unsigned long *)&self->r.seed) != 3)
-		return -1;
-	strcpy(self->r.name, "region");
-	self->r.pid = self->pid;
-	return 0;
+	return fvictim_start(victim, &self->pid, &self->rfd, &self->r, &devmem_addr);
 }
 
 #define NEED_METHOD() do { \
@@ -602,7 +527,7 @@ static pid_t spawn_stranger(pid_t pid, unsigned long addr, int *sync_rd)
 			pattern_fill(p + i * VPAGE, (uint64_t)(p + i * VPAGE), 999);
 		if (write(sync[1], "x", 1) != 1)
 			_exit(1);
-		block_forever();
+		fvictim_block_forever();
 	}
 	close(sync[1]);
 	*sync_rd = sync[0];
@@ -625,7 +550,7 @@ TEST_F(tree, pid_reused_during_pre_dump)
 	NEED_METHOD();
 	if (!strcmp(variant->method, "parasite"))
 		SKIP(return, "the parasite moves every page before the tree is resumed");
-	ASSERT_EQ(0, start(self, victim_plain));
+	ASSERT_EQ(0, start(self, fvictim_plain));
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	snprintf(pid, sizeof(pid), "%d", self->pid);
 	snprintf(fdenv, sizeof(fdenv), "%d", sv[1]);
