@@ -39,13 +39,12 @@ struct scan {
 	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
 	int pagemap_fd;
 	uint64_t *pme;
-	bool hold;		/* jobs go to ctx->jobs, moved later by xfer_jobs() */
 	bool xfer_failed;	/* the error came from xfer.c, which printed it */
 };
 
 /*
- * A job begins: held for later (s->hold), or started at the sink now, its
- * runs to go through ctx->batch.
+ * A job begins: held for later (ctx->hold_runs), or started at the sink
+ * now, its runs to go through ctx->batch.
  */
 static int job_begin(struct scan *s, struct pm_job *job, enum pagemap_kind kind,
 		     unsigned long id, const struct target *target, unsigned long delta)
@@ -53,7 +52,7 @@ static int job_begin(struct scan *s, struct pm_job *job, enum pagemap_kind kind,
 	int ret;
 
 	*job = (struct pm_job){ .kind = kind, .id = id, .target = target, .delta = delta };
-	if (s->hold)
+	if (s->ctx->hold_runs)
 		return 0;
 	job->runs = s->ctx->batch;
 	job->cap_runs = COLLECT_BATCH;
@@ -70,7 +69,7 @@ static int job_flush(struct scan *s, struct pm_job *job)
 	struct run *n;
 	int ret;
 
-	if (!s->hold) {
+	if (!s->ctx->hold_runs) {
 		ret = xfer_runs(s->ctx, job);
 		if (ret)
 			s->xfer_failed = true;
@@ -93,7 +92,7 @@ static int job_end(struct scan *s, struct pm_job *job, int ret)
 	struct dump_ctx *ctx = s->ctx;
 	struct pm_job *n;
 
-	if (!s->hold) {
+	if (!ctx->hold_runs) {
 		int ret2 = ret;
 
 		if (!ret2)
@@ -397,7 +396,7 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 		     const struct task_mm *mm, bool gone_ok)
 {
 	struct parent_map pmap = { 0 };
-	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd, .hold = ctx->hold_runs };
+	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd };
 	struct pm_job job;
 	bool *empty = NULL;
 	int ret;
