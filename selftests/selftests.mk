@@ -13,6 +13,7 @@ TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selft
 		   selftests/migrate_test selftests/spvm_wait_test selftests/spvm_populate_test
 TESTS		+= selftests/footprint_test
 TESTS		+= selftests/spvm_stable_test
+TESTS		+= selftests/spvm_review_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
 		   $(B)/images/pagemap.pb-c.o

@@ -40,6 +40,7 @@
 
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
+#include "lib/thp.h"
 
 #define PG		VPAGE
 #define SEED		0x5eed
@@ -1026,6 +1027,9 @@ TEST_F(spvm, transparent_huge_pages)
 
 	if (self->skip)
 		return;
+	if (thp_off())
+		SKIP(return, "transparent huge pages are off (%s: [never] or absent)",
+		     THP_ENABLED);
 	ASSERT_EQ(BIG_PIPE, fcntl(self->p[1], F_SETPIPE_SZ, BIG_PIPE));
 	START_VICTIM(V_THP, 512);
 	a = self->v.addr;

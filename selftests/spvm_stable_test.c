@@ -14,241 +14,25 @@
  *   /proc/PID/mem: the call left the target's memory and later writes alone.
  * Plus: an unaligned stable range, the features query and the flag probe.
  *
- * What these tests cannot show: that no reference to the target's page is
- * left after a stable call (no page reference count is exposed to
- * userspace); the copy is what the old bytes in the pipe prove.
+ * That no reference to the target's page is left after a stable call is
+ * shown by spvm_review_test.c (through the target's copy-on-write); here
+ * the copy is what the old bytes in the pipe prove.
  * Run as root in a guest, with the module loaded or the patched kernel.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-
 #include "kselftest_harness.h"
-#include "lib/pattern.h"
-#include "lib/spvm_entry.h"
+#include "lib/spvm_victim.h"
 
 #define PG		VPAGE
-#define PAGES		4
-#define HUGE		(2UL << 20)
-#define SEED		0x5eed
-#define SEED2		0xd1e7
+#define PAGES		SV_PAGES
+#define SEED		SV_SEED
+#define SEED2		SV_SEED2
 
 /* The flag is new in version 2 and takes the next free bit. */
 _Static_assert(SPVM_STABLE == 1ULL << 2, "SPVM_STABLE");
 _Static_assert(SPVM_VERSION >= 2, "SPVM_VERSION with SPVM_STABLE");
-
-enum vkind { V_ANON, V_SHARED_ANON, V_FILE_PRIVATE, V_FILE_SHARED, V_THP };
-
-struct victim {
-	pid_t pid;
-	int cmd, ack, target;
-	unsigned long addr;
-};
-
-static void fill(char *p, unsigned long pages, uint64_t seed)
-{
-	for (unsigned long i = 0; i < pages; i++)
-		pattern_fill(p + i * PG, (unsigned long)(p + i * PG), seed);
-}
-
-static bool filled(const char *p, unsigned long addr, unsigned long pages, uint64_t seed)
-{
-	for (unsigned long i = 0; i < pages; i++)
-		if (pattern_check(p + i * PG, addr + i * PG, seed) >= 0)
-			return false;
-	return true;
-}
-
-/* PAGES pages of @kind filled with SEED, or NULL */
-static char *victim_map(enum vkind kind)
-{
-	size_t len = PAGES * PG;
-	char *p, *tmp;
-	int fd;
-
-	switch (kind) {
-	case V_ANON:
-	case V_SHARED_ANON:
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 (kind == V_ANON ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return NULL;
-		madvise(p, len, MADV_NOHUGEPAGE);
-		break;
-	case V_THP:
-		/* a whole huge page, faulted in at once, of which PAGES are read */
-		tmp = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (tmp == MAP_FAILED)
-			return NULL;
-		p = (char *)(((unsigned long)tmp + HUGE - 1) & ~(HUGE - 1));
-		if (madvise(p, HUGE, MADV_HUGEPAGE))
-			return NULL;
-		fill(p, HUGE / PG, SEED);
-		return p;
-	case V_FILE_PRIVATE:
-	case V_FILE_SHARED:
-		/* tmpfs in the guests; the private mapping's pages are COW copies */
-		fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
-		if (fd < 0 || ftruncate(fd, len))
-			return NULL;
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 kind == V_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE, fd, 0);
-		close(fd);
-		if (p == MAP_FAILED)
-			return NULL;
-		break;
-	default:
-		return NULL;
-	}
-	fill(p, PAGES, SEED);
-	return p;
-}
-
-/*
- * Map, report the address, then per 'w': write SEED2 over the pages and
- * answer whether they read back as SEED2 ('y' or 'n').
- */
-static void __attribute__((noreturn)) victim_main(int cmd, int ack, enum vkind kind)
-{
-	char c, *p;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	p = victim_map(kind);
-	if (!p)
-		_exit(91);
-	if (write(ack, &p, sizeof(p)) != sizeof(p))
-		_exit(92);
-	while (read(cmd, &c, 1) == 1) {
-		fill(p, PAGES, SEED2);
-		c = filled(p, (unsigned long)p, PAGES, SEED2) ? 'y' : 'n';
-		if (write(ack, &c, 1) != 1)
-			_exit(93);
-	}
-	_exit(0);
-}
-
-static int victim_start(struct victim *v, const struct spvm_entry *e, enum vkind kind)
-{
-	int cmd[2], ack[2];
-
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
-		return -1;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -1;
-	if (v->pid == 0)
-		victim_main(cmd[0], ack[1], kind);
-	close(cmd[0]);
-	close(ack[1]);
-	v->cmd = cmd[1];
-	v->ack = ack[0];
-	if (read(v->ack, &v->addr, sizeof(v->addr)) != sizeof(v->addr)) {
-		errno = ECHILD;
-		return -1;
-	}
-	v->target = e->open_target(v->pid);
-	return v->target < 0 ? -1 : 0;
-}
-
-/* the victim's answer to 'w': 'y' when its own memory reads SEED2 */
-static char victim_write(struct victim *v)
-{
-	char c = 'w';
-
-	if (write(v->cmd, &c, 1) != 1 || read(v->ack, &c, 1) != 1)
-		return 0;
-	return c;
-}
-
-static void victim_stop(struct victim *v)
-{
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
-	if (v->target >= 0)
-		close(v->target);
-	if (v->cmd >= 0)
-		close(v->cmd);
-	if (v->ack >= 0)
-		close(v->ack);
-	*v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
-}
-
-/* does /proc/PID/mem read @seed over the victim's pages? */
-static bool mem_filled(const struct victim *v, uint64_t seed)
-{
-	static char buf[PAGES * PG];
-	char path[64];
-	bool ok;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", v->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ok = pread(fd, buf, sizeof(buf), v->addr) == sizeof(buf) &&
-	     filled(buf, v->addr, PAGES, seed);
-	close(fd);
-	return ok;
-}
-
-/* Is the victim's range backed by a huge page?  (AnonHugePages of its VMA) */
-static bool victim_thp(const struct victim *v)
-{
-	char path[64], line[256];
-	unsigned long start, end;
-	bool in = false, huge = false;
-	long kb;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", v->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start <= v->addr && v->addr < end;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			huge = kb >= 2048;
-	}
-	fclose(f);
-	return huge;
-}
-
-static bool thp_off(void)
-{
-	char buf[128] = "";
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return true;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(fd);
-	return !strstr(buf, "[always]") && !strstr(buf, "[madvise]");
-}
-
-static long spvm_flags(const struct spvm_entry *e, int target, int pipe_fd,
-		       unsigned long addr, size_t len, __u64 flags)
-{
-	struct spvm_iovec iov = { .base = addr, .len = len };
-	struct spvm_args a = {
-		.size = sizeof(a),
-		.flags = flags,
-		.target_fd = target,
-		.pipe_fd = pipe_fd,
-		.iov = (uintptr_t)&iov,
-		.iovcnt = 1,
-	};
-
-	return e->call(&a);
-}
 
 /* ---- one fixture per entry and kind of mapping ------------------------ */
 
@@ -279,7 +63,7 @@ FIXTURE_SETUP(stable)
 	const char *why;
 
 	self->p[0] = self->p[1] = -1;
-	self->v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+	self->v = VICTIM_INIT;
 	why = variant->entry->unavailable();
 	if (why) {
 		self->skip = true;
@@ -287,7 +71,8 @@ FIXTURE_SETUP(stable)
 	}
 	if (variant->kind == V_THP && thp_off()) {
 		self->skip = true;
-		SKIP(return, "transparent huge pages are off");
+		SKIP(return, "transparent huge pages are off (%s: [never] or absent)",
+		     THP_ENABLED);
 	}
 	ASSERT_EQ(0, pipe2(self->p, O_CLOEXEC));
 	ASSERT_EQ(0, victim_start(&self->v, variant->entry, variant->kind))

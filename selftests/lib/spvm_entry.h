@@ -118,8 +118,8 @@ static const struct spvm_entry syscall_entry = {
 	.call		= sys_call,
 };
 
-static long spvm(const struct spvm_entry *e, int target, int pipe_fd,
-		 unsigned long addr, size_t len)
+static inline long spvm(const struct spvm_entry *e, int target, int pipe_fd,
+			unsigned long addr, size_t len)
 {
 	struct spvm_iovec iov = { .base = addr, .len = len };
 	struct spvm_args a = {
