@@ -488,7 +488,7 @@ static int infect(struct pctl *pc, pid_t pid, const int pipe_fds[2])
 		goto err_cure;
 	}
 	pc->args = compel_parasite_args_s(pc->ctl, sizeof(*pc->args));
-	ret = send_pipe(pc, pipe_fds);
+	ret = pipe_fds ? send_pipe(pc, pipe_fds) : 0;
 	if (ret)
 		goto err_cure;
 	return 0;
@@ -538,10 +538,30 @@ int pctl_usable(const struct pctl *pc)
 	return pc->broken ? -EIO : 0;
 }
 
+/* one command whose result is in args->ret; -ESRCH/-EIO when the parasite is lost */
+static long rpc(struct pctl *pc, int cmd)
+{
+	sigset_t old;
+	long ret;
+
+	ret = pctl_usable(pc);
+	if (ret)
+		return ret;
+	signals_hold(&old);
+	if (compel_rpc_call_sync(cmd, pc->ctl)) {
+		pc->broken = true;
+		ret = thread_dying(pc->tid) ? -ESRCH : -EIO;
+		pr_err("parasite in %d does not answer", pc->tid);
+	} else {
+		ret = pc->args->ret;
+	}
+	signals_release(&old);
+	return ret;
+}
+
 ssize_t pctl_splice(struct pctl *pc, unsigned long addr, size_t len, int prot)
 {
 	struct ms_parasite_args *a = pc->args;
-	sigset_t old;
 	ssize_t ret;
 
 	ret = pctl_usable(pc);
@@ -550,21 +570,29 @@ ssize_t pctl_splice(struct pctl *pc, unsigned long addr, size_t len, int prot)
 	a->addr = addr;
 	a->len = len;
 	a->prot = prot;
-	signals_hold(&old);
-	if (compel_rpc_call_sync(MS_PARASITE_SPLICE, pc->ctl)) {
-		pc->broken = true;
-		ret = thread_dying(pc->tid) ? -ESRCH : -EIO;
-		pr_err("parasite in %d does not answer", pc->tid);
-	} else {
-		ret = a->ret;
-	}
-	signals_release(&old);
+	ret = rpc(pc, MS_PARASITE_SPLICE);
 	if (ret == -ENOTRECOVERABLE) {
 		pr_errno(a->prot_err, "%d: cannot restore protection %#x of %#lx-%#lx",
 			 pc->tid, prot, addr, addr + (unsigned long)a->len);
 		pc->broken = true;
 	}
 	return ret ? ret : -EFAULT;
+}
+
+int pctl_userfaultfd(struct pctl *pc, int flags)
+{
+	if (pctl_usable(pc))
+		return pctl_usable(pc);
+	pc->args->flags = flags;
+	return rpc(pc, MS_PARASITE_USERFAULTFD);
+}
+
+int pctl_close(struct pctl *pc, int fd)
+{
+	if (pctl_usable(pc))
+		return pctl_usable(pc);
+	pc->args->fd = fd;
+	return rpc(pc, MS_PARASITE_CLOSE);
 }
 
 int pctl_create(struct pctl **out)

@@ -8,6 +8,7 @@
  *   pctl_create()                       once per dump
  *     pctl_infect(pid, pipe)            per process, frozen by pstree.c
  *       pctl_splice(addr, len, prot)    pages into the pipe, as often as needed
+ *       pctl_userfaultfd(), pctl_close()  a userfaultfd made in the process
  *     pctl_cure()                       the process as pctl_infect() found it
  *   pctl_destroy()
  *
@@ -36,7 +37,8 @@ void pctl_destroy(struct pctl *pc);
 /*
  * pctl_infect - infect @pid, whose threads are all seized and in a
  * PTRACE_EVENT_STOP (pstree.c), in one of its threads, and hand the parasite
- * both ends of @pipe_fds (read end first, as pipe(2) gives them) to splice into.
+ * both ends of @pipe_fds (read end first, as pipe(2) gives them) to splice into,
+ * if not NULL.
  * Returns 0, -EBUSY when a process is infected already, or -errno with the
  * process cured (-ESRCH: it died, or no thread of it is in a stop of ours;
  * -EPERM: not allowed to suspend its seccomp filter).
@@ -76,5 +78,15 @@ int pctl_usable(const struct pctl *pc);
  * After the last three only pctl_cure() is left.
  */
 ssize_t pctl_splice(struct pctl *pc, unsigned long addr, size_t len, int prot);
+
+/*
+ * pctl_userfaultfd - userfaultfd(@flags) run by the parasite: the fd is
+ * open in the infected process until pctl_close().  Returns its number
+ * there, the syscall's -errno (judged on the process's credentials), or
+ * what pctl_usable() says.
+ */
+int pctl_userfaultfd(struct pctl *pc, int flags);
+/* pctl_close - close(@fd) in the infected process.  0 or -errno. */
+int pctl_close(struct pctl *pc, int fd);
 
 #endif

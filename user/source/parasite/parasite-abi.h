@@ -38,6 +38,15 @@ enum ms_parasite_cmd {
 	 * (the range keeps @prot | PROT_READ); @prot_err holds mprotect's error.
 	 */
 	MS_PARASITE_SPLICE,
+	/*
+	 * userfaultfd(@flags) in the target: the new fd stays open in the
+	 * target's table until MS_PARASITE_CLOSE, for memsplice to take a copy
+	 * with pidfd_getfd().  The syscall is judged on the target's
+	 * credentials.  @ret: the fd number in the target, or -errno.
+	 */
+	MS_PARASITE_USERFAULTFD,
+	/* close(@fd) in the target.  @ret: 0 or -errno. */
+	MS_PARASITE_CLOSE,
 };
 
 /**
@@ -47,6 +56,8 @@ enum ms_parasite_cmd {
  * @ret:      result of the last command, written by the parasite
  * @prot:     MS_PARASITE_SPLICE: PROT_* of the VMA holding the range
  * @prot_err: MS_PARASITE_SPLICE: -errno of a failed mprotect() back to @prot
+ * @flags:    MS_PARASITE_USERFAULTFD: its flags
+ * @fd:       MS_PARASITE_CLOSE: the fd to close
  */
 struct ms_parasite_args {
 	__u64 addr;
@@ -54,6 +65,8 @@ struct ms_parasite_args {
 	__s64 ret;
 	__s32 prot;
 	__s32 prot_err;
+	__s32 flags;
+	__s32 fd;
 };
 
 #endif

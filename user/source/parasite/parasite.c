@@ -124,6 +124,12 @@ static long cmd_splice(struct ms_parasite_args *a)
 	return n;
 }
 
+/* a userfaultfd of the target's own, for memsplice to copy (pidfd_getfd) */
+static long cmd_userfaultfd(struct ms_parasite_args *a)
+{
+	return sys_userfaultfd(a->flags);
+}
+
 int parasite_daemon_cmd(int cmd, void *args)
 {
 	struct ms_parasite_args *a = args;
@@ -134,6 +140,12 @@ int parasite_daemon_cmd(int cmd, void *args)
 		break;
 	case MS_PARASITE_SPLICE:
 		a->ret = cmd_splice(a);
+		break;
+	case MS_PARASITE_USERFAULTFD:
+		a->ret = cmd_userfaultfd(a);
+		break;
+	case MS_PARASITE_CLOSE:
+		a->ret = sys_close(a->fd);
 		break;
 	default:
 		pr_err("unknown command %d\n", cmd);
