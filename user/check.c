@@ -17,6 +17,7 @@
 #include "log.h"
 #include "memsplice.h"
 #include "source/select.h"
+#include "track/uffd.h"
 #include "util.h"
 
 static void line(const char *what, bool ok, const char *detail)
@@ -98,6 +99,10 @@ int cmd_check(const char *method)
 	}
 	line("soft-dirty", kd.soft_dirty,
 	     kd.soft_dirty ? "--track-mem works" : "CONFIG_MEM_SOFT_DIRTY off: --track-mem refused");
+	why[0] = '\0';
+	ret = uffd_probe(why, sizeof(why));
+	line("uffd-wp async", !ret, !ret ? "checkpoint --tracker uffd-wp: passes after the first "
+	     "do not freeze the tree" : why);
 	line("children file", kd.proc_children, kd.proc_children ? "" :
 	     "no CONFIG_PROC_CHILDREN: children are found by scanning /proc");
 	line("zero page PFN", kd.zero_pfn, kd.zero_pfn ? "" : "PFNs hidden (no CAP_SYS_ADMIN)");

@@ -27,7 +27,18 @@
  * one before, the dirty set has reached the rate at which the workload
  * rewrites its working set: another pass would cost as much and leave as
  * much for the final dump.  A pass of at most 1 MiB leaves nothing worth
- * another round either.
+ * another round either.  --min-passes overrides both.
+ *
+ * What changed between passes: soft-dirty bits (every pass freezes the tree
+ * to read and clear them), or userfaultfd write-protection (--tracker
+ * uffd-wp, track/uffd.h): only the first pass freezes, to give each process
+ * a userfaultfd; the others do not stop the tree at all.  criu's final dump
+ * takes unchanged pages from the passes only by soft-dirty: after uffd-wp
+ * passes one more pass freezes the tree to clear the bits for it (on a
+ * kernel with them; without, criu would have to write every page, and
+ * checkpoint refuses --final criu).  --final dump ends with memsplice's own
+ * frozen dump through the same tracker instead: memory images only, for
+ * kernels or tools without criu.
  */
 #define LOG_PREFIX "checkpoint: "
 #include <fcntl.h>
@@ -43,6 +54,8 @@
 #include "criu.h"
 #include "log.h"
 #include "sink/pageserver.h"
+#include "source/select.h"
+#include "track/uffd.h"
 #include "util.h"
 
 #define SMALL_PASS_PAGES	256	/* 1 MiB */
@@ -84,7 +97,47 @@ static int check_criu_layout(const struct checkpoint_opts *o, const char *versio
 	return 0;
 }
 
-static int check_setup(const struct checkpoint_opts *o)
+/* which tracker (*@uffd: uffd-wp), or why none fits this kernel and method */
+static int pick_tracker(const struct checkpoint_opts *o, const struct kerndat *kd, bool *uffd)
+{
+	const struct page_source_ops *ops;
+	char why[128];
+	int ret;
+
+	*uffd = o->tracker == TRACKER_UFFD_WP || (o->tracker == TRACKER_AUTO && !kd->soft_dirty);
+	if (!*uffd) {
+		if (kd->soft_dirty)
+			return 0;
+		pr_err("this kernel has no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY is off): "
+		       "criu dump --track-mem cannot take pages from pre-dumps here");
+		return -EOPNOTSUPP;
+	}
+	ret = uffd_probe(why, sizeof(why));
+	if (ret) {
+		if (o->tracker == TRACKER_AUTO)
+			pr_err("no dirty tracking on this kernel: no soft-dirty bits "
+			       "(CONFIG_MEM_SOFT_DIRTY), and %s", why);
+		else
+			pr_err("--tracker uffd-wp: %s", why);
+		return ret;
+	}
+	if (!kd->soft_dirty && o->final == FINAL_CRIU) {
+		pr_err("this kernel has no soft-dirty bits: criu's final dump cannot take pages "
+		       "from the passes and would write every page (use --final dump or none)");
+		return -EOPNOTSUPP;
+	}
+	ret = source_select(o->pass.method, &ops);
+	if (ret)
+		return ret;
+	if (ops->xfer_while_frozen) {
+		pr_err("method %s moves pages with the tree frozen: --tracker uffd-wp passes "
+		       "do not freeze it (use another method)", ops->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_setup(const struct checkpoint_opts *o, bool *uffd)
 {
 	static const char *const subdirs[] = { "1", "final" };	/* a run creates them */
 	static const char *const own[] = { "-t", "--tree", "-D", "--images-dir",
@@ -100,11 +153,14 @@ static int check_setup(const struct checkpoint_opts *o)
 		pr_errno(ret, "cannot probe pagemap");
 		return ret;
 	}
-	if (!kd.soft_dirty) {
-		pr_err("this kernel has no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY is off): "
-		       "criu dump --track-mem cannot take pages from pre-dumps here");
-		return -EOPNOTSUPP;
+	if (o->min_passes > o->max_passes) {
+		pr_err("--min-passes %u is more than --max-passes %u", o->min_passes,
+		       o->max_passes);
+		return -EINVAL;
 	}
+	ret = pick_tracker(o, &kd, uffd);
+	if (ret)
+		return ret;
 	for (int i = 0; i < o->nr_criu_args; i++) {
 		for (size_t k = 0; k < ARRAY_SIZE(own); k++) {
 			if (!strcmp(o->criu_args[i], own[k])) {
@@ -120,7 +176,7 @@ static int check_setup(const struct checkpoint_opts *o)
 			}
 		}
 	}
-	if (o->final_criu) {
+	if (o->final == FINAL_CRIU) {
 		ret = criu_version(version, sizeof(version));
 		if (ret == -ENOENT) {
 			pr_err("no criu in PATH for the final dump (install criu, or use --final none)");
@@ -168,45 +224,71 @@ static int stop_if_interrupted(const struct checkpoint_opts *o,
 	return -EINTR;
 }
 
-/* the rounds; *@last is the number of the last complete pre-dump */
+/* one pre-dump, DIR/@k on top of DIR/@k-1 */
+static int run_pass(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
+		    struct uffd_tracker *tr, unsigned int k, bool thawed, struct dump_stats *st)
+{
+	struct dump_opts pass = o->pass;
+	char path[PATH_MAX], name[16], parent[32];
+	uint64_t t0;
+	int ret;
+
+	snprintf(name, sizeof(name), "%u", k);
+	ret = make_subdir(o->dir, name, path, sizeof(path));
+	if (ret)
+		return ret;
+	snprintf(parent, sizeof(parent), "../%u", k - 1);
+	pass.dir = path;
+	pass.prev_dir = k > 1 ? parent : NULL;
+	pass.pre_dump = true;
+	pass.track_mem = true;
+	pass.tracker = tr;
+	pass.thawed = thawed;
+	t0 = now_us();
+	ret = dump_tree(&pass, interrupted, st);
+	if (ret) {
+		rmdir(path);	/* dump_tree removed what it wrote */
+		return ret;
+	}
+	print_row(name, st->method, st, now_us() - t0);
+	return 0;
+}
+
+/*
+ * The rounds; *@last is the number of the last complete pre-dump.  With a
+ * tracker (@tr), passes after the first do not freeze the tree; one more
+ * pass that does ends them when criu's dump follows (see the top).
+ */
 static int run_passes(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
-		      unsigned int *last)
+		      struct uffd_tracker *tr, unsigned int *last)
 {
 	struct dump_stats prev = { 0 };
-	char path[PATH_MAX], name[16], parent[32];
 	int ret = 0;
 
 	*last = 0;
 	for (unsigned int k = 1; k <= o->max_passes; k++) {
-		struct dump_opts pass = o->pass;
 		struct dump_stats st = { 0 };
-		uint64_t t0;
 
 		ret = stop_if_interrupted(o, interrupted, *last);
+		if (!ret)
+			ret = run_pass(o, interrupted, tr, k, tr && tr->tree, &st);
 		if (ret)
 			return ret;
-		snprintf(name, sizeof(name), "%u", k);
-		ret = make_subdir(o->dir, name, path, sizeof(path));
-		if (ret)
-			return ret;
-		snprintf(parent, sizeof(parent), "../%u", k - 1);
-		pass.dir = path;
-		pass.prev_dir = k > 1 ? parent : NULL;
-		pass.pre_dump = true;
-		pass.track_mem = true;
-		t0 = now_us();
-		ret = dump_tree(&pass, interrupted, &st);
-		if (ret) {
-			rmdir(path);	/* dump_tree removed what it wrote */
-			return ret;
-		}
 		*last = k;
-		print_row(name, st.method, &st, now_us() - t0);
-		if (k > 1 && pass_converged(&prev, &st))
+		if (k > 1 && k >= o->min_passes && pass_converged(&prev, &st))
 			break;
 		prev = st;
 	}
-	return 0;
+	if (tr && o->final == FINAL_CRIU) {
+		struct dump_stats st = { 0 };
+
+		ret = stop_if_interrupted(o, interrupted, *last);
+		if (!ret)
+			ret = run_pass(o, interrupted, tr, *last + 1, false, &st);
+		if (!ret)
+			++*last;
+	}
+	return ret;
 }
 
 /*
@@ -300,26 +382,78 @@ static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 	return 0;
 }
 
-int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted)
+/* --final dump: memsplice's own dump on top, frozen, through the same tracker */
+static int final_memsplice(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
+			   struct uffd_tracker *tr, unsigned int last)
 {
-	unsigned int last;
+	struct dump_opts pass = o->pass;
+	struct dump_stats st = { 0 };
+	char path[PATH_MAX], parent[32];
+	uint64_t t0;
 	int ret;
 
-	ret = check_setup(o);
+	ret = make_subdir(o->dir, "final", path, sizeof(path));
 	if (ret)
 		return ret;
+	snprintf(parent, sizeof(parent), "../%u", last);
+	pass.dir = path;
+	pass.prev_dir = parent;
+	pass.pre_dump = false;
+	pass.track_mem = true;
+	pass.kill = false;
+	pass.tracker = tr;
+	t0 = now_us();
+	ret = dump_tree(&pass, interrupted, &st);
+	if (ret) {
+		rmdir(path);
+		return ret;
+	}
+	print_row("final", st.method, &st, now_us() - t0);
+	printf("%s/final: memory images of the tree, which runs on (not restorable by criu "
+	       "without criu's own images)\n", o->dir);
+	return 0;
+}
+
+int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted)
+{
+	struct uffd_tracker tr, *trp = NULL;
+	unsigned int last;
+	bool uffd;
+	int ret;
+
+	ret = check_setup(o, &uffd);
+	if (ret)
+		return ret;
+	if (uffd) {
+		ret = uffd_tracker_init(&tr);
+		if (ret)
+			return ret;
+		trp = &tr;
+		if (o->final == FINAL_CRIU)
+			pr_info("uffd-wp passes, then one frozen pass that clears soft-dirty for criu");
+	}
 	printf("%-6s %-9s %13s %11s %10s %10s\n", "pass", "method", "pages written",
 	       "from parent", "frozen ms", "took ms");
-	ret = run_passes(o, interrupted, &last);
+	ret = run_passes(o, interrupted, trp, &last);
 	if (!ret)
 		ret = stop_if_interrupted(o, interrupted, last);
 	if (ret)
-		return ret;
-	if (!o->final_criu) {
+		goto out;
+	switch (o->final) {
+	case FINAL_NONE:
 		printf("final: none (criu dump -t %d --track-mem --prev-images-dir ../%u "
 		       "-D %s/final%s makes the set restorable)\n", o->pass.pid, last, o->dir,
 		       o->pass.page_server ? " --page-server --address A --port P" : "");
-		return 0;
+		break;
+	case FINAL_DUMP:
+		ret = final_memsplice(o, interrupted, trp, last);
+		break;
+	case FINAL_CRIU:
+		ret = final_dump(o, interrupted, last);
+		break;
 	}
-	return final_dump(o, interrupted, last);
+out:
+	if (trp)
+		uffd_tracker_free(trp);
+	return ret;
 }

@@ -10,11 +10,26 @@
 
 #define CHECKPOINT_MAX_PASSES	5	/* default --max-passes */
 
+/* --tracker: what says which pages changed between passes */
+enum checkpoint_tracker {
+	TRACKER_AUTO,		/* soft-dirty where the kernel has it, else uffd-wp */
+	TRACKER_SOFT_DIRTY,	/* every pass freezes the tree */
+	TRACKER_UFFD_WP,	/* only the first pass freezes (track/uffd.h) */
+};
+
+/* --final: what follows the passes */
+enum checkpoint_final {
+	FINAL_CRIU,		/* criu dump --track-mem on top (default) */
+	FINAL_DUMP,		/* memsplice dump on top: memory images only */
+	FINAL_NONE,
+};
+
 struct checkpoint_opts {
 	struct dump_opts pass;	/* pid, method, buffer size: the same for every pass */
 	const char *dir;	/* DIR/1, DIR/2, ... and DIR/final go here */
-	unsigned int max_passes;
-	bool final_criu;	/* --final criu (default) or none */
+	unsigned int min_passes, max_passes;
+	enum checkpoint_tracker tracker;
+	enum checkpoint_final final;
 	char *const *criu_args;	/* after "--": passed to criu dump as they are */
 	int nr_criu_args;
 };

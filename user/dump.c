@@ -25,6 +25,7 @@
 #include "sink/image.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
+#include "track/uffd.h"
 #include "util.h"
 #include "xfer.h"
 
@@ -114,6 +115,22 @@ static int start_tracking(struct imgset *set, struct parent *parent)
 	return imgset_mark_tracking(set);
 }
 
+/* a pass that does not freeze: the tracker's tree, what of it still lives */
+static int live_tree(const struct dump_opts *o, struct pstree *tree)
+{
+	int ret = pstree_copy_live(o->tracker->tree, tree);
+
+	if (ret) {
+		pr_errno(ret, "cannot copy the tree");
+		return ret;
+	}
+	if (!tree->nr || tree->tasks[0].pid != o->pid) {
+		pr_err("process %d exited (or exec'd) since the first pass", o->pid);
+		return -ESRCH;
+	}
+	return 0;
+}
+
 /* a test build's hook (dump.h): say @word on @fd, wait for one byte */
 static int test_hook(int fd, const char *word, volatile sig_atomic_t *interrupted)
 {
@@ -158,7 +175,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	}
 	if (o->hide_pagemap_scan)
 		ctx.kd.pagemap_scan = false;
-	if (o->track_mem && !ctx.kd.soft_dirty) {
+	if (o->track_mem && !o->tracker && !ctx.kd.soft_dirty) {
 		pr_err("--track-mem needs soft-dirty bits, which this kernel does not have "
 		       "(CONFIG_MEM_SOFT_DIRTY is off)");
 		return -EOPNOTSUPP;
@@ -167,6 +184,10 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	if (ret)
 		return ret;
 	ctx.stats.method = ops->name;
+	if (o->thawed && (ops->xfer_while_frozen || !o->tracker || !o->tracker->tree)) {
+		pr_err("method %s cannot dump a tree that is not frozen", ops->name);
+		return -EINVAL;
+	}
 	/* a dump drains every fill while frozen: references are a snapshot */
 	sopts.stable = o->pre_dump && !ops->xfer_while_frozen;
 	ret = pstree_check_target(o->pid);
@@ -198,13 +219,19 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	}
 
 	t0 = now_us();
-	ret = pstree_seize(o->pid, &(struct seize_opts){
+	if (o->thawed) {
+		ret = live_tree(o, &ctx.tree);
+		if (ret)
+			goto err_sink;
+	} else {
+		ret = pstree_seize(o->pid, &(struct seize_opts){
 				.proc_children = ctx.kd.proc_children && !o->hide_proc_children,
 				.stop_timeout_ms = o->stop_timeout_ms ?: PSTREE_STOP_TIMEOUT_MS,
 			   }, &ctx.tree);
-	if (ret)
-		goto err_sink;
-	frozen = true;
+		if (ret)
+			goto err_sink;
+		frozen = true;
+	}
 	frozen_at = now_us();
 	ctx.stats.freezing_time = frozen_at - t0;
 	ret = imgset_begin(&set, o->prev_dir);
@@ -213,11 +240,15 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	if (!ret && o->track_mem)
 		ret = start_tracking(&set, &parent);
 	ctx.move_after_thaw = o->pre_dump && !ops->xfer_while_frozen;
-	ctx.hold_runs = ctx.move_after_thaw && o->track_mem && parent.dirfd >= 0;
+	ctx.hold_runs = ctx.move_after_thaw && o->track_mem && !o->tracker && parent.dirfd >= 0;
+	/* never cleared unfrozen: a write between the scan and the clear would be lost */
+	ctx.clear_soft_dirty = o->track_mem && ctx.kd.soft_dirty && frozen;
 	if (!ret)
 		ret = collect_tree(&ctx, &parent);
+	if (!ret && o->tracker && o->pre_dump && frozen)
+		ret = uffd_tracker_attach(o->tracker, &ctx.tree);
 	if (!ret)
-		ret = test_hook(o->frozen_hook_fd, "frozen\n", interrupted);
+		ret = test_hook(frozen ? o->frozen_hook_fd : -1, "frozen\n", interrupted);
 	if (ret)
 		goto err_tree;
 	if (ctx.move_after_thaw) {
@@ -250,6 +281,9 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		frozen = false;
 	}
 
+	/* what the passes that do not freeze dump */
+	if (o->tracker && o->pre_dump && !o->thawed && uffd_tracker_keep(o->tracker, &ctx.tree))
+		pr_warn("out of memory: the next pass freezes the tree again");
 	if (o->display_stats)
 		stats_print(stdout, &ctx.stats);
 	if (o->stats_json)

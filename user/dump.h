@@ -37,6 +37,15 @@ struct dump_opts {
 	 */
 	const struct ps_opts *page_server;
 	/*
+	 * tracker: with track_mem, dirty pages come from userfaultfd
+	 * write-protection (track/uffd.h) instead of soft-dirty; a pre-dump
+	 * with it gives every new process of the tree a userfaultfd.  thawed:
+	 * a pre-dump that does not freeze the tree at all; it dumps the
+	 * processes of the tracker's first pass that still live.
+	 */
+	struct uffd_tracker *tracker;
+	bool thawed;
+	/*
 	 * Test hooks, set only by test builds (selftests/memsplice-test):
 	 * frozen_hook_fd (MEMSPLICE_TEST_FROZEN_FD): with the tree frozen and
 	 * collected, write "frozen\n" to this fd and wait for one byte, so a
@@ -79,6 +88,7 @@ struct dump_ctx {
 	 */
 	bool move_after_thaw;
 	bool hold_runs;
+	bool clear_soft_dirty;	/* --track-mem by soft-dirty, or for criu after a tracker */
 	struct pm_job *jobs;	/* hold_runs: every pagemap's runs */
 	unsigned int nr_jobs;
 	struct run *batch;	/* otherwise: the runs found and not yet moved */

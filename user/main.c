@@ -36,7 +36,8 @@ enum opt {
 	OPT_TREE = 't', OPT_DIR = 'D', OPT_LEAVE = 'R', OPT_METHOD = 'm',
 	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
-	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT,
+	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
+	OPT_TRACKER,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +52,8 @@ static const struct option long_opts[] = {
 	{ "display-stats",	no_argument,	   NULL, OPT_STATS },
 	{ "stats-json",		required_argument, NULL, OPT_JSON },
 	{ "max-passes",		required_argument, NULL, OPT_PASSES },
+	{ "min-passes",		required_argument, NULL, OPT_MIN_PASSES },
+	{ "tracker",		required_argument, NULL, OPT_TRACKER },
 	{ "final",		required_argument, NULL, OPT_FINAL },
 	{ "page-server",	no_argument,	   NULL, OPT_PS },
 	{ "address",		required_argument, NULL, OPT_PS_ADDR },
@@ -69,8 +72,9 @@ struct cli {
 	bool page_server;		/* --page-server */
 	bool ps_detail;			/* one of the options that need it */
 	struct ps_opts ps;
-	unsigned int max_passes;
-	bool final_criu;
+	unsigned int min_passes, max_passes;
+	enum checkpoint_tracker tracker;
+	enum checkpoint_final final;
 	const char *arg;		/* show's DIR */
 	char *const *rest;		/* after "--" */
 	int nr_rest;
@@ -123,8 +127,10 @@ static int run_checkpoint(struct cli *c)
 	struct checkpoint_opts o = {
 		.pass = c->dump,
 		.dir = c->dump.dir,
+		.min_passes = c->min_passes,
 		.max_passes = c->max_passes,
-		.final_criu = c->final_criu,
+		.tracker = c->tracker,
+		.final = c->final,
 		.criu_args = c->rest,
 		.nr_criu_args = c->nr_rest,
 	};
@@ -162,10 +168,11 @@ static int run_show(struct cli *c)
 
 static const struct command commands[] = {
 	{ "checkpoint",
-	  "-t PID -D DIR [--method M] [--max-passes N] [--final criu|none]\n"
-	  "                     [--page-server --address A --port P] [-- CRIU-DUMP-OPTIONS]",
-	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_FINAL,
-			 PS_OPTS, COMMON, 0 },
+	  "-t PID -D DIR [--method M] [--tracker T] [--min-passes N] [--max-passes N]\n"
+	  "                     [--final criu|dump|none] [--page-server --address A --port P]\n"
+	  "                     [-- CRIU-DUMP-OPTIONS]",
+	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
+			 OPT_TRACKER, OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
 	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem]\n"
 	  "                     [--page-server --address A --port P] [options]",
@@ -199,7 +206,13 @@ static void print_usage(FILE *f)
 	      "      --kill                dump: kill the tree afterwards\n"
 	      "  -R, --leave-running       dump: resume the tree afterwards (the default)\n"
 	      "      --max-passes N        checkpoint: at most N pre-dumps (default 5)\n"
-	      "      --final criu|none     checkpoint: run criu dump after them (default), or stop\n"
+	      "      --min-passes N        checkpoint: at least N pre-dumps (default 1)\n"
+	      "      --tracker T           checkpoint: what finds the pages changed between\n"
+	      "                            passes: soft-dirty (every pass freezes the tree),\n"
+	      "                            uffd-wp (only the first does; Linux 6.7+), or auto\n"
+	      "                            (default: soft-dirty where the kernel has it)\n"
+	      "      --final criu|dump|none  checkpoint: then criu dump (default), memsplice's\n"
+	      "                            own dump (memory images only), or nothing\n"
 	      "      --page-server         send the pages to `criu page-server` (the pagemaps and\n"
 	      "                            every other image stay in DIR; no pages there)\n"
 	      "      --address A           page server host (with --page-server)\n"
@@ -337,12 +350,37 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		}
 		c->max_passes = v;
 		break;
-	case OPT_FINAL:
-		if (strcmp(arg, "criu") && strcmp(arg, "none")) {
-			fprintf(stderr, "memsplice: invalid --final '%s' (criu or none)\n", arg);
+	case OPT_MIN_PASSES:
+		if (parse_uint(arg, 1, 100, &v)) {
+			fprintf(stderr, "memsplice: invalid --min-passes '%s' (1 to 100)\n", arg);
 			return -EINVAL;
 		}
-		c->final_criu = !strcmp(arg, "criu");
+		c->min_passes = v;
+		break;
+	case OPT_TRACKER:
+		if (!strcmp(arg, "auto"))
+			c->tracker = TRACKER_AUTO;
+		else if (!strcmp(arg, "soft-dirty"))
+			c->tracker = TRACKER_SOFT_DIRTY;
+		else if (!strcmp(arg, "uffd-wp"))
+			c->tracker = TRACKER_UFFD_WP;
+		else {
+			fprintf(stderr, "memsplice: invalid --tracker '%s' "
+				"(auto, soft-dirty or uffd-wp)\n", arg);
+			return -EINVAL;
+		}
+		break;
+	case OPT_FINAL:
+		if (!strcmp(arg, "criu"))
+			c->final = FINAL_CRIU;
+		else if (!strcmp(arg, "dump"))
+			c->final = FINAL_DUMP;
+		else if (!strcmp(arg, "none"))
+			c->final = FINAL_NONE;
+		else {
+			fprintf(stderr, "memsplice: invalid --final '%s' (criu, dump or none)\n", arg);
+			return -EINVAL;
+		}
 		break;
 	case OPT_PS: c->page_server = true; break;
 	case OPT_PS_ADDR: c->ps.address = arg; c->ps_detail = true; break;
@@ -386,8 +424,9 @@ int main(int argc, char **argv)
 	struct cli c = {
 		.dump = { .method = "auto", .buffer_size = DEFAULT_BUFFER_SIZE,
 			  .frozen_hook_fd = -1, .thawed_hook_fd = -1 },
+		.min_passes = 1,
 		.max_passes = CHECKPOINT_MAX_PASSES,
-		.final_criu = true,
+		.final = FINAL_CRIU,
 		.ps = { .criu = PS_DEFAULT_CRIU, .layout = PS_LAYOUT_24,
 			.timeout_s = PS_DEFAULT_TIMEOUT },
 	};

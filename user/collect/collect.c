@@ -27,6 +27,7 @@
 #include "collect/parent.h"
 #include "dump.h"
 #include "log.h"
+#include "track/uffd.h"
 #include "util.h"
 #include "xfer.h"
 
@@ -38,6 +39,12 @@ struct scan {
 	struct dump_ctx *ctx;
 	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
 	int pagemap_fd;
+	/*
+	 * uffd: dirty means written since the tracker's last scan; with a
+	 * tracker but no uffd (a process new to it) every page is dirty.
+	 */
+	bool tracker;
+	struct uffd_proc *uffd;
 	uint64_t *pme;
 	bool xfer_failed;	/* the error came from xfer.c, which printed it */
 };
@@ -176,7 +183,10 @@ static int scan_private_ranges(struct scan *s, struct pm_job *job, const struct 
 	struct scan_range sr = { .s = s, .job = job, .prot = v->prot };
 
 	s->ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
-	return pm_scan_dumpable(s->pagemap_fd, v->start, v->end, add_range, &sr);
+	if (s->uffd)
+		return uffd_scan(s->uffd, s->pagemap_fd, v->start, v->end, add_range, &sr);
+	return pm_scan_dumpable(s->pagemap_fd, v->start, v->end,
+				s->tracker ? PM_DIRTY_ALL : PM_DIRTY_SOFT, add_range, &sr, NULL);
 }
 
 /* Add the pages of [start, end) of one private VMA to @job. */
@@ -186,7 +196,7 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 	bool whole = vma_dump_whole(v);
 	unsigned long addr = v->start;
 
-	if (s->ctx->kd.pagemap_scan && !whole)
+	if ((s->ctx->kd.pagemap_scan || s->uffd) && !whole)
 		return scan_private_ranges(s, job, v);
 
 	while (addr < v->end) {
@@ -201,7 +211,7 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 
 			if (!whole && !pme_wanted(&s->ctx->kd, s->pme[i], file_private))
 				continue;
-			if (s->pmap && !(s->pme[i] & PME_SOFT_DIRTY) &&
+			if (s->pmap && !s->tracker && !(s->pme[i] & PME_SOFT_DIRTY) &&
 			    parent_map_covers(s->pmap, addr)) {
 				flags = PE_PARENT;
 				s->ctx->stats.pages_skipped_parent++;
@@ -249,6 +259,7 @@ static int scan_shmem_mapping(struct scan *s, const struct task *t, const struct
 		"mapping at %#lx shows it; pages of it mapped elsewhere are missing",
 		t->pid, strerror(-err), v->ino, v->start);
 	own.pmap = NULL;	/* segments are always written whole */
+	own.uffd = NULL;
 	ret = job_begin(&own, &job, PAGEMAP_SHMEM, v->ino, &t->target, v->start - v->pgoff);
 	if (!ret)
 		ret = scan_private(&own, &job, v);
@@ -401,6 +412,11 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 	bool *empty = NULL;
 	int ret;
 
+	if (ctx->opts->tracker) {
+		s.tracker = true;
+		s.uffd = uffd_tracker_find(ctx->opts->tracker, t);
+	}
+
 	if (ctx->opts->track_mem) {
 		ret = parent_map_load(parent, t->vpid, t->start_time, &pmap);
 		if (ret)
@@ -475,7 +491,7 @@ static int collect_task(struct dump_ctx *ctx, const struct parent *parent,
 	ret = check_unlinked_shared(t, mm);
 	if (!ret && ctx->hold_runs)
 		ret = scan_task(ctx, parent, t, mm, false);
-	if (!ret && ctx->opts->track_mem && ctx->move_after_thaw)
+	if (!ret && ctx->clear_soft_dirty && ctx->move_after_thaw)
 		ret = clear_dirty(t);
 	return ret;
 }
@@ -513,7 +529,7 @@ int collect_pages(struct dump_ctx *ctx, const struct parent *parent)
 			continue;
 		ret = scan_task(ctx, parent, t, &ctx->mms[i], ctx->move_after_thaw);
 		/* frozen all along: dirty bits read, now cleared */
-		if (!ret && ctx->opts->track_mem && !ctx->move_after_thaw)
+		if (!ret && ctx->clear_soft_dirty && !ctx->move_after_thaw)
 			ret = clear_dirty(t);
 		if (ret)
 			return ret;

@@ -27,11 +27,20 @@ static int scan(int fd, struct pm_scan_arg *a, struct page_region *vec, long *n)
 	return 0;
 }
 
-int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, pm_scan_cb cb, void *arg)
+int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, enum pm_dirty how,
+		     pm_scan_cb cb, void *arg, unsigned long *at)
 {
+	static const struct { __u64 flags, dirty; } modes[] = {
+		[PM_DIRTY_SOFT] = { 0, PAGE_IS_SOFT_DIRTY },
+		[PM_DIRTY_WRITTEN] = { PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+				       PAGE_IS_WRITTEN },
+		[PM_DIRTY_ALL_WP] = { PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, 0 },
+		[PM_DIRTY_ALL] = { 0, 0 },
+	};
 	struct page_region vec[VEC_LEN];
 	struct pm_scan_arg a = {
 		.size = sizeof(a),
+		.flags = modes[how].flags,
 		.start = start,
 		.end = end,
 		.vec = (__u64)(unsigned long)vec,
@@ -41,24 +50,30 @@ int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, pm_scan_cb 
 		.category_mask = PAGE_IS_FILE | PAGE_IS_PFNZERO,
 		/* ... present or swapped */
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.return_mask = PAGE_IS_SOFT_DIRTY,
+		/* some category to return, or a kernel may refuse the scan */
+		.return_mask = modes[how].dirty ?: PAGE_IS_PRESENT,
 	};
+	int ret = 0;
 
 	while (a.start < end) {
 		long n;
-		int ret = scan(fd, &a, vec, &n);
 
+		/* a failed call may have protected pages it did not report */
+		ret = scan(fd, &a, vec, &n);
 		if (ret)
-			return ret;
-		for (long i = 0; i < n; i++) {
+			break;
+		for (long i = 0; i < n && !ret; i++)
 			ret = cb(arg, vec[i].start, vec[i].end,
-				 vec[i].categories & PAGE_IS_SOFT_DIRTY);
-			if (ret)
-				return ret;
+				 !modes[how].dirty || (vec[i].categories & modes[how].dirty));
+		if (ret)
+			break;
+		if (a.walk_end <= a.start) {
+			ret = -EIO;	/* no progress: never loop forever */
+			break;
 		}
-		if (a.walk_end <= a.start)
-			return -EIO;	/* no progress: never loop forever */
 		a.start = a.walk_end;
 	}
-	return 0;
+	if (at)
+		*at = a.start;
+	return ret;
 }

@@ -45,6 +45,10 @@ struct pm_scan_arg {
 
 #define PAGEMAP_SCAN	_IOWR('f', 16, struct pm_scan_arg)
 #endif
+#ifndef PM_SCAN_WP_MATCHING
+#define PM_SCAN_WP_MATCHING	(1 << 0)	/* write-protect the pages reported */
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)	/* -EPERM where no async uffd-wp is registered */
+#endif
 
 /* pm_scan_supported - whether this kernel has PAGEMAP_SCAN (@fd: any pagemap) */
 bool pm_scan_supported(int fd);
@@ -57,11 +61,27 @@ bool pm_scan_supported(int fd);
  */
 typedef int (*pm_scan_cb)(void *arg, unsigned long start, unsigned long end, bool soft_dirty);
 
+/* what pm_scan_dumpable() calls dirty */
+enum pm_dirty {
+	PM_DIRTY_SOFT,		/* soft-dirty (PAGE_IS_SOFT_DIRTY) */
+	/*
+	 * Written since write-protected by userfaultfd (async mode), and
+	 * write-protected again in the same step (track/uffd.h).  -EPERM
+	 * when the range holds a VMA not registered for that.
+	 */
+	PM_DIRTY_WRITTEN,
+	PM_DIRTY_ALL_WP,	/* every page, write-protected as PM_DIRTY_WRITTEN does */
+	PM_DIRTY_ALL,		/* every page */
+};
+
 /*
  * pm_scan_dumpable - the pages of [@start, @end) that a dump takes from a
  * private mapping: present or swapped, not the zero page, not a file's own
- * page (never written here).  @cb gets them in address order.  0 or -errno.
+ * page (never written here).  @cb gets them in address order, dirty as
+ * @how says.  0 or -errno; *@at (if not NULL) is where the scan stopped:
+ * @cb has had every page before it, none after.
  */
-int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, pm_scan_cb cb, void *arg);
+int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, enum pm_dirty how,
+		     pm_scan_cb cb, void *arg, unsigned long *at);
 
 #endif

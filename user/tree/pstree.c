@@ -781,6 +781,42 @@ void pstree_kill(struct pstree *tree)
 	pstree_release(tree);
 }
 
+static int copy_task(const struct task *from, struct task *to)
+{
+	size_t len = from->nr_threads * sizeof(pid_t);
+
+	*to = *from;
+	to->threads = malloc(len ?: 1);
+	to->vthreads = malloc(len ?: 1);
+	to->target = (struct target){ .pidfd = -1, .mem_fd = -1, .pagemap_fd = -1 };
+	if (!to->threads || !to->vthreads)
+		return -ENOMEM;
+	memcpy(to->threads, from->threads, len);
+	memcpy(to->vthreads, from->vthreads, len);
+	return target_dup(&from->target, &to->target);
+}
+
+int pstree_copy_live(const struct pstree *from, struct pstree *to)
+{
+	int ret = 0;
+
+	memset(to, 0, sizeof(*to));
+	to->sigchld_fd = -1;
+	to->tasks = calloc(from->nr ?: 1, sizeof(*to->tasks));
+	if (!to->tasks)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < from->nr && !ret; i++) {
+		const struct task *t = &from->tasks[i];
+
+		if (t->zombie || target_gone(&t->target))
+			continue;
+		ret = copy_task(t, &to->tasks[to->nr++]);
+	}
+	if (ret)
+		pstree_free(to);
+	return ret;
+}
+
 void pstree_free(struct pstree *tree)
 {
 	for (unsigned int i = 0; i < tree->nr; i++) {

@@ -77,6 +77,12 @@ int pstree_seize(pid_t root, const struct seize_opts *o, struct pstree *tree);
 void pstree_release(struct pstree *tree);
 /* pstree_kill - SIGKILL every process of the tree (criu dump's default end) */
 void pstree_kill(struct pstree *tree);
+/*
+ * pstree_copy_live - *@to: the processes of @from that still live (no
+ * zombie), with handles of their own, nothing seized: for a pass that does
+ * not freeze (track/uffd.h).  0 or -errno.
+ */
+int pstree_copy_live(const struct pstree *from, struct pstree *to);
 void pstree_free(struct pstree *tree);
 
 #endif

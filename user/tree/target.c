@@ -41,6 +41,27 @@ err:
 	return ret;
 }
 
+int target_dup(const struct target *from, struct target *to)
+{
+	const int *src[] = { &from->pidfd, &from->mem_fd, &from->pagemap_fd };
+	int *dst[] = { &to->pidfd, &to->mem_fd, &to->pagemap_fd };
+
+	to->pid = from->pid;
+	to->pidfd = to->mem_fd = to->pagemap_fd = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(src); i++) {
+		if (*src[i] < 0)
+			continue;
+		*dst[i] = fcntl(*src[i], F_DUPFD_CLOEXEC, 0);
+		if (*dst[i] < 0) {
+			int ret = -errno;
+
+			target_close(to);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 void target_close(struct target *t)
 {
 	if (t->pidfd >= 0)

@@ -29,6 +29,8 @@ struct target {
  * 0 or -errno (-ESRCH: gone).
  */
 int target_open(struct target *t, pid_t tgid, pid_t pid);
+/* target_dup - *@to: the same process, its own fds.  0 or -errno. */
+int target_dup(const struct target *from, struct target *to);
 void target_close(struct target *t);
 /*
  * target_gone - whether the process exited and was reaped (its pid may be

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Dirty tracking without soft-dirty and without a freeze: userfaultfd
+ * write-protection in async mode (Linux 6.7), read with PAGEMAP_SCAN.
+ *
+ * A userfaultfd is created in each process of the tree (by the parasite,
+ * while the tree is frozen for the first pass, so the kernel judges it on
+ * the process's own credentials), copied out with pidfd_getfd() and closed
+ * in the process again: its fd table is left as it was, and the tracker's
+ * fds live in memsplice only.  If memsplice dies, the kernel drops the
+ * registrations with the last fd, and the process runs on untouched.
+ *
+ * Each pass registers the VMAs it finds (UFFDIO_REGISTER_MODE_WP, async:
+ * a write to a protected page just clears its protection, in the kernel,
+ * with a minor fault) and scans them with PAGEMAP_SCAN PM_SCAN_WP_MATCHING:
+ * for each page, under its page table lock, the kernel reports whether it
+ * was written since it was last protected, and protects it again.  The
+ * pass then reads the pages it was told about, the tree running.  A write
+ * after a page was protected is reported by the next pass, so a page
+ * reported unwritten still holds what the pass that last read it saw.
+ *
+ * A VMA is reported in full (every page written) the first time the
+ * tracker sees it, and whenever the kernel says it is not registered any
+ * more (unmapped and mapped again, moved by mremap).  A VMA that the
+ * process registered with a userfaultfd of its own is left alone, and
+ * always dumped in full.
+ */
+#ifndef MEMSPLICE_TRACK_UFFD_H
+#define MEMSPLICE_TRACK_UFFD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "collect/pagemap-scan.h"
+
+struct pstree;
+struct task;
+
+struct uffd_range {
+	unsigned long start, end;
+};
+
+/* one process's userfaultfd, and the ranges registered with it */
+struct uffd_proc {
+	pid_t pid;
+	unsigned long long start_time;	/* the same pid, the same process */
+	int fd;
+	struct uffd_range *ranges;
+	unsigned int nr_ranges;
+};
+
+struct uffd_tracker {
+	unsigned long long features;	/* asked of every userfaultfd */
+	struct uffd_proc *procs;
+	unsigned int nr;
+	/*
+	 * The tree as the first pass froze it: passes that do not freeze
+	 * dump the processes of this tree that still live.
+	 */
+	struct pstree *tree;
+};
+
+/*
+ * uffd_probe - whether this kernel offers async write-protect tracking:
+ * 0, or -errno with the reason in @why.
+ */
+int uffd_probe(char *why, size_t len);
+
+/* uffd_tracker_init - an empty tracker; 0, or -errno with the reason printed */
+int uffd_tracker_init(struct uffd_tracker *tr);
+void uffd_tracker_free(struct uffd_tracker *tr);
+
+/*
+ * uffd_tracker_attach - a userfaultfd for every live process of @tree that
+ * has none yet (the tree frozen, @tree as pstree_seize() left it).  0, or
+ * -errno with the reason printed; the processes are as they were either way.
+ */
+int uffd_tracker_attach(struct uffd_tracker *tr, const struct pstree *tree);
+
+/*
+ * uffd_tracker_keep - keep @tree (moved: *@tree is empty afterwards) instead
+ * of the one kept before.  -ENOMEM: none is kept; the next pass freezes.
+ */
+int uffd_tracker_keep(struct uffd_tracker *tr, struct pstree *tree);
+
+/* uffd_tracker_find - the tracker of task @t, or NULL */
+struct uffd_proc *uffd_tracker_find(struct uffd_tracker *tr, const struct task *t);
+
+/*
+ * uffd_scan - the dumpable pages of [@start, @end) (one VMA of @p's process,
+ * read through @pagemap_fd) to @cb, "dirty" meaning written since the last
+ * scan of the tracker, and write-protected again.  The whole range is
+ * dirty when it is new to the tracker or not registered any more.  0 or
+ * -errno.
+ */
+int uffd_scan(struct uffd_proc *p, int pagemap_fd, unsigned long start, unsigned long end,
+	      pm_scan_cb cb, void *arg);
+
+#endif
