@@ -12,10 +12,13 @@ TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selft
 		   selftests/freeze_test selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test \
 		   selftests/migrate_test selftests/spvm_wait_test selftests/spvm_populate_test
 TESTS		+= selftests/footprint_test
+TESTS		+= selftests/track_test
 TESTS		+= selftests/spvm_stable_test
 TESTS		+= selftests/spvm_review_test
-SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer
+SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
+		   selftests/lib/writer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
+		   $(B)/selftests/wctl.o \
 		   $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
@@ -27,11 +30,15 @@ $(KSFT_HDRS) &:
 selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
 
+selftests/lib/writer: selftests/lib/writer.c selftests/lib/pattern.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
+
 selftests/lib/execer: selftests/lib/execer.c selftests/lib/execer.h selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
 
-$(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o: $(B)/selftests/%.o: \
-		selftests/lib/%.c selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/fvictim.h \
+$(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o $(B)/selftests/wctl.o: \
+		$(B)/selftests/%.o: selftests/lib/%.c selftests/lib/vtest.h selftests/lib/imgview.h \
+		selftests/lib/fvictim.h selftests/lib/wctl.h \
 		selftests/lib/pattern.h $(PB_H)
 	@mkdir -p $(B)/selftests
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<

@@ -1,0 +1,616 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * checkpoint --tracker uffd-wp (user/track/uffd.h): passes after the first
+ * do not stop the tree, and the chain of images they make is still exact.
+ *
+ * The victim (lib/writer.c) writes without pause through every pass, and
+ * with --churn remaps, splits, moves and drops its VMAs and pages.  At the
+ * freeze of the final dump the test takes the victim's memory itself:
+ * every page of every private VMA (pagemap and /proc/PID/mem) and the
+ * shared region.  The final images, resolved through the chain down to
+ * pass 1 as CRIU resolves them, must hold exactly that: each page the
+ * process has, with its bytes, and no page it does not have.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "lib/pattern.h"
+#include "lib/vtest.h"
+#include "lib/wctl.h"
+
+#define PME_PRESENT	(1ULL << 63)
+#define PME_SWAPPED	(1ULL << 62)
+#define PME_FILE	(1ULL << 61)
+#define NOBODY		65534
+#define PE_PARENT	1u	/* pagemap entry flags (images/pagemap.proto) */
+#define MAX_SNAP_VMAS	512
+
+/* the victim's memory at the final freeze */
+struct snap_vma {
+	unsigned long start, end;
+	bool compared;		/* readable, private, not [vvar] & co: pages compared */
+	uint64_t *pme;
+	char *data;		/* pages present or swapped; others untouched */
+};
+
+struct snap {
+	struct snap_vma v[MAX_SNAP_VMAS];
+	int nr;
+	char *shared;		/* the writer's shared region */
+	unsigned long shared_addr, shared_pages;
+};
+
+static void snap_free(struct snap *s)
+{
+	for (int i = 0; i < s->nr; i++) {
+		free(s->v[i].pme);
+		free(s->v[i].data);
+	}
+	free(s->shared);
+	s->nr = 0;
+	s->shared = NULL;
+}
+
+static int read_pages(int mem, unsigned long addr, char *buf, unsigned long len)
+{
+	return pread(mem, buf, len, addr) == (ssize_t)len ? 0 : -1;
+}
+
+/* take the frozen victim's memory: 0, or -1 with what failed in @why */
+static int snap_take(pid_t pid, struct snap *s, char *why, size_t len)
+{
+	char path[64], line[512];
+	int pm, mem, ret = -1;
+	FILE *maps;
+
+	snap_free(s);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	pm = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	if (!maps || pm < 0 || mem < 0) {
+		snprintf(why, len, "cannot open /proc/%d: %m", pid);
+		goto out;
+	}
+	while (fgets(line, sizeof(line), maps)) {
+		struct snap_vma *v = &s->v[s->nr];
+		char perms[8], name[256] = "";
+		unsigned long pages;
+
+		if (s->nr == MAX_SNAP_VMAS) {
+			snprintf(why, len, "more than %d VMAs", MAX_SNAP_VMAS);
+			goto out;
+		}
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &v->start, &v->end, perms,
+			   name) < 3)
+			continue;
+		s->nr++;
+		v->pme = NULL;
+		v->data = NULL;
+		v->compared = perms[0] == 'r' && perms[3] == 'p' && strncmp(name, "[vvar", 5) &&
+			      strcmp(name, "[vsyscall]");
+		if (!v->compared)
+			continue;
+		pages = (v->end - v->start) / VPAGE;
+		v->pme = malloc(pages * 8);
+		v->data = malloc(pages * VPAGE);
+		if (!v->pme || !v->data ||
+		    pread(pm, v->pme, pages * 8, v->start / VPAGE * 8) != (ssize_t)(pages * 8)) {
+			snprintf(why, len, "cannot read the pagemap of %lx-%lx", v->start, v->end);
+			goto out;
+		}
+		for (unsigned long i = 0; i < pages; i++)
+			if ((v->pme[i] & (PME_PRESENT | PME_SWAPPED)) &&
+			    read_pages(mem, v->start + i * VPAGE, v->data + i * VPAGE, VPAGE)) {
+				snprintf(why, len, "cannot read %lx", v->start + i * VPAGE);
+				goto out;
+			}
+	}
+	s->shared = malloc(s->shared_pages * VPAGE);
+	if (!s->shared || read_pages(mem, s->shared_addr, s->shared, s->shared_pages * VPAGE)) {
+		snprintf(why, len, "cannot read the shared region");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (maps)
+		fclose(maps);
+	if (pm >= 0)
+		close(pm);
+	if (mem >= 0)
+		close(mem);
+	return ret;
+}
+
+static bool all_zero(const char *p)
+{
+	for (unsigned long i = 0; i < VPAGE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static const struct snap_vma *snap_find(const struct snap *s, unsigned long addr)
+{
+	for (int i = 0; i < s->nr; i++)
+		if (s->v[i].start <= addr && addr < s->v[i].end)
+			return &s->v[i];
+	return NULL;
+}
+
+/*
+ * The final images of @dir, through the chain, against the snapshot.
+ * Returns the number of pages compared, or -1 with the first difference
+ * in @why.
+ */
+static long chain_matches(const char *dir, pid_t pid, const struct snap *s, char *why,
+			  size_t len)
+{
+	struct dump_view dv;
+	char page[VPAGE];
+	long compared = 0;
+	unsigned long shmid;
+
+	if (dump_view_open(&dv, dir, pid, false)) {
+		snprintf(why, len, "cannot open the pagemap of %d in %.160s", pid, dir);
+		return -1;
+	}
+	/* every page the process has, with its bytes, and nothing where it has none */
+	for (int i = 0; i < s->nr; i++) {
+		const struct snap_vma *v = &s->v[i];
+
+		for (unsigned long a = v->start; v->compared && a < v->end; a += VPAGE) {
+			unsigned long k = (a - v->start) / VPAGE;
+			bool has = v->pme[k] & (PME_PRESENT | PME_SWAPPED);
+			const char *want = v->data + k * VPAGE;
+			int r = dump_view_page(&dv, a, page);
+
+			if (r < 0) {
+				snprintf(why, len, "%lx: broken parent chain", a);
+				goto fail;
+			}
+			if (r && !has) {
+				snprintf(why, len, "%lx: dumped, but the process has no page there", a);
+				goto fail;
+			}
+			if (r && memcmp(page, want, VPAGE)) {
+				snprintf(why, len, "%lx: dumped bytes differ from the frozen memory", a);
+				goto fail;
+			}
+			if (!r && has && !(v->pme[k] & PME_FILE) && !all_zero(want)) {
+				snprintf(why, len, "%lx: a page of the process is missing", a);
+				goto fail;
+			}
+			compared += r;
+		}
+	}
+	for (int i = 0; i < dv.lv[0].n; i++) {
+		for (unsigned long k = 0; k < dv.lv[0].e[i].nr; k++) {
+			unsigned long a = dv.lv[0].e[i].vaddr + k * VPAGE;
+			const struct snap_vma *v = snap_find(s, a);
+
+			if (!v || !v->compared) {
+				snprintf(why, len, "%lx: dumped outside the VMAs compared", a);
+				goto fail;
+			}
+		}
+	}
+	dump_view_close(&dv);
+	/* the shared region: always dumped whole, by offset */
+	shmid = shmem_id_of(dir);
+	if (!shmid || dump_view_open(&dv, dir, shmid, true)) {
+		snprintf(why, len, "no shared segment image in %.160s", dir);
+		return -1;
+	}
+	for (unsigned long k = 0; k < s->shared_pages; k++) {
+		if (dump_view_page(&dv, k * VPAGE, page) != 1 ||
+		    memcmp(page, s->shared + k * VPAGE, VPAGE)) {
+			snprintf(why, len, "shared page %lu differs or is missing", k);
+			goto fail;
+		}
+		compared++;
+	}
+	dump_view_close(&dv);
+	return compared;
+fail:
+	dump_view_close(&dv);
+	return -1;
+}
+
+/* every freeze may be the last: take the memory each time */
+static int snap_on_freeze(struct ckpt_run *r, int nth)
+{
+	return snap_take(r->pid, r->arg, r->why, sizeof(r->why));
+}
+
+/*
+ * The table checkpoint printed: pass 1 froze the tree, the passes after it
+ * did not, and they took pages from their parents.  Returns the number of
+ * passes, or -1 with why in r->why.
+ */
+static int check_table(struct ckpt_run *r)
+{
+	struct ckpt_row rows[32];
+	unsigned long long from_parent = 0;
+	int n = ckpt_rows(r->out, rows, 32), passes = 0;
+
+	for (int i = 0; i < n; i++) {
+		unsigned int k = atoi(rows[i].pass);
+
+		if (!k)
+			continue;	/* final */
+		passes++;
+		if (k == 1 && rows[i].frozen_ms <= 0) {
+			snprintf(r->why, sizeof(r->why), "pass 1 did not freeze");
+			return -1;
+		}
+		if (k > 1 && rows[i].frozen_ms != 0) {
+			snprintf(r->why, sizeof(r->why), "pass %u froze the tree %.1f ms", k,
+				 rows[i].frozen_ms);
+			return -1;
+		}
+		if (k > 1)
+			from_parent += rows[i].parent;
+	}
+	if (passes > 1 && !from_parent) {
+		snprintf(r->why, sizeof(r->why), "no pass took a page from its parent");
+		return -1;
+	}
+	return passes;
+}
+
+/* the table, as TAP diagnostics */
+static void print_table(const char *out)
+{
+	for (const char *l = out; *l;) {
+		size_t n = strcspn(l, "\n");
+
+		if (isdigit(*l) || !strncmp(l, "pass", 4) || !strncmp(l, "final ", 6))
+			fprintf(stderr, "# %.*s\n", (int)n, l);
+		l += n + !!l[n];
+	}
+}
+
+static bool uffd_wp_here(void)
+{
+	char out[4096], *l;
+	const char *argv[] = { "./user/memsplice", "check", NULL };
+
+	run_cmd(argv, out, sizeof(out));
+	l = strstr(out, "uffd-wp async");
+	if (!l)
+		return false;
+	l += strlen("uffd-wp async");
+	return !strncmp(l + strspn(l, " "), "yes", 3);
+}
+
+#define NEED_UFFD_WP()								\
+	do {									\
+		if (!uffd_wp_here())						\
+			SKIP(return, "no async userfaultfd write-protection "	\
+			     "(Linux 6.7+) here");				\
+	} while (0)
+
+FIXTURE(track) {
+	struct writer w;
+	struct snap snap;
+	char *dir;
+};
+
+FIXTURE_SETUP(track)
+{
+	memset(&self->w, 0, sizeof(self->w));
+	memset(&self->snap, 0, sizeof(self->snap));
+	self->dir = make_dir("track");
+	ASSERT_NE(NULL, self->dir);
+	signal(SIGPIPE, SIG_IGN);	/* a hook answered after memsplice died */
+}
+
+FIXTURE_TEARDOWN(track)
+{
+	writer_stop(&self->w);
+	snap_free(&self->snap);
+	if (self->dir)
+		remove_dir(self->dir);
+	free(self->dir);
+}
+
+/* @runs checkpoints of @passes passes and a final memsplice dump, each exact */
+static void exact_chain(struct __test_metadata *_metadata, FIXTURE_DATA(track) *self,
+			const char *const *wargs, int uid, int runs, int passes)
+{
+	char n[16], sub[200];
+
+	snprintf(n, sizeof(n), "%d", passes);
+	for (int i = 0; i < runs; i++) {
+		const char *extra[] = { "--tracker", "uffd-wp", "--final", "dump", "--min-passes",
+					n, "--max-passes", n, NULL };
+		struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_FROZEN_FD",
+				      .on_hook = snap_on_freeze, .arg = &self->snap };
+		char final[256];
+		long pages;
+
+		snprintf(sub, sizeof(sub), "%s/%d", self->dir, i);
+		ASSERT_EQ(0, mkdir(sub, 0755));
+		ASSERT_EQ(0, writer_start(&self->w, wargs, uid));
+		r.pid = self->w.pid;
+		self->snap.shared_addr = self->w.shared_addr;
+		self->snap.shared_pages = self->w.shared_pages;
+		ASSERT_EQ(0, ckpt_run(&r, sub, extra)) TH_LOG("%s", r.why);
+		ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
+			TH_LOG("checkpoint failed: %s", r.err);
+		ASSERT_EQ(passes, check_table(&r)) TH_LOG("%s\n%s", r.why, r.out);
+		if (!i)
+			print_table(r.out);
+		snprintf(final, sizeof(final), "%s/final", sub);
+		pages = chain_matches(final, self->w.pid, &self->snap, r.why, sizeof(r.why));
+		ASSERT_LT(0, pages) TH_LOG("run %d: %s", i, r.why);
+		EXPECT_TRUE(writer_runs(&self->w));
+		writer_stop(&self->w);
+	}
+}
+
+/* 2 x 11 rounds: a writer that never stops */
+TEST_F_TIMEOUT(track, writer_chain_is_exact, 300)
+{
+	const char *wargs[] = { "--mib", "32", NULL };
+
+	NEED_UFFD_WP();
+	exact_chain(_metadata, self, wargs, -1, 2, 10);
+}
+
+/*
+ * 3 x 11 rounds: and VMAs remapped, split, new, moved; dropped pages; THP;
+ * shared memory; a region under the writer's own userfaultfd
+ */
+TEST_F_TIMEOUT(track, churning_writer_chain_is_exact, 300)
+{
+	const char *wargs[] = { "--mib", "32", "--churn", "--thp", "--own-uffd", NULL };
+
+	NEED_UFFD_WP();
+	exact_chain(_metadata, self, wargs, -1, 3, 10);
+}
+
+/*
+ * A target of another user, vm.unprivileged_userfaultfd as it is (0 by
+ * default): its userfaultfd is user-mode only, which that allows.
+ */
+TEST_F_TIMEOUT(track, unprivileged_target, 300)
+{
+	const char *wargs[] = { "--mib", "8", "--churn", NULL };
+	char before[16] = "", after[16] = "";
+	FILE *f;
+
+	NEED_UFFD_WP();
+	f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "re");
+	if (f) {
+		fgets(before, sizeof(before), f);
+		fclose(f);
+	}
+	exact_chain(_metadata, self, wargs, NOBODY, 1, 4);
+	f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "re");
+	if (f) {
+		fgets(after, sizeof(after), f);
+		fclose(f);
+	}
+	EXPECT_STREQ(before, after);
+}
+
+static int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* the fds of @pid as "N -> target" lines */
+static void fd_table(pid_t pid, char *buf, size_t len)
+{
+	char dir[64], path[PATH_MAX], target[PATH_MAX];
+	struct dirent *de;
+	size_t used = 0;
+	DIR *d;
+
+	buf[0] = '\0';
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		used += snprintf(buf + used, used < len ? len - used : 0, "%s -> %s\n",
+				 de->d_name, target);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* VMAs registered for write-protection (smaps VmFlags "uw") */
+static int uw_vmas(pid_t pid)
+{
+	char path[64], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmFlags:", 8) && strstr(line, " uw"))
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static char fds_before[4096], maps_before[16384];
+
+/* pass 2, before its first page: memsplice holds the tracker; kill it */
+static int kill_in_pass2(struct ckpt_run *r, int nth)
+{
+	if (nth < 2)
+		return 0;
+	if (!uw_vmas(r->pid)) {
+		snprintf(r->why, sizeof(r->why), "no VMA registered when pass 2 began");
+		return -1;
+	}
+	kill(r->ms, SIGKILL);
+	return 0;
+}
+
+/*
+ * memsplice SIGKILLed while it holds the tracker: the kernel drops the
+ * registrations with the fds, and the target runs on with its fd table and
+ * maps as they were.
+ */
+TEST_F_TIMEOUT(track, sigkill_holding_tracker, 120)
+{
+	const char *wargs[] = { "--mib", "8", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--final", "none", "--min-passes", "3",
+				"--max-passes", "3", NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_THAWED_FD", .on_hook = kill_in_pass2 };
+	char path[64], fds_after[4096], maps_after[16384];
+
+	NEED_UFFD_WP();
+	ASSERT_EQ(0, writer_start(&self->w, wargs, -1));
+	r.pid = self->w.pid;
+	fd_table(self->w.pid, fds_before, sizeof(fds_before));
+	snprintf(path, sizeof(path), "/proc/%d/maps", self->w.pid);
+	ASSERT_EQ(0, read_text(path, maps_before, sizeof(maps_before)));
+	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra)) TH_LOG("%s", r.why);
+	ASSERT_TRUE(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL)
+		TH_LOG("checkpoint was not killed: %s", r.err);
+	EXPECT_EQ(0, uw_vmas(self->w.pid));
+	fd_table(self->w.pid, fds_after, sizeof(fds_after));
+	EXPECT_STREQ(fds_before, fds_after);
+	ASSERT_EQ(0, read_text(path, maps_after, sizeof(maps_after)));
+	EXPECT_STREQ(maps_before, maps_after);
+	EXPECT_EQ(0, proc_tracer(self->w.pid));
+	EXPECT_TRUE(writer_runs(&self->w));
+}
+
+/* the target's fd table after a whole checkpoint: as before */
+TEST_F_TIMEOUT(track, fd_table_untouched, 120)
+{
+	const char *wargs[] = { "--mib", "8", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--final", "dump", "--min-passes", "2",
+				"--max-passes", "2", NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_FROZEN_FD" };
+	char fds_after[4096];
+
+	NEED_UFFD_WP();
+	ASSERT_EQ(0, writer_start(&self->w, wargs, -1));
+	r.pid = self->w.pid;
+	fd_table(self->w.pid, fds_before, sizeof(fds_before));
+	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra));
+	ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) TH_LOG("%s", r.err);
+	fd_table(self->w.pid, fds_after, sizeof(fds_after));
+	EXPECT_STREQ(fds_before, fds_after);
+	EXPECT_EQ(0, uw_vmas(self->w.pid));
+}
+
+/* pass 2 has begun: each process dirties every 4th page and maps a new region */
+static int dirty_in_pass2(struct ckpt_run *r, int nth)
+{
+	struct victim *v = r->arg;
+
+	if (nth != 2)
+		return 0;
+	for (int i = 0; i < v->nr_pids; i++)
+		if (victim_dirty(v, v->pids[i])) {
+			snprintf(r->why, sizeof(r->why), "process %d did not dirty", v->pids[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * A tree: every process gets a userfaultfd of its own in pass 1; writes in
+ * each, while pass 2 runs, reach the final dump, and the rest comes from
+ * the passes.
+ */
+TEST_F_TIMEOUT(track, tree_of_processes, 120)
+{
+	const char *a[] = { "--anon", "64", "--children", "2", "--threads", "1", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--final", "dump", "--min-passes", "3",
+				"--max-passes", "3", NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_THAWED_FD", .on_hook = dirty_in_pass2 };
+	struct victim v = { 0 };
+	char final[256];
+	int checked = 0;
+
+	NEED_UFFD_WP();
+	ASSERT_EQ(0, victim_start(&v, a, 3, 1));
+	r.pid = v.pid;
+	r.arg = &v;
+	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra)) TH_LOG("%s", r.why);
+	ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) TH_LOG("%s", r.err);
+	snprintf(final, sizeof(final), "%s/final", self->dir);
+	for (int i = 0; i < v.nr; i++) {
+		const struct vregion *reg = &v.r[i];
+		struct dump_view dv;
+		uint64_t bad = 0;
+
+		if (strcmp(reg->name, "anon"))
+			continue;
+		ASSERT_EQ(0, dump_view_open(&dv, final, reg->pid, false));
+		EXPECT_EQ((long)reg->pages, check_region(&dv, reg, 0, 1, &bad))
+			TH_LOG("process %d: page %#lx wrong", reg->pid, (unsigned long)bad);
+		/* the pages not dirtied came from the passes */
+		EXPECT_LT(0, dump_view_count(&dv, reg->addr, reg->addr + reg->pages * VPAGE,
+					     PE_PARENT));
+		dump_view_close(&dv);
+		checked++;
+	}
+	EXPECT_EQ(3, checked);
+	EXPECT_EQ(0, victim_verify_all(&v));
+	victim_kill(&v);
+}
+
+/* refused before the tree is touched, with one line */
+TEST_F(track, parasite_method_refused)
+{
+	const char *wargs[] = { "--mib", "1", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--final", "none", "--method",
+				"parasite", NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_FROZEN_FD" };
+
+	NEED_UFFD_WP();
+	ASSERT_EQ(0, writer_start(&self->w, wargs, -1));
+	r.pid = self->w.pid;
+	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra));
+	EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1);
+	EXPECT_NE(NULL, strstr(r.err, "do not freeze")) TH_LOG("%s", r.err);
+	EXPECT_EQ(strlen(r.err) - 1, strcspn(r.err, "\n")) TH_LOG("not one line: %s", r.err);
+	EXPECT_EQ(0, uw_vmas(self->w.pid));
+}
+
+TEST_HARNESS_MAIN
