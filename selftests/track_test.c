@@ -517,6 +517,46 @@ TEST_F_TIMEOUT(track, sigkill_holding_tracker, 120)
 	EXPECT_TRUE(writer_runs(&self->w));
 }
 
+/* AnonHugePages of @pid (smaps_rollup), in KiB; -1 if unreadable */
+static long huge_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "AnonHugePages: %ld kB", &kib);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/*
+ * A write to a protected huge page would split it: a VMA holding huge
+ * pages is dumped in full instead of tracked, and keeps them.
+ */
+TEST_F_TIMEOUT(track, huge_pages_kept, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--thp", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--final", "none", "--min-passes", "3",
+				"--max-passes", "3", NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_FROZEN_FD" };
+	long before;
+
+	NEED_UFFD_WP();
+	ASSERT_EQ(0, writer_start(&self->w, wargs, -1));
+	r.pid = self->w.pid;
+	before = huge_kib(self->w.pid);
+	if (before <= 0)
+		SKIP(return, "the writer got no huge page (THP off or memory fragmented)");
+	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra));
+	ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) TH_LOG("%s", r.err);
+	EXPECT_GE(huge_kib(self->w.pid), before);
+	EXPECT_TRUE(writer_runs(&self->w));
+}
+
 /* the target's fd table after a whole checkpoint: as before */
 TEST_F_TIMEOUT(track, fd_table_untouched, 120)
 {

@@ -27,6 +27,25 @@ static int scan(int fd, struct pm_scan_arg *a, struct page_region *vec, long *n)
 	return 0;
 }
 
+int pm_scan_has_huge(int fd, unsigned long start, unsigned long end)
+{
+	struct page_region r;
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.start = start,
+		.end = end,
+		.vec = (__u64)(unsigned long)&r,
+		.vec_len = 1,
+		.max_pages = 1,
+		.category_mask = PAGE_IS_HUGE,
+		.return_mask = PAGE_IS_HUGE,
+	};
+	long n;
+	int ret = scan(fd, &a, &r, &n);
+
+	return ret ? ret : n > 0;
+}
+
 int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, enum pm_dirty how,
 		     pm_scan_cb cb, void *arg, unsigned long *at)
 {

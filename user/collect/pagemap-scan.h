@@ -61,6 +61,9 @@ bool pm_scan_supported(int fd);
  */
 typedef int (*pm_scan_cb)(void *arg, unsigned long start, unsigned long end, bool soft_dirty);
 
+/* pm_scan_has_huge - 1 if [@start, @end) maps a huge page (THP, hugetlb), 0 if not, or -errno */
+int pm_scan_has_huge(int fd, unsigned long start, unsigned long end);
+
 /* what pm_scan_dumpable() calls dirty */
 enum pm_dirty {
 	PM_DIRTY_SOFT,		/* soft-dirty (PAGE_IS_SOFT_DIRTY) */

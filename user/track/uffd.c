@@ -265,18 +265,28 @@ int uffd_scan(struct uffd_proc *p, int pagemap_fd, unsigned long start, unsigned
 	/*
 	 * New to the tracker, or not registered any more: all of it is dirty
 	 * (a failed scan may have protected pages it did not report), and
-	 * protected from now on.
+	 * protected from now on, unless it holds a huge page: the kernel
+	 * resolves a write to a protected huge page by splitting it, and the
+	 * process would lose its huge pages to the tracker.
 	 */
-	ret = do_register(p, at, end);
-	if (!ret) {
-		ret = pm_scan_dumpable(pagemap_fd, at, end, PM_DIRTY_ALL_WP, cb, arg, &at);
-		if (ret != -EPERM)
-			return ret;
-	} else if (ret == -EBUSY) {
-		pr_info("%d: %#lx-%#lx has a userfaultfd of the process's own: dumped in full",
-			p->pid, at, end);
-	} else if (ret == -ENOMEM || ret == -ESRCH) {
+	ret = pm_scan_has_huge(pagemap_fd, at, end);
+	if (ret < 0)
 		return ret;
+	if (ret) {
+		pr_info("%d: %#lx-%#lx holds huge pages: dumped in full, never protected",
+			p->pid, at, end);
+	} else {
+		ret = do_register(p, at, end);
+		if (!ret) {
+			ret = pm_scan_dumpable(pagemap_fd, at, end, PM_DIRTY_ALL_WP, cb, arg, &at);
+			if (ret != -EPERM)
+				return ret;
+		} else if (ret == -EBUSY) {
+			pr_info("%d: %#lx-%#lx has a userfaultfd of the process's own: dumped in "
+				"full", p->pid, at, end);
+		} else if (ret == -ENOMEM || ret == -ESRCH) {
+			return ret;
+		}
 	}
 	/* cannot be tracked (or changed meanwhile): dumped in full, every pass */
 	return pm_scan_dumpable(pagemap_fd, at, end, PM_DIRTY_ALL, cb, arg, &at);

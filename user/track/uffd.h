@@ -23,7 +23,10 @@
  * tracker sees it, and whenever the kernel says it is not registered any
  * more (unmapped and mapped again, moved by mremap).  A VMA that the
  * process registered with a userfaultfd of its own is left alone, and
- * always dumped in full.
+ * always dumped in full; so is one that holds a huge page when the tracker
+ * would register it, because the kernel resolves a write to a protected
+ * huge page by splitting it.  (A huge page that appears later in a
+ * registered VMA is split at its first write after a pass.)
  */
 #ifndef MEMSPLICE_TRACK_UFFD_H
 #define MEMSPLICE_TRACK_UFFD_H
