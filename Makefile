@@ -77,6 +77,9 @@ bench/bench: bench/bench.c $(VTEST_O) $(B)/user/images/image.o $(B)/user/log.o $
 	     $(B)/images/stats.pb-c.o
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $^ -lprotobuf-c
 
+bench/rounds: bench/rounds.c $(VTEST_O)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $^ -lprotobuf-c
+
 # ---- set-up, tests, demo, bench ----------------------------------------------
 deps:
 	@scripts/deps.sh --guest
@@ -93,7 +96,7 @@ check:
 
 bench:
 	@scripts/deps.sh --guest
-	@$(MAKE) --no-print-directory all bench/bench
+	@$(MAKE) --no-print-directory all bench/bench bench/rounds
 	bench/bench.sh
 
 install: user/memsplice
@@ -101,7 +104,7 @@ install: user/memsplice
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
 
 clean:
-	rm -rf $(B) user/memsplice bench/bench $(SELFTEST_BINS) selftests/memsplice-test
+	rm -rf $(B) user/memsplice bench/bench bench/rounds $(SELFTEST_BINS) selftests/memsplice-test
 
 .PHONY: all deps demo check bench install clean selftests
 .SECONDARY: $(PB_C) $(PB_H)

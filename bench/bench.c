@@ -4,7 +4,8 @@
  * same victim in the same run, medians of N runs.
  *
  *   bench [-n RUNS] [-s MIB[,MIB...]] [-V SHAPE] [-P|-S] TOOL...
- *   TOOL: memsplice:METHOD | criu:read | criu:splice
+ *   TOOL: memsplice:METHOD | memsplice:METHOD:ref | criu:read | criu:splice
+ *   (:ref: syscall or device by reference, not SPVM_STABLE; test build)
  *   SHAPE: anon (every page written, the default), sparse (16 pages written
  *   over the mapping), fragmented (every other page written: one pagemap
  *   run per page)
@@ -97,6 +98,29 @@ static int read_stats(const char *dir, double *frozen_ms, double *pages, double 
 }
 
 /*
+ * The command for "memsplice:METHOD", or "memsplice:METHOD:ref": the syscall
+ * or device attaching pages by reference where memsplice's pre-dumps ask for
+ * SPVM_STABLE copies (the test build's MEMSPLICE_TEST_SPVM_REFERENCE).
+ * Fills @argv up to the command name and @method; returns how many.
+ */
+static int memsplice_argv(const char *tool, char *method, size_t len, const char **argv)
+{
+	const char *ref = strstr(tool + 10, ":ref");
+	int n = 0;
+
+	snprintf(method, len, "%.*s", ref ? (int)(ref - tool - 10) : (int)strlen(tool + 10),
+		 tool + 10);
+	if (ref) {
+		argv[n++] = "env";
+		argv[n++] = "MEMSPLICE_TEST_SPVM_REFERENCE=1";
+		argv[n++] = "./selftests/memsplice-test";
+	} else {
+		argv[n++] = memsplice_bin();
+	}
+	return n;
+}
+
+/*
  * One pre-dump of @pid by @tool into @dir, memsplice's with --track-mem when
  * @track (criu's always); @prev: the parent, relative to @dir, or NULL.
  * "criu:dump" is criu's final dump, leaving @pid running.
@@ -123,12 +147,17 @@ static int run_tool(const char *tool, pid_t pid, const char *dir, bool track,
 		dup2(fd, 2);
 		const char *pv = prev ? "--prev-images-dir" : NULL;
 
-		if (!strncmp(tool, "memsplice:", 10) && track)
-			execl(memsplice_bin(), "memsplice", "pre-dump", "-t", p, "-D", dir,
-			      "--method", tool + 10, "--track-mem", pv, prev, NULL);
-		if (!strncmp(tool, "memsplice:", 10))
-			execl(memsplice_bin(), "memsplice", "pre-dump", "-t", p, "-D", dir,
-			      "--method", tool + 10, NULL);
+		if (!strncmp(tool, "memsplice:", 10)) {
+			const char *argv[16];
+			char method[32];
+			int n = memsplice_argv(tool, method, sizeof(method), argv);
+
+			memcpy(&argv[n], (const char *[]){ "pre-dump", "-t", p, "-D", dir, "--method",
+							   method, track ? "--track-mem" : NULL,
+							   pv, prev, NULL }, 11 * sizeof(*argv));
+			execvp(argv[0], (char **)argv);
+			_exit(127);
+		}
 		if (!strcmp(tool, "criu:dump"))
 			execlp("criu", "criu", "dump", "-t", p, "-D", dir, "--shell-job",
 			       "--leave-running", "--track-mem", "-o", "criu.log", pv, prev, NULL);
@@ -159,8 +188,13 @@ static int run_tool(const char *tool, pid_t pid, const char *dir, bool track,
 
 static bool tool_available(const char *tool)
 {
-	if (!strncmp(tool, "memsplice:", 10))
-		return method_available(tool + 10);
+	if (!strncmp(tool, "memsplice:", 10)) {
+		char method[32];
+		const char *argv[4];
+
+		memsplice_argv(tool, method, sizeof(method), argv);
+		return method_available(method);
+	}
 	return !system("criu check >/dev/null 2>&1");
 }
 
@@ -272,9 +306,9 @@ static int run_socket(const char *tool, pid_t pid, unsigned int port, struct soc
 	char p[16], portstr[16], mode[64], log[600], slog[600];
 	const char *server_argv[] = { "criu", "page-server", "-D", sdir, "--address", PS_ADDR,
 				      "--port", portstr, "-o", "ps.log", NULL };
-	const char *ms_argv[] = { memsplice_bin(), "pre-dump", "-t", p, "-D", cdir, "--method",
-				  tool + 10, "--page-server", "--address", PS_ADDR, "--port",
-				  portstr, NULL };
+	const char *ms_argv[20];
+	char method[32];
+	int n = memsplice_argv(tool, method, sizeof(method), ms_argv);
 	const char *criu_argv[] = { "criu", "pre-dump", "-t", p, "-D", cdir, "--shell-job",
 				    "--track-mem", mode, "-o", "criu.log", "--page-server",
 				    "--address", PS_ADDR, "--port", portstr, NULL };
@@ -288,6 +322,9 @@ static int run_socket(const char *tool, pid_t pid, unsigned int port, struct soc
 	snprintf(p, sizeof(p), "%d", pid);
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	snprintf(mode, sizeof(mode), "--pre-dump-mode=%s", tool + 5);
+	memcpy(&ms_argv[n], (const char *[]){ "pre-dump", "-t", p, "-D", cdir, "--method", method,
+					      "--page-server", "--address", PS_ADDR, "--port",
+					      portstr, NULL }, 13 * sizeof(*ms_argv));
 	snprintf(log, sizeof(log), "%s/tool.log", cdir);
 	snprintf(slog, sizeof(slog), "%s/server.out", cdir);
 	server = spawn_logged(slog, server_argv);

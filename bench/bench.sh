@@ -9,7 +9,12 @@
 #              then the pipeline: two pre-dumps by each tool and criu dump
 #              --track-mem on top (bench -P: what criu took from the chain,
 #              its frozen time); then the same tools pre-dumping to `criu
-#              page-server` on loopback (bench -S: MiB/s, CPU time, peak RSS).
+#              page-server` on loopback (bench -S: MiB/s, CPU time, peak RSS);
+#              pre-dump rounds by tracker (bench/rounds: soft-dirty only here)
+#   guest-6.12: the rounds with every tracker (soft-dirty, its pagemap walk,
+#              uffd-wp) on one kernel.
+#   guest-patched: the syscall, by reference and SPVM_STABLE, beside the
+#              module, read and the parasite (pre-dumps to a file).
 # Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
 # MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG),
 # MEMSPLICE_BENCH_PIPELINE_SIZES (MiB, default 64,256).
@@ -19,13 +24,18 @@ sizes=${MEMSPLICE_BENCH_SIZES:-64,1024}
 runs=${MEMSPLICE_BENCH_RUNS:-5}
 sruns=${MEMSPLICE_BENCH_SOCKET_RUNS:-3}
 psizes=${MEMSPLICE_BENCH_PIPELINE_SIZES:-64,256}
-methods="memsplice:read memsplice:device memsplice:parasite"
+# :ref: the module (or syscall) by reference, where pre-dumps ask for SPVM_STABLE copies
+methods="memsplice:read memsplice:device memsplice:device:ref memsplice:parasite"
 
 echo "== host $(uname -r)"
 bench/bench -n "$runs" -s "$sizes" $methods
 # memsplice's frozen time and peak RSS against the target's shape
 bench/bench -n "$runs" -V sparse -s 64,65536 $methods
 bench/bench -n "$runs" -V fragmented -s 64,4096 $methods
+# pre-dump rounds by tracker: frozen time, the victim's stalls, pages per pass
+trackers="uffd-wp soft-dirty soft-dirty:walk"
+bench/rounds -n "$runs" -s 64,1024 $trackers
+bench/rounds -n "$runs" -V sparse -s 65536 $trackers
 
 mods=""
 if [ -f kernel/Makefile ] && ko=$(make -s --no-print-directory -C kernel KVER=6.1 ko-path 2>/dev/null) &&
@@ -38,4 +48,21 @@ selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
 	bench/bench -n "$runs" -V sparse -s 64,65536 $methods criu:read criu:splice \; \
 	bench/bench -n "$runs" -V fragmented -s 64,1024 $methods criu:read criu:splice \; \
 	bench/bench -P -n "$runs" -s "$psizes" $methods criu:read criu:splice \; \
-	bench/bench -S -n "$sruns" -s "$sizes" $methods criu:read criu:splice
+	bench/bench -S -n "$sruns" -s "$sizes" $methods criu:read criu:splice \; \
+	bench/rounds -n "$runs" -s 64,1024 $trackers \; \
+	bench/rounds -n "$runs" -V sparse -s 65536 $trackers
+
+echo "== guest 6.12 (QEMU TCG): every tracker on one kernel"
+selftests/vm/run-guest.sh -k 6.12 -M 4G -t 3000 -- \
+	bench/rounds -n "$runs" -s 64,1024 $trackers \; \
+	bench/rounds -n "$runs" -V sparse -s 65536 $trackers
+
+echo "== guest patched (the syscall; minimal config, no criu)"
+if scripts/build-kernel.sh; then
+	pmods=""
+	pko=$(make -s --no-print-directory -C kernel KDIR="$PWD/build/patched/obj" ko-path 2>/dev/null) &&
+		make -s -C kernel KDIR="$PWD/build/patched/obj" >/dev/null && [ -f "$pko" ] &&
+		pmods="-i $pko"
+	selftests/vm/run-guest.sh -K build/patched/bzImage -M 4G -t 3000 $pmods -- \
+		bench/bench -n "$runs" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods
+fi

@@ -189,7 +189,7 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		return -EINVAL;
 	}
 	/* a dump drains every fill while frozen: references are a snapshot */
-	sopts.stable = o->pre_dump && !ops->xfer_while_frozen;
+	sopts.stable = o->pre_dump && !ops->xfer_while_frozen && !o->spvm_reference;
 	ret = pstree_check_target(o->pid);
 	if (ret)
 		return ret;

@@ -493,6 +493,7 @@ int main(int argc, char **argv)
 		c.dump.thawed_hook_fd = atoi(getenv("MEMSPLICE_TEST_THAWED_FD"));
 	c.dump.hide_proc_children = getenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
 	c.dump.hide_pagemap_scan = getenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
+	c.dump.spvm_reference = getenv("MEMSPLICE_TEST_SPVM_REFERENCE");
 	if (getenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS"))
 		c.dump.stop_timeout_ms = atoi(getenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS"));
 #endif

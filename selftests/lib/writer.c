@@ -7,10 +7,11 @@
  * always racing it.  With --churn another thread changes the VMAs all the
  * time as well.
  *
- *   writer [--mib N] [--sparse] [--rate PCT] [--thp] [--churn] [--own-uffd]
+ *   writer [--mib N] [--sparse] [--nothp] [--rate PCT] [--thp] [--churn] [--own-uffd]
  *
  * Regions: 256 KiB hot and N MiB (default 16) of private anonymous memory
- * (--sparse: reserved, one page written in 16 MiB), 1 MiB shared
+ * (--sparse: reserved, one page written in 16 MiB; --nothp: MADV_NOHUGEPAGE),
+ * 1 MiB shared
  * anonymous, with --thp 8 MiB of MADV_HUGEPAGE, with --own-uffd 64 KiB that
  * the writer registers with a userfaultfd of its own (missing mode, all
  * populated first, so no fault ever waits).  Every page starts with the
@@ -248,7 +249,8 @@ static void churn(void)
 int main(int argc, char **argv)
 {
 	unsigned long mib = 16, rate = 0;
-	bool thp = false, churning = false, own = false, sparse = false;
+	bool thp = false, churning = false, own = false, sparse = false, nothp = false;
+	char *main_region;
 	struct region none = { 0 }, *shared = &none;
 	pthread_t th;
 
@@ -263,17 +265,21 @@ int main(int argc, char **argv)
 			own = true;
 		else if (!strcmp(argv[i], "--sparse"))
 			sparse = true;
+		else if (!strcmp(argv[i], "--nothp"))
+			nothp = true;
 		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
 			rate = strtoul(argv[++i], NULL, 10);
 		else
 			return 2;
 	}
 	add_region(map(NULL, HOT_PAGES * VPAGE, MAP_PRIVATE), HOT_PAGES);
+	main_region = map(NULL, mib << 20, MAP_PRIVATE | (sparse ? MAP_NORESERVE : 0));
+	if (nothp)
+		madvise(main_region, mib << 20, MADV_NOHUGEPAGE);
 	if (sparse)
-		add_sparse(map(NULL, mib << 20, MAP_PRIVATE | MAP_NORESERVE),
-			   (mib << 20) / VPAGE / SPARSE_STRIDE, SPARSE_STRIDE);
+		add_sparse(main_region, (mib << 20) / VPAGE / SPARSE_STRIDE, SPARSE_STRIDE);
 	else
-		add_region(map(NULL, mib << 20, MAP_PRIVATE), (mib << 20) / VPAGE);
+		add_region(main_region, (mib << 20) / VPAGE);
 	if (rate) {	/* rate% of the written pages a second, nothing else */
 		hot = false;
 		cold_ns = 100ULL * 1000000000ULL / (rate * regions[1].pages);

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pre-dump rounds side by side: `memsplice checkpoint --final none` with
+ * each tracker on the same kind of victim (selftests/lib/writer --rate 1
+ * --nothp: 1% of its pages written a second, at random, no huge page),
+ * medians of N runs.
+ *
+ *   rounds [-n RUNS] [-p PASSES] [-s MIB[,MIB...]] [-V sparse] TRACKER...
+ *   TRACKER: uffd-wp | soft-dirty | soft-dirty:walk (without PAGEMAP_SCAN)
+ *
+ * Per run, from checkpoint's table and the victim: pass 1's frozen time;
+ * the median frozen time, pages written and duration of passes 2..PASSES;
+ * and the longest stall the victim saw from the end of pass 1's freeze to
+ * the end (the longest time between two turns of its loop: a freeze, a
+ * write fault).  Uses the test build (selftests/memsplice-test) for its
+ * hook at the end of pass 1's freeze.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vtest.h"
+#include "wctl.h"
+
+#define MAX_PASSES	16
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static bool available(const char *tracker)
+{
+	const char *argv[] = { "./user/memsplice", "check", NULL };
+	const char *want = strncmp(tracker, "soft-dirty", 10) ? "uffd-wp async" : "soft-dirty";
+	char out[4096], *l;
+
+	run_cmd(argv, out, sizeof(out));
+	l = strstr(out, want);
+	if (!l)
+		return false;
+	l += strlen(want);
+	return !strncmp(l + strspn(l, " "), "yes", 3);
+}
+
+/* pass 1 has resumed the tree: once the victim runs again, its stalls count */
+static int reset_stall(struct ckpt_run *r, int nth)
+{
+	const struct writer *w = r->arg;
+
+	if (nth != 1)
+		return 0;
+	if (!writer_runs(w))	/* its first turn after the freeze is behind it */
+		return -1;
+	return writer_set_word(w, w->gap_addr, 0);
+}
+
+struct sample {
+	double first_ms, frozen_ms, pages, pass_ms, stall_ms;
+};
+
+static int run_once(const char *tracker, const struct writer *w, int passes, struct sample *s)
+{
+	char n[16], *dir = make_dir("rounds");
+	const char *args[] = { "--tracker", "soft-dirty", "--final", "none", "--min-passes", n,
+			       "--max-passes", n, NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_THAWED_FD", .on_hook = reset_stall,
+			      .arg = (void *)w, .pid = w->pid };
+	struct ckpt_row rows[MAX_PASSES + 1];
+	double fr[MAX_PASSES], pg[MAX_PASSES], ms[MAX_PASSES];
+	int nr, ret = -1;
+
+	if (!dir)
+		return -1;
+	snprintf(n, sizeof(n), "%d", passes);
+	if (!strcmp(tracker, "uffd-wp"))
+		args[1] = "uffd-wp";
+	if (!strcmp(tracker, "soft-dirty:walk"))
+		setenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN", "1", 1);
+	if (ckpt_run(&r, dir, args) || !WIFEXITED(r.status) || WEXITSTATUS(r.status)) {
+		fprintf(stderr, "rounds: %s: %s%s", tracker, r.why, r.err);
+		goto out;
+	}
+	nr = ckpt_rows(r.out, rows, MAX_PASSES + 1);
+	if (nr != passes)
+		goto out;
+	for (int i = 1; i < nr; i++) {
+		fr[i - 1] = rows[i].frozen_ms;
+		pg[i - 1] = rows[i].written;
+		ms[i - 1] = rows[i].took_ms;
+	}
+	s->first_ms = rows[0].frozen_ms;
+	s->frozen_ms = median(fr, nr - 1);
+	s->pages = median(pg, nr - 1);
+	s->pass_ms = median(ms, nr - 1);
+	s->stall_ms = writer_word(w, w->gap_addr) / 1e6;
+	ret = 0;
+out:
+	unsetenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
+	remove_dir(dir);
+	free(dir);
+	return ret;
+}
+
+static void bench(const char *label, const char *const *wargs, const char *tracker, int runs,
+		  int passes)
+{
+	double v[5][64];
+	struct writer w;
+	int ok = 0;
+
+	if (!available(tracker)) {
+		printf("%-6s %-16s %s\n", label, tracker, "(not on this kernel)");
+		return;
+	}
+	if (writer_start(&w, wargs, -1)) {
+		fprintf(stderr, "rounds: cannot start the victim\n");
+		return;
+	}
+	for (int i = 0; i < runs; i++) {
+		struct sample s;
+
+		if (run_once(tracker, &w, passes, &s))
+			continue;
+		v[0][ok] = s.first_ms;
+		v[1][ok] = s.frozen_ms;
+		v[2][ok] = s.stall_ms;
+		v[3][ok] = s.pages;
+		v[4][ok] = s.pass_ms;
+		ok++;
+	}
+	writer_stop(&w);
+	if (ok < runs) {
+		printf("%-6s %-16s %s\n", label, tracker, "(failed)");
+		return;
+	}
+	printf("%-6s %-16s %12.1f %12.2f %10.2f %10.0f %10.1f\n", label, tracker,
+	       median(v[0], ok), median(v[1], ok), median(v[2], ok), median(v[3], ok),
+	       median(v[4], ok));
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long sizes[8] = { 64, 1024 };
+	int nsizes = 2, runs = 5, passes = 6, opt;
+	bool sparse = false;
+	char *tok, *s;
+
+	while ((opt = getopt(argc, argv, "n:p:s:V:")) != -1) {
+		switch (opt) {
+		case 'n': runs = atoi(optarg); break;
+		case 'p': passes = atoi(optarg); break;
+		case 's':
+			nsizes = 0;
+			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
+				sizes[nsizes++] = strtoul(tok, NULL, 10);
+			break;
+		case 'V': sparse = !strcmp(optarg, "sparse"); break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind >= argc || runs < 1 || runs > 64 || passes < 2 || passes > MAX_PASSES)
+		goto usage;
+	printf("pre-dump rounds (%d passes) of a victim writing 1%% of its pages a second%s, "
+	       "median of %d runs\n", passes, sparse ? " (sparse: 1 page in 16 MiB)" : "", runs);
+	printf("%-6s %-16s %12s %12s %10s %10s %10s\n", "size", "tracker", "1st frozen",
+	       "frozen ms", "stall ms", "pages", "pass ms");
+	for (int si = 0; si < nsizes; si++) {
+		char mib[32], label[24];
+		/* 4 KiB pages: both trackers then see single pages (see benchmarks.md) */
+		const char *wargs[] = { "--rate", "1", "--nothp", "--mib", mib,
+					sparse ? "--sparse" : NULL, NULL };
+
+		snprintf(mib, sizeof(mib), "%lu", sizes[si]);
+		if (sizes[si] >= 1024 && !(sizes[si] % 1024))
+			snprintf(label, sizeof(label), "%luG", sizes[si] >> 10);
+		else
+			snprintf(label, sizeof(label), "%luM", sizes[si]);
+		for (int ti = optind; ti < argc; ti++)
+			bench(label, wargs, argv[ti], runs, passes);
+	}
+	return 0;
+usage:
+	fprintf(stderr, "usage: rounds [-n RUNS] [-p PASSES] [-s MIB,...] [-V sparse] "
+		"uffd-wp|soft-dirty|soft-dirty:walk...\n");
+	return 2;
+}
