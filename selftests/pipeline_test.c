@@ -617,6 +617,45 @@ TEST_F_TIMEOUT(pipeline, checkpoint_command, 600)
 	restore_and_verify(_metadata, self, "final");
 }
 
+/*
+ * --tracker uffd-wp, then criu: passes 2.. do not freeze, one more frozen
+ * pass clears soft-dirty, and criu's final dump takes pages from the chain
+ */
+TEST_F_TIMEOUT(pipeline, checkpoint_uffd_wp_then_criu, 600)
+{
+	char pid[16], path[700];
+	const char *args[] = { "checkpoint", "-t", pid, "-D", self->dir, "--method",
+			       variant->method, "--tracker", "uffd-wp", "--min-passes", "3",
+			       "--max-passes", "3", NULL };
+	struct dump_view dv;
+	int ret;
+
+	NEED_SETUP();
+	if (!strcmp(variant->method, "parasite"))
+		SKIP(return, "the parasite moves pages frozen: refused with uffd-wp");
+	snprintf(path, sizeof(path), "%s check 2>/dev/null | grep -q '^uffd-wp async *yes'",
+		 memsplice_bin());
+	if (system(path))
+		SKIP(return, "no async userfaultfd write-protection (6.7+) here");
+	ASSERT_EQ(0, start(self, basic, 1, 0, false));
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	ret = run_memsplice(args, self->err, sizeof(self->err), -1);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("checkpoint: exit %d: %s", ret, self->err);
+		log_tail(_metadata, self->dir, "final/dump.log");
+	}
+	/* 3 passes and the frozen one for criu */
+	snprintf(path, sizeof(path), "%s/4/inventory.img", self->dir);
+	EXPECT_EQ(0, access(path, F_OK));
+	snprintf(path, sizeof(path), "%s/final", self->dir);
+	ASSERT_EQ(0, dump_view_open(&dv, path, self->v.pid, false));
+	EXPECT_LT(0, dump_view_total(&dv, PE_PARENT)) {
+		TH_LOG("criu's final dump took no page from the passes");
+	}
+	dump_view_close(&dv);
+	restore_and_verify(_metadata, self, "final");
+}
+
 TEST_F_TIMEOUT(pipeline, checkpoint_final_none, 600)
 {
 	char path[700];

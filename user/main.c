@@ -168,9 +168,9 @@ static int run_show(struct cli *c)
 
 static const struct command commands[] = {
 	{ "checkpoint",
-	  "-t PID -D DIR [--method M] [--tracker T] [--min-passes N] [--max-passes N]\n"
-	  "                     [--final criu|dump|none] [--page-server --address A --port P]\n"
-	  "                     [-- CRIU-DUMP-OPTIONS]",
+	  "-t PID -D DIR [--method M] [--tracker T] [--final criu|dump|none]\n"
+	  "                     [--min-passes N] [--max-passes N]\n"
+	  "                     [--page-server --address A --port P] [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
 			 OPT_TRACKER, OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
