@@ -2,7 +2,8 @@
 /*
  * Move runs of pages from the source to the sink, one fixed-size chunk at a
  * time: a held job's all at once, or (collect.c) each batch of runs as it
- * is found.  In a pre-dump the tree may be running: a run that shrank
+ * is found.  A source whose steps are round trips (fill_vec) takes many
+ * small runs per step.  In a pre-dump the tree may be running: a run that shrank
  * (munmap, MADV_DONTNEED) is trimmed to what was really moved, unreadable
  * pages are dropped and a process that exited is fine.  In a dump the tree is
  * frozen and any page that cannot be moved is an error: nothing is lost
@@ -69,6 +70,77 @@ static int xfer_run(struct dump_ctx *ctx, const struct pm_job *job, const struct
 	return 0;
 }
 
+/*
+ * How many runs from @first can go in one fill_vec(): readable, written
+ * (not PE_PARENT), together within the source's buffer.  0 or 1: fill().
+ */
+static unsigned int vec_group(const struct page_source *src, const struct pm_job *job,
+			      unsigned int first)
+{
+	size_t len = 0;
+	unsigned int n = 0;
+
+	if (!src->ops->fill_vec)
+		return 0;
+	for (unsigned int i = first; i < job->nr_runs && n < SRC_MAX_VEC; i++, n++) {
+		const struct run *run = &job->runs[i];
+
+		len += run->nr_pages * PAGE_SIZE;
+		if ((run->flags & PE_PARENT) || !(run->prot & PROT_READ) || len > src->buffer_size)
+			break;
+	}
+	return n;
+}
+
+/*
+ * @n runs from @first in one fill_vec(), each handed to the sink as its
+ * own run; whatever it did not move (a short or failed step) goes through
+ * xfer_run(), which knows what a pre-dump and a dump make of a missing page.
+ */
+static int xfer_vec(struct dump_ctx *ctx, const struct pm_job *job, unsigned int first,
+		    unsigned int n)
+{
+	struct page_source *src = &ctx->src;
+	struct src_range r[SRC_MAX_VEC];
+	struct page_data data;
+	unsigned int k = 0;
+	uint64_t t0, t1;
+	ssize_t got;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		r[i] = (struct src_range){ .addr = job->runs[first + i].addr,
+					   .len = job->runs[first + i].nr_pages * PAGE_SIZE,
+					   .prot = job->runs[first + i].prot };
+	t0 = now_us();
+	got = src->ops->fill_vec(src, r, n, &data);
+	t1 = now_us();
+	ctx->stats.memdump_time += t1 - t0;
+	for (size_t off = 0; got > 0 && k < n && !ret; k++) {
+		struct page_data part = data;
+		size_t take = MIN(r[k].len, (size_t)got);
+
+		part.len = take;
+		if (data.buf)
+			part.buf = (const char *)data.buf + off;
+		ret = ctx->sink.ops->put_pages(&ctx->sink, r[k].addr - job->delta, &part);
+		ctx->stats.pages_written += take / PAGE_SIZE;
+		got -= take;
+		off += take;
+		if (!ret && take < r[k].len) {	/* the rest of this run, one step at a time */
+			struct run rest = job->runs[first + k];
+
+			rest.addr += take;
+			rest.nr_pages -= take / PAGE_SIZE;
+			ret = xfer_run(ctx, job, &rest);
+		}
+	}
+	ctx->stats.memwrite_time += now_us() - t1;
+	for (; k < n && !ret; k++)
+		ret = xfer_run(ctx, job, &job->runs[first + k]);
+	return ret;
+}
+
 int xfer_open(struct dump_ctx *ctx, struct pm_job *job)
 {
 	struct page_source *src = &ctx->src;
@@ -90,9 +162,15 @@ int xfer_runs(struct dump_ctx *ctx, struct pm_job *job)
 	struct page_sink *sink = &ctx->sink;
 	int ret = 0;
 
-	for (unsigned int i = 0; i < job->nr_runs && !ret; i++) {
+	for (unsigned int i = 0, n; i < job->nr_runs && !ret; i += n) {
 		const struct run *run = &job->runs[i];
 
+		n = vec_group(&ctx->src, job, i);
+		if (n > 1) {
+			ret = *ctx->interrupted ? -EINTR : xfer_vec(ctx, job, i, n);
+			continue;
+		}
+		n = 1;
 		if (run->flags & PE_PARENT)
 			ret = sink->ops->put_hole(sink, run->addr - job->delta,
 						  run->nr_pages, PE_PARENT);

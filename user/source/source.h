@@ -140,7 +140,20 @@ struct page_source_ops {
 	 */
 	ssize_t (*fill)(struct page_source *src, const struct src_range *r,
 			struct page_data *data);
+	/*
+	 * fill_vec - fill() for up to @nr ranges (at most SRC_MAX_VEC, each
+	 * readable, together at most buffer_size bytes) in one step: for a
+	 * source whose every step costs a round trip (the parasite), so that
+	 * memory with one run per page is not moved a page per trip.  Returns
+	 * the bytes moved (> 0: the ranges in order, the last one reached
+	 * possibly short), or -errno when nothing was moved; xfer.c moves what
+	 * it did not get with fill().  NULL: fill() only.
+	 */
+	ssize_t (*fill_vec)(struct page_source *src, const struct src_range *r, unsigned int nr,
+			    struct page_data *data);
 };
+
+#define SRC_MAX_VEC	192
 
 extern const struct page_source_ops source_syscall_ops;
 extern const struct page_source_ops source_read_ops;

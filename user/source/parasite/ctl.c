@@ -579,6 +579,27 @@ ssize_t pctl_splice(struct pctl *pc, unsigned long addr, size_t len, int prot)
 	return ret ? ret : -EFAULT;
 }
 
+_Static_assert(PCTL_MAX_IOV == MS_PARASITE_MAX_IOV, "ctl.h and parasite-abi.h disagree");
+
+ssize_t pctl_splice_vec(struct pctl *pc, const struct iovec *iov, unsigned int nr)
+{
+	struct ms_parasite_args *a = pc->args;
+	ssize_t ret;
+
+	ret = pctl_usable(pc);
+	if (ret)
+		return ret;
+	if (nr > MS_PARASITE_MAX_IOV)
+		return -EINVAL;
+	for (unsigned int i = 0; i < nr; i++) {
+		a->iov[i].base = (unsigned long)iov[i].iov_base;
+		a->iov[i].len = iov[i].iov_len;
+	}
+	a->nr_iov = nr;
+	ret = rpc(pc, MS_PARASITE_SPLICE_VEC);
+	return ret ? ret : -EFAULT;
+}
+
 int pctl_userfaultfd(struct pctl *pc, int flags)
 {
 	if (pctl_usable(pc))

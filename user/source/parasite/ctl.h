@@ -8,6 +8,7 @@
  *   pctl_create()                       once per dump
  *     pctl_infect(pid, pipe)            per process, frozen by pstree.c
  *       pctl_splice(addr, len, prot)    pages into the pipe, as often as needed
+ *       pctl_splice_vec(iov, nr)        many ranges in one call
  *       pctl_userfaultfd(), pctl_close()  a userfaultfd made in the process
  *     pctl_cure()                       the process as pctl_infect() found it
  *   pctl_destroy()
@@ -78,6 +79,17 @@ int pctl_usable(const struct pctl *pc);
  * After the last three only pctl_cure() is left.
  */
 ssize_t pctl_splice(struct pctl *pc, unsigned long addr, size_t len, int prot);
+
+/*
+ * pctl_splice_vec - have the parasite vmsplice @nr ranges (at most
+ * PCTL_MAX_IOV; readable, page-aligned, together no more than the pipe has
+ * room for) in one call.  Returns the bytes now in the pipe (> 0, the
+ * ranges in order, short at the first page that could not be spliced), or
+ * -errno as pctl_splice().
+ */
+#define PCTL_MAX_IOV	192	/* MS_PARASITE_MAX_IOV */
+struct iovec;
+ssize_t pctl_splice_vec(struct pctl *pc, const struct iovec *iov, unsigned int nr);
 
 /*
  * pctl_userfaultfd - userfaultfd(@flags) run by the parasite: the fd is

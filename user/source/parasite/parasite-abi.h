@@ -47,7 +47,18 @@ enum ms_parasite_cmd {
 	MS_PARASITE_USERFAULTFD,
 	/* close(@fd) in the target.  @ret: 0 or -errno. */
 	MS_PARASITE_CLOSE,
+	/*
+	 * vmsplice the @nr_iov ranges of @iov (readable, page-aligned, in
+	 * order, together no more than the pipe has room for) into the pipe,
+	 * without blocking, in one call.  @ret: bytes now in the pipe (> 0,
+	 * the ranges in order, short at the first page that could not be
+	 * spliced), or -errno when nothing was spliced.
+	 */
+	MS_PARASITE_SPLICE_VEC,
 };
+
+/* ranges per MS_PARASITE_SPLICE_VEC: the args area is one page */
+#define MS_PARASITE_MAX_IOV	192
 
 /**
  * struct ms_parasite_args - the args area of the parasite
@@ -58,6 +69,8 @@ enum ms_parasite_cmd {
  * @prot_err: MS_PARASITE_SPLICE: -errno of a failed mprotect() back to @prot
  * @flags:    MS_PARASITE_USERFAULTFD: its flags
  * @fd:       MS_PARASITE_CLOSE: the fd to close
+ * @nr_iov:   MS_PARASITE_SPLICE_VEC: ranges in @iov
+ * @iov:      MS_PARASITE_SPLICE_VEC: the ranges (struct iovec's layout)
  */
 struct ms_parasite_args {
 	__u64 addr;
@@ -67,6 +80,12 @@ struct ms_parasite_args {
 	__s32 prot_err;
 	__s32 flags;
 	__s32 fd;
+	__u32 nr_iov;
+	__u32 pad;
+	struct {
+		__u64 base;
+		__u64 len;
+	} iov[MS_PARASITE_MAX_IOV];
 };
 
 #endif

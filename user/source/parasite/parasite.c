@@ -124,6 +124,19 @@ static long cmd_splice(struct ms_parasite_args *a)
 	return n;
 }
 
+/* one vmsplice() for many ranges: what pctl_splice_vec() asks */
+static long cmd_splice_vec(struct ms_parasite_args *a)
+{
+	long n;
+
+	if (pipe_wr < 0)
+		return -EBADF;
+	if (!a->nr_iov || a->nr_iov > MS_PARASITE_MAX_IOV)
+		return -EINVAL;
+	n = sys_vmsplice(pipe_wr, (const struct iovec *)a->iov, a->nr_iov, SPLICE_F_NONBLOCK);
+	return n ? n : -EFAULT;
+}
+
 /* a userfaultfd of the target's own, for memsplice to copy (pidfd_getfd) */
 static long cmd_userfaultfd(struct ms_parasite_args *a)
 {
@@ -146,6 +159,9 @@ int parasite_daemon_cmd(int cmd, void *args)
 		break;
 	case MS_PARASITE_CLOSE:
 		a->ret = sys_close(a->fd);
+		break;
+	case MS_PARASITE_SPLICE_VEC:
+		a->ret = cmd_splice_vec(a);
 		break;
 	default:
 		pr_err("unknown command %d\n", cmd);

@@ -149,12 +149,10 @@ static int parasite_detach(struct page_source *src)
 	return ret;
 }
 
-static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
-			     struct page_data *data)
+/* the parasite can take a command and the pipe is empty: 0 or -errno */
+static int fill_ready(struct parasite_src *ps)
 {
-	struct parasite_src *ps = src->priv;
-	int queued;
-	ssize_t ret;
+	int queued, ret;
 
 	ret = ps->self ? 0 : pctl_usable(ps->pc);
 	if (ret)
@@ -165,7 +163,18 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 		pr_err("%d bytes of the previous fill not drained", queued);
 		return -EBUSY;
 	}
+	return 0;
+}
 
+static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
+			     struct page_data *data)
+{
+	struct parasite_src *ps = src->priv;
+	ssize_t ret;
+
+	ret = fill_ready(ps);
+	if (ret)
+		return ret;
 	if (ps->self)
 		ret = splice_self(ps, r->addr, MIN(r->len, ps->pipe_size));
 	else
@@ -173,6 +182,35 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 	if (ret < 0)
 		return ret;
 
+	data->buf = NULL;
+	data->pipe_fd = ps->pipe[0];
+	data->len = ret;
+	return ret;
+}
+
+/* many small runs in one round trip (memsplice's own mapping: the first only) */
+static ssize_t parasite_fill_vec(struct page_source *src, const struct src_range *r,
+				 unsigned int nr, struct page_data *data)
+{
+	struct parasite_src *ps = src->priv;
+	struct iovec iov[SRC_MAX_VEC];
+	size_t room = ps->pipe_size;
+	unsigned int n = 0;
+	ssize_t ret;
+
+	if (ps->self)
+		return parasite_fill(src, r, data);
+	ret = fill_ready(ps);
+	if (ret)
+		return ret;
+	while (n < MIN(nr, (unsigned int)SRC_MAX_VEC) && room) {
+		iov[n].iov_base = (void *)r[n].addr;
+		iov[n].iov_len = MIN(r[n].len, room);
+		room -= iov[n++].iov_len;
+	}
+	ret = pctl_splice_vec(ps->pc, iov, n);
+	if (ret < 0)
+		return ret;
 	data->buf = NULL;
 	data->pipe_fd = ps->pipe[0];
 	data->len = ret;
@@ -330,4 +368,5 @@ const struct page_source_ops source_parasite_ops = {
 	.attach			= parasite_attach,
 	.detach			= parasite_detach,
 	.fill			= parasite_fill,
+	.fill_vec		= parasite_fill_vec,
 };
