@@ -73,12 +73,11 @@ $(B)/user/main-test.o: user/main.c $(PB_H) $(USER_H)
 selftests/memsplice-test: $(filter-out $(B)/user/main.o,$(USER_O)) $(B)/user/main-test.o $(PB_O)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
-bench/bench: bench/bench.c $(VTEST_O) $(B)/user/images/image.o $(B)/user/log.o $(B)/user/util.o \
-	     $(B)/images/stats.pb-c.o
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $^ -lprotobuf-c
+BENCH_DEPS	:= bench/common.c bench/common.h $(VTEST_O) $(B)/user/images/image.o $(B)/user/log.o \
+		   $(B)/user/util.o $(B)/images/stats.pb-c.o
 
-bench/rounds: bench/rounds.c $(VTEST_O)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $^ -lprotobuf-c
+bench/bench bench/rounds: bench/%: bench/%.c $(BENCH_DEPS)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(filter-out %.h,$(BENCH_DEPS)) -lprotobuf-c
 
 # ---- set-up, tests, demo, bench ----------------------------------------------
 deps:

@@ -38,8 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "images/image.h"
-#include "stats.pb-c.h"
+#include "common.h"
 #include "vtest.h"
 
 struct sample {
@@ -47,55 +46,6 @@ struct sample {
 	double pages, parent_pages;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* frozen time and pages written from DIR/stats-dump (memsplice and criu write it alike) */
-static int read_stats(const char *dir, double *frozen_ms, double *pages, double *parent)
-{
-	ProtobufCMessage *msg;
-	struct img img;
-	int dirfd = open(dir, O_RDONLY | O_DIRECTORY), ret;
-
-	if (dirfd < 0)
-		return -1;
-	ret = img_open(&img, dirfd, IMG_STATS, 0);
-	close(dirfd);
-	if (ret)
-		return -1;
-	ret = img_read_entry(&img, &stats_entry__descriptor, &msg);
-	img_close(&img);
-	if (ret <= 0)
-		return -1;
-	StatsEntry *se = (StatsEntry *)msg;
-
-	ret = se->dump ? 0 : -1;
-	if (se->dump) {
-		*frozen_ms = se->dump->frozen_time / 1e3;
-		*pages = se->dump->pages_written;
-		*parent = se->dump->pages_skipped_parent;
-	}
-	stats_entry__free_unpacked(se, NULL);
-	return ret;
-}
 
 /*
  * The command for "memsplice:METHOD", or "memsplice:METHOD:ref": the syscall
@@ -178,7 +128,7 @@ static int run_tool(const char *tool, pid_t pid, const char *dir, bool track,
 			fprintf(stderr, "bench: (no log)\n");
 		return -1;
 	}
-	if (read_stats(dir, &s->frozen_ms, &pages, &s->parent_pages))
+	if (stats_read_dir(dir, &s->frozen_ms, &pages, &s->parent_pages))
 		return -1;
 	s->pages = pages;
 	s->mib_s = pages * 4096 / (1 << 20) / (s->total_ms / 1e3);

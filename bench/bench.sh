@@ -33,7 +33,7 @@ bench/bench -n "$runs" -s "$sizes" $methods
 bench/bench -n "$runs" -V sparse -s 64,65536 $methods
 bench/bench -n "$runs" -V fragmented -s 64,4096 $methods
 # pre-dump rounds by tracker: frozen time, the victim's stalls, pages per pass
-trackers="uffd-wp soft-dirty soft-dirty:walk"
+trackers="uffd-wp soft-dirty soft-dirty:walk criu"
 bench/rounds -n "$runs" -s 64,1024 $trackers
 bench/rounds -n "$runs" -V sparse -s 65536 $trackers
 

@@ -6,7 +6,9 @@
  * medians of N runs.
  *
  *   rounds [-n RUNS] [-p PASSES] [-s MIB[,MIB...]] [-V sparse] TRACKER...
- *   TRACKER: uffd-wp | soft-dirty | soft-dirty:walk (without PAGEMAP_SCAN)
+ *   TRACKER: uffd-wp | soft-dirty | soft-dirty:walk (without PAGEMAP_SCAN) |
+ *   criu (criu pre-dump --track-mem, each on the one before; its stalls
+ *   count from the end of its first pre-dump, copy included)
  *
  * Per run, from checkpoint's table and the victim: pass 1's frozen time;
  * the median frozen time, pages written and duration of passes 2..PASSES;
@@ -18,30 +20,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "vtest.h"
 #include "wctl.h"
 
 #define MAX_PASSES	16
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static bool available(const char *tracker)
 {
 	const char *argv[] = { "./user/memsplice", "check", NULL };
+
+	if (!strcmp(tracker, "criu"))
+		return !system("criu check >/dev/null 2>&1");
 	const char *want = strncmp(tracker, "soft-dirty", 10) ? "uffd-wp async" : "soft-dirty";
 	char out[4096], *l;
 
@@ -53,16 +47,12 @@ static bool available(const char *tracker)
 	return !strncmp(l + strspn(l, " "), "yes", 3);
 }
 
-/* pass 1 has resumed the tree: once the victim runs again, its stalls count */
+static int restart_stall(const struct writer *w);
+
+/* pass 1 has resumed the tree: its stalls count from here */
 static int reset_stall(struct ckpt_run *r, int nth)
 {
-	const struct writer *w = r->arg;
-
-	if (nth != 1)
-		return 0;
-	if (!writer_runs(w))	/* its first turn after the freeze is behind it */
-		return -1;
-	return writer_set_word(w, w->gap_addr, 0);
+	return nth == 1 ? restart_stall(r->arg) : 0;
 }
 
 struct sample {
@@ -112,6 +102,61 @@ out:
 	return ret;
 }
 
+/* pass 1 is over: once the victim runs again, its stalls count */
+static int restart_stall(const struct writer *w)
+{
+	if (!writer_runs(w))	/* its first turn after the freeze is behind it */
+		return -1;
+	return writer_set_word(w, w->gap_addr, 0);
+}
+
+/* criu's own rounds: criu pre-dump --track-mem, each on top of the one before */
+static int run_criu_once(const struct writer *w, int passes, struct sample *s)
+{
+	char *dir = make_dir("rounds"), sub[512], prev[16], pid[16], out[512];
+	double fr[MAX_PASSES], pg[MAX_PASSES], ms[MAX_PASSES], parent;
+	int ret = -1;
+
+	if (!dir)
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", w->pid);
+	for (int k = 1; k <= passes; k++) {
+		const char *argv[] = { "criu", "pre-dump", "-t", pid, "-D", sub, "--shell-job",
+				       "--track-mem", "-o", "criu.log",
+				       k > 1 ? "--prev-images-dir" : NULL, prev, NULL };
+		double t0, frozen, pages;
+
+		snprintf(sub, sizeof(sub), "%s/%d", dir, k);
+		snprintf(prev, sizeof(prev), "../%d", k - 1);
+		if (mkdir(sub, 0700))
+			goto out;
+		t0 = now_ms();
+		if (run_cmd(argv, out, sizeof(out)) ||
+		    stats_read_dir(sub, &frozen, &pages, &parent)) {
+			fprintf(stderr, "rounds: criu pre-dump %d failed: %s\n", k, out);
+			goto out;
+		}
+		if (k == 1) {
+			s->first_ms = frozen;
+			if (restart_stall(w))
+				goto out;
+			continue;
+		}
+		fr[k - 2] = frozen;
+		pg[k - 2] = pages;
+		ms[k - 2] = now_ms() - t0;
+	}
+	s->frozen_ms = median(fr, passes - 1);
+	s->pages = median(pg, passes - 1);
+	s->pass_ms = median(ms, passes - 1);
+	s->stall_ms = writer_word(w, w->gap_addr) / 1e6;
+	ret = 0;
+out:
+	remove_dir(dir);
+	free(dir);
+	return ret;
+}
+
 static void bench(const char *label, const char *const *wargs, const char *tracker, int runs,
 		  int passes)
 {
@@ -128,9 +173,10 @@ static void bench(const char *label, const char *const *wargs, const char *track
 		return;
 	}
 	for (int i = 0; i < runs; i++) {
-		struct sample s;
+		struct sample s = { 0 };
 
-		if (run_once(tracker, &w, passes, &s))
+		if (strcmp(tracker, "criu") ? run_once(tracker, &w, passes, &s) :
+					      run_criu_once(&w, passes, &s))
 			continue;
 		v[0][ok] = s.first_ms;
 		v[1][ok] = s.frozen_ms;
@@ -194,6 +240,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: rounds [-n RUNS] [-p PASSES] [-s MIB,...] [-V sparse] "
-		"uffd-wp|soft-dirty|soft-dirty:walk...\n");
+		"uffd-wp|soft-dirty|soft-dirty:walk|criu...\n");
 	return 2;
 }

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What bench and rounds share: medians, and a tool's stats-dump. */
+#ifndef MEMSPLICE_BENCH_COMMON_H
+#define MEMSPLICE_BENCH_COMMON_H
+
+/* now_ms - CLOCK_MONOTONIC in milliseconds */
+double now_ms(void);
+/* median - of @n values (sorts @v) */
+double median(double *v, int n);
+
+/*
+ * stats_read_dir - frozen time, pages written and pages taken from the
+ * parent, from DIR/stats-dump (memsplice and criu write it alike).  0 or -1.
+ */
+int stats_read_dir(const char *dir, double *frozen_ms, double *pages, double *parent);
+
+#endif
