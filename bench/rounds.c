@@ -59,6 +59,16 @@ struct sample {
 	double first_ms, frozen_ms, pages, pass_ms, stall_ms;
 };
 
+/* the passes after the first: medians of @n, and the victim's longest stall */
+static void later_passes(struct sample *s, const struct writer *w, double *frozen,
+			 double *pages, double *ms, int n)
+{
+	s->frozen_ms = median(frozen, n);
+	s->pages = median(pages, n);
+	s->pass_ms = median(ms, n);
+	s->stall_ms = writer_word(w, w->gap_addr) / 1e6;
+}
+
 static int run_once(const char *tracker, const struct writer *w, int passes, struct sample *s)
 {
 	char n[16], *dir = make_dir("rounds");
@@ -90,10 +100,7 @@ static int run_once(const char *tracker, const struct writer *w, int passes, str
 		ms[i - 1] = rows[i].took_ms;
 	}
 	s->first_ms = rows[0].frozen_ms;
-	s->frozen_ms = median(fr, nr - 1);
-	s->pages = median(pg, nr - 1);
-	s->pass_ms = median(ms, nr - 1);
-	s->stall_ms = writer_word(w, w->gap_addr) / 1e6;
+	later_passes(s, w, fr, pg, ms, nr - 1);
 	ret = 0;
 out:
 	unsetenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
@@ -146,10 +153,7 @@ static int run_criu_once(const struct writer *w, int passes, struct sample *s)
 		pg[k - 2] = pages;
 		ms[k - 2] = now_ms() - t0;
 	}
-	s->frozen_ms = median(fr, passes - 1);
-	s->pages = median(pg, passes - 1);
-	s->pass_ms = median(ms, passes - 1);
-	s->stall_ms = writer_word(w, w->gap_addr) / 1e6;
+	later_passes(s, w, fr, pg, ms, passes - 1);
 	ret = 0;
 out:
 	remove_dir(dir);

@@ -166,6 +166,17 @@ static int fill_ready(struct parasite_src *ps)
 	return 0;
 }
 
+/* @ret bytes (or -errno) now in the pipe: what the sink is to take */
+static ssize_t in_pipe(struct parasite_src *ps, ssize_t ret, struct page_data *data)
+{
+	if (ret < 0)
+		return ret;
+	data->buf = NULL;
+	data->pipe_fd = ps->pipe[0];
+	data->len = ret;
+	return ret;
+}
+
 static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 			     struct page_data *data)
 {
@@ -179,13 +190,7 @@ static ssize_t parasite_fill(struct page_source *src, const struct src_range *r,
 		ret = splice_self(ps, r->addr, MIN(r->len, ps->pipe_size));
 	else
 		ret = pctl_splice(ps->pc, r->addr, MIN(r->len, ps->pipe_size), r->prot);
-	if (ret < 0)
-		return ret;
-
-	data->buf = NULL;
-	data->pipe_fd = ps->pipe[0];
-	data->len = ret;
-	return ret;
+	return in_pipe(ps, ret, data);
 }
 
 /* many small runs in one round trip (memsplice's own mapping: the first only) */
@@ -208,13 +213,7 @@ static ssize_t parasite_fill_vec(struct page_source *src, const struct src_range
 		iov[n].iov_len = MIN(r[n].len, room);
 		room -= iov[n++].iov_len;
 	}
-	ret = pctl_splice_vec(ps->pc, iov, n);
-	if (ret < 0)
-		return ret;
-	data->buf = NULL;
-	data->pipe_fd = ps->pipe[0];
-	data->len = ret;
-	return ret;
+	return in_pipe(ps, pctl_splice_vec(ps->pc, iov, n), data);
 }
 
 static int parasite_create(struct page_source *src, const struct source_opts *opts)
