@@ -26,7 +26,11 @@
  * always dumped in full; so is one that holds a huge page when the tracker
  * would register it, because the kernel resolves a write to a protected
  * huge page by splitting it.  (A huge page that appears later in a
- * registered VMA is split at its first write after a pass.)
+ * registered VMA is split at its first write after a pass.)  The kernel
+ * does not say whose registration a VMA carries: a process that unmaps a
+ * tracked range and registers its own async write-protection at the same
+ * addresses would be scanned as ours (and its own written bits consumed).
+ * The tracker only knows the ranges it registered itself.
  */
 #ifndef MEMSPLICE_TRACK_UFFD_H
 #define MEMSPLICE_TRACK_UFFD_H
