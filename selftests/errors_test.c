@@ -331,6 +331,49 @@ TEST_F(bad, checkpoint_without_criu)
 	EXPECT_FALSE(dir_has(self->dir, "final"));
 }
 
+TEST_F(bad, checkpoint_bad_tracker)
+{
+	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--tracker",
+			       "bogus", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "--tracker");
+}
+
+TEST_F(bad, checkpoint_bad_final)
+{
+	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--final",
+			       "bogus", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "--final");
+}
+
+TEST_F(bad, checkpoint_min_above_max_passes)
+{
+	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--final", "none",
+			       "--min-passes", "5", "--max-passes", "3", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "--min-passes");
+	EXPECT_FALSE(dir_has(self->dir, "1"));
+}
+
+/*
+ * --tracker uffd-wp where it cannot work: a kernel without async uffd-wp
+ * (6.1), or without soft-dirty for criu's final dump (the 6.18 host)
+ */
+TEST_F(bad, checkpoint_uffd_wp_refused)
+{
+	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--tracker",
+			       "uffd-wp", NULL };
+	bool soft_dirty = !system("./user/memsplice check | grep -q '^soft-dirty *yes'");
+	bool uffd_wp = !system("./user/memsplice check | grep -q '^uffd-wp async *yes'");
+
+	if (soft_dirty && uffd_wp)
+		SKIP(return, "this kernel has both: nothing to refuse");
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+		       uffd_wp ? "soft-dirty" : "uffd-wp");
+	EXPECT_FALSE(dir_has(self->dir, "1"));
+}
+
 TEST_F(bad, parent_is_images_dir)
 {
 	const char *first[] = { "pre-dump", "-t", self->pid, "-D", self->dir, NULL };
