@@ -69,7 +69,9 @@ for k in $guests; do
 		unset MEMSPLICE_SPVM_KO
 		echo "check: module not built for $k: its tests skip" >&2
 	fi
-	selftests/vm/run-guest.sh $kernel -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \
+	# -t: a bound for a hung guest, not a speed limit; the patched guest runs
+	# every suite on every method under TCG and needed more than 900 s
+	selftests/vm/run-guest.sh $kernel -t 2400 -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \
 		"$probe;" selftests/run.sh --name "guest-$k" $tests $extra
 	if grep -Eq 'BUG:|WARNING:|Oops|general protection|leak' "$top/build/dmesg-$k.txt" 2>/dev/null; then
 		echo "check: guest $k: the kernel log shows a problem:" >&2
