@@ -32,19 +32,9 @@
 
 static bool available(const char *tracker)
 {
-	const char *argv[] = { "./user/memsplice", "check", NULL };
-
 	if (!strcmp(tracker, "criu"))
 		return !system("criu check >/dev/null 2>&1");
-	const char *want = strncmp(tracker, "soft-dirty", 10) ? "uffd-wp async" : "soft-dirty";
-	char out[4096], *l;
-
-	run_cmd(argv, out, sizeof(out));
-	l = strstr(out, want);
-	if (!l)
-		return false;
-	l += strlen(want);
-	return !strncmp(l + strspn(l, " "), "yes", 3);
+	return check_says_yes(strncmp(tracker, "soft-dirty", 10) ? "uffd-wp async" : "soft-dirty");
 }
 
 static int restart_stall(const struct writer *w);

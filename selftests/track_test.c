@@ -288,22 +288,9 @@ static void print_table(const char *out)
 	}
 }
 
-static bool uffd_wp_here(void)
-{
-	char out[4096], *l;
-	const char *argv[] = { "./user/memsplice", "check", NULL };
-
-	run_cmd(argv, out, sizeof(out));
-	l = strstr(out, "uffd-wp async");
-	if (!l)
-		return false;
-	l += strlen("uffd-wp async");
-	return !strncmp(l + strspn(l, " "), "yes", 3);
-}
-
 #define NEED_UFFD_WP()								\
 	do {									\
-		if (!uffd_wp_here())						\
+		if (!check_says_yes("uffd-wp async"))				\
 			SKIP(return, "no async userfaultfd write-protection "	\
 			     "(Linux 6.7+) here");				\
 	} while (0)

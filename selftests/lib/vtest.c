@@ -582,6 +582,20 @@ bool method_available(const char *method)
 	return run_memsplice(args, err, sizeof(err), -1) == 0;
 }
 
+bool check_says_yes(const char *what)
+{
+	const char *argv[] = { memsplice_bin(), "check", NULL };
+	char out[4096], *l;
+
+	run_cmd(argv, out, sizeof(out));
+	for (l = out; (l = strstr(l, what)); l += strlen(what))
+		if (l == out || l[-1] == '\n') {
+			l += strlen(what);
+			return !strncmp(l + strspn(l, " "), "yes", 3);
+		}
+	return false;
+}
+
 int crit_show_all(const char *dir, char *failed, size_t len)
 {
 	struct dirent *de;

@@ -123,6 +123,8 @@ int run_cmd(const char *const *argv, char *out, size_t outlen);
 char *file_tail(const char *path, int lines, char *buf, size_t len);
 /* method_available - whether `memsplice check --method M` says yes */
 bool method_available(const char *method);
+/* check_says_yes - whether `memsplice check` has a line "@what ... yes" */
+bool check_says_yes(const char *what);
 
 /* crit_show_all - run crit show on every image of @dir; number that failed */
 int crit_show_all(const char *dir, char *failed, size_t len);

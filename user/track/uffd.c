@@ -61,20 +61,27 @@ static int offered(unsigned long long *features)
 	return ret;
 }
 
-int uffd_probe(char *why, size_t len)
+/* what offered() says, as uffd_probe() reports it; *@f: the features */
+static int probe(char *why, size_t len, unsigned long long *f)
 {
-	unsigned long long f;
-	int ret = offered(&f);
+	int ret = offered(f);
 
 	if (ret == -ENOSYS)
 		snprintf(why, len, "no userfaultfd (CONFIG_USERFAULTFD off)");
 	else if (ret)
 		snprintf(why, len, "cannot create a userfaultfd: %s", strerror(-ret));
-	else if ((f & NEEDED) != NEEDED)
+	else if ((*f & NEEDED) != NEEDED)
 		snprintf(why, len, "no UFFD_FEATURE_WP_ASYNC (kernel < 6.7)");
 	else
 		return 0;
 	return ret ?: -EOPNOTSUPP;
+}
+
+int uffd_probe(char *why, size_t len)
+{
+	unsigned long long f;
+
+	return probe(why, len, &f);
 }
 
 int uffd_tracker_init(struct uffd_tracker *tr)
@@ -83,12 +90,11 @@ int uffd_tracker_init(struct uffd_tracker *tr)
 	int ret;
 
 	memset(tr, 0, sizeof(*tr));
-	ret = uffd_probe(why, sizeof(why));
+	ret = probe(why, sizeof(why), &tr->features);
 	if (ret) {
 		pr_err("write-protect tracking is not available: %s", why);
 		return ret;
 	}
-	offered(&tr->features);
 	tr->features &= NEEDED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
 	return 0;
 }
