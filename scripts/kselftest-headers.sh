@@ -5,8 +5,11 @@
 #
 #   scripts/kselftest-headers.sh OUTDIR
 #
-# Does nothing when both headers already exist. The newest
-# /usr/src/linux-source-*.tar.xz is used; KSFT_SOURCE=PATH overrides it.
+# Does nothing when both headers already exist. The tarball is the one the
+# linux-source package installs (6.1 on Debian 12), not the newest one: the
+# tests are written for that harness (6.12's, from linux-source-6.12, which
+# scripts/build-kernel.sh needs, changes how fixtures run and trips
+# -Wclobbered).  KSFT_SOURCE=PATH overrides it.
 set -eu
 
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
@@ -15,7 +18,9 @@ out=$1
 
 tarball=${KSFT_SOURCE-}
 if [ -z "$tarball" ]; then
-	tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
+	v=$(dpkg-query -W -f='${Depends}' linux-source 2>/dev/null |
+		sed -n 's/.*linux-source-\([0-9][0-9.]*\).*/\1/p')
+	tarball=/usr/src/linux-source-${v:-6.1}.tar.xz
 fi
 [ -n "$tarball" ] ||
 	{ echo "kselftest-headers: no /usr/src/linux-source-*.tar.xz (run scripts/deps.sh)" >&2; exit 1; }
