@@ -32,7 +32,7 @@ export MEMSPLICE_TEST_TIMEOUT="${MEMSPLICE_TEST_TIMEOUT:-900}"
 guests=${MEMSPLICE_GUESTS-6.1 6.12 patched}
 
 e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test selftests/freeze_test selftests/footprint_test selftests/track_test selftests/pipeline_test selftests/migrate_test"
-module_tests="selftests/spvm_abi_test selftests/spvm_stable_test selftests/spvm_wait_test selftests/spvm_populate_test selftests/spvm_review_test selftests/spvm_fuzz"
+module_tests="selftests/spvm_abi_test selftests/spvm_stable_test selftests/spvm_wait_test selftests/spvm_populate_test selftests/spvm_review_test selftests/spvm_race_test selftests/spvm_fuzz"
 parasite_tests="selftests/parasite_test"
 tests=""
 for t in $e2e_tests $parasite_tests $module_tests; do

@@ -15,6 +15,7 @@ TESTS		+= selftests/footprint_test
 TESTS		+= selftests/track_test
 TESTS		+= selftests/spvm_stable_test
 TESTS		+= selftests/spvm_review_test
+TESTS		+= selftests/spvm_race_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
 		   selftests/lib/writer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
@@ -44,11 +45,13 @@ $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o $(B)/se
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h \
-		  selftests/lib/imgview.h
+		  selftests/lib/imgview.h selftests/lib/spvm_entry.h selftests/lib/spvm_proc.h \
+		  selftests/lib/spvm_victim.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c
 
 # the victim it runs, built with it
 selftests/freeze_test: selftests/lib/execer.h selftests/lib/execer
 
-selftests/spvm_fuzz: selftests/spvm_fuzz.c $(KSFT_HDRS) $(wildcard include/uapi/linux/*.h)
+selftests/spvm_fuzz: selftests/spvm_fuzz.c selftests/lib/spvm_entry.h selftests/lib/pattern.h \
+		     $(KSFT_HDRS) $(wildcard include/uapi/linux/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<

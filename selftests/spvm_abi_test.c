@@ -19,7 +19,6 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -40,13 +39,13 @@
 
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
+#include "lib/spvm_proc.h"
 #include "lib/thp.h"
 
 #define PG		VPAGE
 #define SEED		0x5eed
 #define SEED2		0xd1e7
 #define MODULE_NAME	"splice_process_vm"
-#define NOBODY		65534
 #define BIG_PIPE	(1 << 20)	/* default pipe-max-size: 256 slots */
 
 _Static_assert(sizeof(struct spvm_args) == SPVM_ARGS_SIZE_VER0, "args layout");
@@ -213,22 +212,6 @@ static long spvm(const struct spvm_entry *e, int target, int pipe_fd,
 	return spvm_iov(e, target, pipe_fd, &iov, 1, flags);
 }
 
-/* read exactly @len bytes; 0 or -1 */
-static int read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* attach and read back [addr, addr + len) in as many calls as needed */
 static long splice_all(const struct spvm_entry *e, int target, int p[2],
 		       unsigned long addr, size_t len, void *buf, __u64 flags)
@@ -267,85 +250,6 @@ static bool pattern_equal(const void *buf, unsigned long addr, size_t len, uint6
 	return true;
 }
 
-/* fill the pipe with whole pages until it is full; slots filled */
-static int pipe_fill(int wfd)
-{
-	static char junk[PG];
-	int fl = fcntl(wfd, F_GETFL), n = 0;
-
-	memset(junk, 'F', sizeof(junk));
-	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
-	while (write(wfd, junk, PG) == PG)
-		n++;
-	fcntl(wfd, F_SETFL, fl);
-	return n;
-}
-
-/* /proc/PID/stat state letter, 0 when gone */
-static char proc_state_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-/*
- * Wait until @pid sleeps interruptibly.  Callers know the only such sleep
- * left to it is the call under test; this polls a condition, it does not
- * guess a delay.
- */
-static int wait_sleeping(pid_t pid)
-{
-	for (int i = 0; i < 60000; i++) {
-		char s = proc_state_of(pid);
-
-		if (s == 'S')
-			return 0;
-		if (!s || s == 'Z')
-			return -1;
-		usleep(1000);
-	}
-	return -1;
-}
-
-/* is the page at @addr of @pid present (bit 63 of /proc/PID/pagemap)? */
-static int page_present(pid_t pid, unsigned long addr)
-{
-	char path[64];
-	uint64_t ent;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (pread(fd, &ent, sizeof(ent), addr / PG * 8) != sizeof(ent))
-		ent = 0;
-	close(fd);
-	return !!(ent >> 63);
-}
-
-static int exit_code(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* ---- victims --------------------------------------------------------- */
 
 enum vkind {
@@ -360,25 +264,10 @@ enum vkind {
 	V_FILE_PRIVATE,	/* tmpfs file mapped MAP_PRIVATE, filled (COW copies) */
 };
 
-struct victim {
-	pid_t pid;
-	int cmd;		/* commands to the victim */
-	int ack;		/* its address, then one byte per command */
-	int target;		/* entry->open_target(pid) */
-	unsigned long addr;
-	unsigned long pages;
-};
-
 struct vcmd {
 	char op;		/* 'w': rewrite page @arg with SEED2 */
 	unsigned long arg;
 };
-
-static void fill(char *p, unsigned long pages, uint64_t seed)
-{
-	for (unsigned long i = 0; i < pages; i++)
-		pattern_fill(p + i * PG, (unsigned long)(p + i * PG), seed);
-}
 
 static char *victim_map(enum vkind kind, unsigned long pages)
 {
@@ -480,26 +369,11 @@ static void __attribute__((noreturn)) victim_main(int cmd, int ack, enum vkind k
 static int victim_start(struct victim *v, const struct spvm_entry *e,
 			enum vkind kind, unsigned long pages)
 {
-	int cmd[2], ack[2];
+	pid_t pid = victim_fork(v);
 
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
-		return -1;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -1;
-	if (v->pid == 0)
-		victim_main(cmd[0], ack[1], kind, pages);
-	close(cmd[0]);
-	close(ack[1]);
-	v->cmd = cmd[1];
-	v->ack = ack[0];
-	v->pages = pages;
-	if (read(v->ack, &v->addr, sizeof(v->addr)) != sizeof(v->addr)) {
-		errno = ECHILD;
-		return -1;
-	}
-	v->target = e->open_target(v->pid);
-	return v->target < 0 ? -1 : 0;
+	if (pid == 0)
+		victim_main(v->cmd, v->ack, kind, pages);
+	return pid < 0 ? -1 : victim_ready(v, e->open_target);
 }
 
 static int victim_cmd(struct victim *v, char op, unsigned long arg)
@@ -510,28 +384,6 @@ static int victim_cmd(struct victim *v, char op, unsigned long arg)
 	if (write(v->cmd, &c, sizeof(c)) != sizeof(c) || read(v->ack, &a, 1) != 1)
 		return -1;
 	return 0;
-}
-
-/* SIGKILL and reap; the target fd stays open */
-static void victim_kill(struct victim *v)
-{
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
-	v->pid = 0;
-}
-
-static void victim_stop(struct victim *v)
-{
-	victim_kill(v);
-	if (v->target >= 0)
-		close(v->target);
-	if (v->cmd >= 0)
-		close(v->cmd);
-	if (v->ack >= 0)
-		close(v->ack);
-	v->target = v->cmd = v->ack = -1;
 }
 
 /* ---- fixture --------------------------------------------------------- */
@@ -560,7 +412,7 @@ FIXTURE_SETUP(spvm)
 	const char *why;
 
 	self->p[0] = self->p[1] = -1;
-	self->v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+	self->v = VICTIM_INIT;
 	why = variant->entry->unavailable();
 	if (why) {
 		self->skip = true;
@@ -1006,19 +858,10 @@ TEST_F(spvm, protnone_needs_force)
 
 static long anon_huge_kb(pid_t pid)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	return proc_field(path, "AnonHugePages");
 }
 
 TEST_F(spvm, transparent_huge_pages)
@@ -1403,15 +1246,6 @@ TEST_F(spvm, signal_restarts_blocked_call)
 
 /* ---- permission ------------------------------------------------------ */
 
-static int become_nobody(void)
-{
-	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-	    setresuid(NOBODY, NOBODY, NOBODY))
-		return -1;
-	/* a uid change clears dumpable, which would hide our own children */
-	return prctl(PR_SET_DUMPABLE, 1);
-}
-
 TEST_F(spvm, unprivileged_caller_against_root_process)
 {
 	pid_t c;
@@ -1457,7 +1291,7 @@ TEST_F(spvm, unprivileged_caller_own_child)
 	c = fork();
 	ASSERT_LE(0, c);
 	if (c == 0) {
-		struct victim v = { .target = -1, .cmd = -1, .ack = -1 };
+		struct victim v = VICTIM_INIT;
 		int p[2];
 		long n;
 

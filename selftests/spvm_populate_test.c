@@ -23,103 +23,45 @@
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
 #include "lib/spvm_entry.h"
+#include "lib/spvm_proc.h"
 
 #define PG		VPAGE
 #define BLOCK		(2UL << 20)
 
-struct victim {
-	pid_t pid;
-	int cmd, target;
-	unsigned long addr;
-};
-
 /* map, report the block's address, then wait to be killed */
-static int victim_start(struct victim *v, const struct spvm_entry *e, int share)
+static void __attribute__((noreturn)) victim_main(int cmd, int ack, int share)
 {
-	int cmd[2], ack[2];
-	char c;
+	char *p, c;
 
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
-		return -1;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -1;
-	if (v->pid == 0) {
-		char *p;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		p = mmap(NULL, 2 * BLOCK, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			_exit(90);
-		p = (char *)(((unsigned long)p + BLOCK - 1) & ~(BLOCK - 1));
-		madvise(p, BLOCK, MADV_NOHUGEPAGE);
-		if (write(ack[1], &p, sizeof(p)) != sizeof(p))
-			_exit(91);
-		while (read(cmd[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(cmd[0]);
-	close(ack[1]);
-	v->cmd = cmd[1];
-	if (read(ack[0], &v->addr, sizeof(v->addr)) != sizeof(v->addr)) {
-		close(ack[0]);
-		errno = ECHILD;
-		return -1;
-	}
-	close(ack[0]);
-	v->target = e->open_target(v->pid);
-	return v->target < 0 ? -1 : 0;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	p = mmap(NULL, 2 * BLOCK, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(90);
+	p = (char *)(((unsigned long)p + BLOCK - 1) & ~(BLOCK - 1));
+	madvise(p, BLOCK, MADV_NOHUGEPAGE);
+	if (write(ack, &p, sizeof(p)) != sizeof(p))
+		_exit(91);
+	while (read(cmd, &c, 1) > 0)
+		;
+	_exit(0);
 }
 
-static void victim_stop(struct victim *v)
+static int victim_start(struct victim *v, const struct spvm_entry *e, int share)
 {
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
-	if (v->target >= 0)
-		close(v->target);
-	if (v->cmd >= 0)
-		close(v->cmd);
-	*v = (struct victim){ .target = -1, .cmd = -1 };
+	pid_t pid = victim_fork(v);
+
+	if (pid == 0)
+		victim_main(v->cmd, v->ack, share);
+	return pid < 0 ? -1 : victim_ready(v, e->open_target);
 }
 
 /* VmPTE of @pid in kB (page tables of every level), -1 on error */
 static long vm_pte_kb(pid_t pid)
 {
-	char path[64], line[128];
-	long kb = -1;
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPTE: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* bit 63 of /proc/PID/pagemap: 1 present, 0 not, -1 on error */
-static int page_present(pid_t pid, unsigned long addr)
-{
-	char path[64];
-	uint64_t ent;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (pread(fd, &ent, sizeof(ent), addr / PG * 8) != sizeof(ent)) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return !!(ent >> 63);
+	return proc_field(path, "VmPTE");
 }
 
 FIXTURE(spvm) {
@@ -145,7 +87,7 @@ FIXTURE_SETUP(spvm)
 	const char *why;
 
 	self->p[0] = self->p[1] = -1;
-	self->v = (struct victim){ .target = -1, .cmd = -1 };
+	self->v = VICTIM_INIT;
 	why = variant->entry->unavailable();
 	if (why) {
 		self->skip = true;

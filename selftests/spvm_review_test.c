@@ -29,7 +29,6 @@
 #define _GNU_SOURCE
 #endif
 #include <fcntl.h>
-#include <sys/ioctl.h>
 
 #include "kselftest_harness.h"
 #include "lib/spvm_victim.h"
@@ -39,19 +38,6 @@
 #define LEN		(PAGES * PG)
 #define ROUNDS		64
 #define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
-
-static long read_long(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
 
 static int write_long(const char *path, long val)
 {
@@ -70,37 +56,15 @@ static int write_long(const char *path, long val)
 /* one "Name: N" line of /proc/meminfo, or -1 */
 static long meminfo(const char *name)
 {
-	char line[128];
-	size_t len = strlen(name);
-	long val = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':') {
-			val = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
+	return proc_field("/proc/meminfo", name);
 }
 
 /* the PFNs of the victim's pages; false if one is not present or hidden */
 static bool victim_pfns(const struct victim *v, uint64_t pfn[PAGES])
 {
 	uint64_t ent[PAGES];
-	char path[64];
-	bool ok = true;
-	int fd;
+	bool ok = pagemap_read(v->pid, v->addr, ent, PAGES);
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", v->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	if (pread(fd, ent, sizeof(ent), v->addr / PG * 8) != sizeof(ent))
-		ok = false;
-	close(fd);
 	for (int i = 0; ok && i < PAGES; i++) {
 		pfn[i] = ent[i] & ((1ULL << 55) - 1);
 		ok = (ent[i] >> 63) && pfn[i];
@@ -141,13 +105,6 @@ static unsigned long victim_vvar(const struct victim *v)
 	}
 	fclose(f);
 	return found;
-}
-
-static size_t pipe_bytes(int fd)
-{
-	int n = -1;
-
-	return ioctl(fd, FIONREAD, &n) ? (size_t)-1 : (size_t)n;
 }
 
 FIXTURE(review) {

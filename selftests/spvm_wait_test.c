@@ -19,7 +19,6 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,121 +40,10 @@
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
 #include "lib/spvm_entry.h"
+#include "lib/spvm_proc.h"
 
 #define PG		VPAGE
 #define SEED		0x5eed
-#define NOBODY		65534
-
-/* ---- processes --------------------------------------------------------- */
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* fill the pipe with whole pages until it is full; slots filled */
-static int pipe_fill(int wfd)
-{
-	static char junk[PG];
-	int fl = fcntl(wfd, F_GETFL), n = 0;
-
-	memset(junk, 'F', sizeof(junk));
-	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
-	while (write(wfd, junk, PG) == PG)
-		n++;
-	fcntl(wfd, F_SETFL, fl);
-	return n;
-}
-
-/* state letter of /proc/@path/stat (a pid or self/task/TID), 0 when gone */
-static char state_of(const char *path)
-{
-	char file[96], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(file, sizeof(file), "/proc/%s/stat", path);
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-static char pid_state(pid_t pid)
-{
-	char path[32];
-
-	snprintf(path, sizeof(path), "%d", pid);
-	return state_of(path);
-}
-
-/* until @path sleeps interruptibly: 0, or -1 when it ends or after 60 s */
-static int wait_sleeping(const char *path)
-{
-	for (int i = 0; i < 60000; i++) {
-		char s = state_of(path);
-
-		if (s == 'S')
-			return 0;
-		if (!s || s == 'Z')
-			return -1;
-		usleep(1000);
-	}
-	return -1;
-}
-
-static int status_code(int status)
-{
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* exit code of @pid, or -1 when it has not exited after 60 s */
-static int exit_code(pid_t pid)
-{
-	for (int i = 0; i < 60000; i++) {
-		int status;
-
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status_code(status);
-		usleep(1000);
-	}
-	return -1;
-}
-
-/*
- * Wait for @pid to exit and return its exit code; -1 as soon as it is seen
- * in an uninterruptible sleep ('D': nothing it does may sleep so) or after
- * 60 s.  It is then left running: the caller kills what holds it.
- */
-static int exit_code_unless_stuck(pid_t pid)
-{
-	for (int i = 0; i < 60000; i++) {
-		int status;
-
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status_code(status);
-		if (pid_state(pid) == 'D')
-			return -1;
-		usleep(1000);
-	}
-	return -1;
-}
 
 /* ---- victims ------------------------------------------------------------ */
 
@@ -163,13 +51,6 @@ enum vkind {
 	V_ANON,		/* one private anonymous page, filled */
 	V_UFFD,		/* two MAP_SHARED anonymous pages: page 0 filled, page 1
 			 * a hole registered with userfaultfd (missing mode) */
-};
-
-struct victim {
-	pid_t pid;
-	int cmd, ack;
-	int target;
-	unsigned long addr;
 };
 
 /*
@@ -236,50 +117,17 @@ static void __attribute__((noreturn)) victim_main(int cmd, int ack, enum vkind k
 
 static int victim_start(struct victim *v, const struct spvm_entry *e, enum vkind kind)
 {
-	int cmd[2], ack[2];
+	pid_t pid = victim_fork(v);
 
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
-		return -1;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -1;
-	if (v->pid == 0) {
-		close(cmd[1]);
-		close(ack[0]);
-		victim_main(cmd[0], ack[1], kind);
-	}
-	close(cmd[0]);
-	close(ack[1]);
-	v->cmd = cmd[1];
-	v->ack = ack[0];
-	if (read(v->ack, &v->addr, sizeof(v->addr)) != sizeof(v->addr)) {
-		errno = ECHILD;
-		return -1;
-	}
-	v->target = e->open_target(v->pid);
-	return v->target < 0 ? -1 : 0;
+	if (pid == 0)
+		victim_main(v->cmd, v->ack, kind);
+	return pid < 0 ? -1 : victim_ready(v, e->open_target);
 }
 
+/* one command; 0 once acknowledged (each command acks with itself) */
 static int victim_cmd(struct victim *v, char c)
 {
-	char a;
-
-	return write(v->cmd, &c, 1) == 1 && read(v->ack, &a, 1) == 1 ? 0 : -1;
-}
-
-static void victim_stop(struct victim *v)
-{
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
-	if (v->target >= 0)
-		close(v->target);
-	if (v->cmd >= 0)
-		close(v->cmd);
-	if (v->ack >= 0)
-		close(v->ack);
-	*v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+	return victim_do(v, c) ? 0 : -1;
 }
 
 /* a child making one blocking call; its exit code says how it ended */
@@ -329,7 +177,7 @@ FIXTURE_SETUP(spvm)
 	const char *why;
 
 	self->p[0] = self->p[1] = -1;
-	self->v = (struct victim){ .target = -1, .cmd = -1, .ack = -1 };
+	self->v = VICTIM_INIT;
 	why = variant->entry->unavailable();
 	if (why) {
 		self->skip = true;
@@ -407,8 +255,7 @@ TEST_F(spvm, permission_checked_after_the_wait)
 		pthread_t t;
 
 		/* the victim is our child: Yama's ptrace_scope=1 lets us read it */
-		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-		    setresuid(NOBODY, NOBODY, NOBODY) || prctl(PR_SET_DUMPABLE, 1))
+		if (become_nobody())
 			_exit(20);
 		if (victim_start(&self->v, E, V_ANON))
 			_exit(21);
@@ -420,7 +267,7 @@ TEST_F(spvm, permission_checked_after_the_wait)
 		while (!__atomic_load_n(&call.tid, __ATOMIC_ACQUIRE))
 			usleep(1000);
 		snprintf(task, sizeof(task), "self/task/%d", call.tid);
-		if (wait_sleeping(task))
+		if (wait_path_sleeping(task))
 			_exit(23);	/* the call did not wait for room */
 		if (victim_cmd(&self->v, 'u'))
 			_exit(24);
@@ -433,7 +280,7 @@ TEST_F(spvm, permission_checked_after_the_wait)
 			_exit(31);	/* read after the target became undumpable */
 		_exit(call.err == EPERM ? 0 : 32);
 	}
-	EXPECT_EQ(0, exit_code(c));
+	EXPECT_EQ(0, exit_code_within(c));
 }
 
 /* ---- page lookup outside the pipe's lock -------------------------------- */
@@ -474,7 +321,7 @@ TEST_F(spvm, reader_not_blocked_by_a_waiting_lookup)
 
 	/* it sleeps killably ('D' on 6.1): only the exit tells */
 	ASSERT_EQ(0, kill(self->kids[0], SIGKILL));
-	EXPECT_EQ(128 + SIGKILL, exit_code(self->kids[0]));
+	EXPECT_EQ(128 + SIGKILL, exit_code_within(self->kids[0]));
 	self->kids[0] = 0;
 }
 
@@ -509,7 +356,7 @@ TEST_F(spvm, pipe_filled_during_lookup)
 
 	ASSERT_EQ(0, victim_cmd(&self->v, 'c'));
 	ASSERT_EQ(PG, read(self->p[0], self->buf, PG));
-	EXPECT_EQ(0, exit_code(self->kids[0]));
+	EXPECT_EQ(0, exit_code_within(self->kids[0]));
 	self->kids[0] = 0;
 	ASSERT_EQ(0, read_full(self->p[0], self->buf, slots * PG));
 	EXPECT_EQ(-1, pattern_check(self->buf + (slots - 1) * PG, self->v.addr, SEED));
@@ -547,7 +394,7 @@ TEST_F(spvm, signal_interrupts_a_waiting_lookup)
 	ASSERT_LT(0, self->kids[0]);
 	ASSERT_EQ(0, victim_cmd(&self->v, 'f')) TH_LOG("no fault reached the userfaultfd");
 	ASSERT_EQ(0, kill(self->kids[0], SIGUSR1));
-	EXPECT_EQ(1, exit_code(self->kids[0])) TH_LOG("not EINTR");
+	EXPECT_EQ(1, exit_code_within(self->kids[0])) TH_LOG("not EINTR");
 	self->kids[0] = 0;
 }
 

@@ -3,7 +3,7 @@
  * The victim of the spvm_*_test.c that use lib/spvm_entry.h: a child that
  * maps SV_PAGES pages of one kind of memory, fills them with SV_SEED,
  * reports their address and then does what the test asks, one byte per
- * command, answering one byte:
+ * command (victim_do()), answering one byte:
  *
  *   'w'  write SV_SEED2 over the pages; 'y' if they read it back, else 'n'
  *   '1'  the same with SV_SEED
@@ -27,6 +27,7 @@
 
 #include "lib/pattern.h"
 #include "lib/spvm_entry.h"
+#include "lib/spvm_proc.h"
 #include "lib/thp.h"
 
 #define SV_PAGES	4
@@ -47,28 +48,6 @@ enum vkind {
 	V_HUGETLB,		/* 2 huge pages, MAP_HUGETLB: the first one faulted in */
 	V_SECRET,		/* memfd_secret() */
 };
-
-struct victim {
-	pid_t pid;
-	int cmd, ack, target;
-	unsigned long addr;
-};
-
-#define VICTIM_INIT	((struct victim){ .target = -1, .cmd = -1, .ack = -1 })
-
-static void fill(char *p, unsigned long pages, uint64_t seed)
-{
-	for (unsigned long i = 0; i < pages; i++)
-		pattern_fill(p + i * VPAGE, (unsigned long)(p + i * VPAGE), seed);
-}
-
-static bool filled(const char *p, unsigned long addr, unsigned long pages, uint64_t seed)
-{
-	for (unsigned long i = 0; i < pages; i++)
-		if (pattern_check(p + i * VPAGE, addr + i * VPAGE, seed) >= 0)
-			return false;
-	return true;
-}
 
 /* SV_PAGES pages of @kind filled with SV_SEED, or NULL */
 static char *victim_map(enum vkind kind)
@@ -180,54 +159,17 @@ static void __attribute__((noreturn)) victim_main(int cmd, int ack, enum vkind k
 
 static int victim_start(struct victim *v, const struct spvm_entry *e, enum vkind kind)
 {
-	int cmd[2], ack[2];
+	pid_t pid = victim_fork(v);
 
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
-		return -1;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -1;
-	if (v->pid == 0)
-		victim_main(cmd[0], ack[1], kind);
-	close(cmd[0]);
-	close(ack[1]);
-	v->cmd = cmd[1];
-	v->ack = ack[0];
-	if (read(v->ack, &v->addr, sizeof(v->addr)) != sizeof(v->addr)) {
-		errno = ECHILD;
-		return -1;
-	}
-	v->target = e->open_target(v->pid);
-	return v->target < 0 ? -1 : 0;
-}
-
-/* one command (above); the victim's answer, or 0 when it is gone */
-static char victim_do(struct victim *v, char c)
-{
-	if (write(v->cmd, &c, 1) != 1 || read(v->ack, &c, 1) != 1)
-		return 0;
-	return c;
+	if (pid == 0)
+		victim_main(v->cmd, v->ack, kind);
+	return pid < 0 ? -1 : victim_ready(v, e->open_target);
 }
 
 /* the victim's answer to 'w': 'y' when its own memory reads SV_SEED2 */
 static char victim_write(struct victim *v)
 {
 	return victim_do(v, 'w');
-}
-
-static void victim_stop(struct victim *v)
-{
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
-	if (v->target >= 0)
-		close(v->target);
-	if (v->cmd >= 0)
-		close(v->cmd);
-	if (v->ack >= 0)
-		close(v->ack);
-	*v = VICTIM_INIT;
 }
 
 /* does /proc/PID/mem read @seed over the victim's pages? */
