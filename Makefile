@@ -21,7 +21,7 @@ B		:= build
 CC		?= gcc
 CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
-XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude/uapi \
+XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude -Iinclude/uapi \
 		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
 LIBS		:= -lprotobuf-c -lcap -lkmod
 
@@ -54,7 +54,7 @@ $(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
 	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/images -c -o $@ $<
 
 # ---- the tool ----------------------------------------------------------------
-$(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/uapi/linux/*.h)
+$(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 

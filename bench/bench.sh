@@ -14,7 +14,8 @@
 #   guest-6.12: the rounds with every tracker (soft-dirty, its pagemap walk,
 #              uffd-wp) on one kernel.
 #   guest-patched: the syscall, by reference and SPVM_STABLE, beside the
-#              module, read and the parasite (pre-dumps to a file).
+#              module, read and the parasite: pre-dumps to a file, then to
+#              `criu page-server` on loopback.
 # Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
 # MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG),
 # MEMSPLICE_BENCH_PIPELINE_SIZES (MiB, default 64,256).
@@ -57,12 +58,13 @@ selftests/vm/run-guest.sh -k 6.12 -M 4G -t 3000 -- \
 	bench/rounds -n "$runs" -s 64,1024 $trackers \; \
 	bench/rounds -n "$runs" -V sparse -s 65536 $trackers
 
-echo "== guest patched (the syscall; minimal config, no criu)"
+echo "== guest patched (the syscall: kernel/patches/ on 6.12, a minimal config with CRIU's needs)"
 if scripts/build-kernel.sh; then
 	pmods=""
 	pko=$(make -s --no-print-directory -C kernel KDIR="$PWD/build/patched/obj" ko-path 2>/dev/null) &&
 		make -s -C kernel KDIR="$PWD/build/patched/obj" >/dev/null && [ -f "$pko" ] &&
 		pmods="-i $pko"
 	selftests/vm/run-guest.sh -K build/patched/bzImage -M 4G -t 3000 $pmods -- \
-		bench/bench -n "$runs" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods
+		bench/bench -n "$runs" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods \; \
+		bench/bench -S -n "$sruns" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods
 fi

@@ -17,7 +17,7 @@ protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
 python3-protobuf"
 guest="qemu-system-x86 busybox-static cpio zstd linux-image-amd64
 linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
-flex bison libelf-dev dwarves bc libssl-dev"
+flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12"
 fresh_root="debootstrap git"
 
 pkgs=$base

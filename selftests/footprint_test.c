@@ -47,13 +47,15 @@ FIXTURE_VARIANT_ADD(footprint, parasite) { .method = "parasite" };
 
 #define NEED_METHOD() do { \
 	if (!self->dir) \
-		SKIP(return, "method %s not available here", variant->method); \
+		SKIP(return, "method %s not available here or not selected", variant->method); \
 } while (0)
 
 FIXTURE_SETUP(footprint)
 {
-	if (!method_available(variant->method))
-		SKIP(return, "method %s not available here", variant->method);
+	const char *skip = method_skip(variant->method);
+
+	if (skip)
+		SKIP(return, "%s", skip);
 	self->dir = make_dir("footprint");
 	ASSERT_NE(NULL, self->dir);
 }

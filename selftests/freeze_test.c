@@ -55,8 +55,10 @@ FIXTURE_SETUP(freeze)
 	self->pid = 0;
 	self->rfd = -1;
 	self->st = MAP_FAILED;
-	if (!method_available(variant->method))
-		SKIP(return, "method %s not available here", variant->method);
+	const char *skip = method_skip(variant->method);
+
+	if (skip)
+		SKIP(return, "%s", skip);
 	self->dir = make_dir("freeze");
 	ASSERT_NE(NULL, self->dir);
 }
@@ -77,7 +79,7 @@ FIXTURE_TEARDOWN(freeze)
 
 #define NEED_METHOD() do { \
 	if (!self->dir) \
-		SKIP(return, "method %s not available here", variant->method); \
+		SKIP(return, "method %s not available here or not selected", variant->method); \
 } while (0)
 
 /* ---- in-process victims: run in the forked child, never return ------------ */

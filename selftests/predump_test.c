@@ -38,7 +38,7 @@ FIXTURE_VARIANT_ADD(predump, parasite) { .method = "parasite" };
 
 #define NEED_SETUP() do { \
 	if (!self->d[2]) \
-		SKIP(return, "method %s or soft-dirty not available here", variant->method); \
+		SKIP(return, "method %s or soft-dirty not available here, or not selected", variant->method); \
 } while (0)
 
 FIXTURE_SETUP(predump)
@@ -47,8 +47,10 @@ FIXTURE_SETUP(predump)
 
 	if (system("./user/memsplice check | grep -q '^soft-dirty *yes'"))
 		SKIP(return, "no soft-dirty on this kernel");
-	if (!method_available(variant->method))
-		SKIP(return, "method %s not available here", variant->method);
+	const char *skip = method_skip(variant->method);
+
+	if (skip)
+		SKIP(return, "%s", skip);
 	for (int i = 0; i < 3; i++) {
 		self->d[i] = make_dir("chain");
 		ASSERT_NE(NULL, self->d[i]);

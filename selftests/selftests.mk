@@ -6,7 +6,7 @@
 KSFT_DIR	:= $(B)/kselftest
 KSFT_HDRS	:= $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror \
-		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude/uapi -pthread
+		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude -Iinclude/uapi -pthread
 
 TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test \
 		   selftests/freeze_test selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test \
@@ -46,12 +46,12 @@ $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o $(B)/se
 
 selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h \
 		  selftests/lib/imgview.h selftests/lib/spvm_entry.h selftests/lib/spvm_proc.h \
-		  selftests/lib/spvm_victim.h
+		  selftests/lib/spvm_victim.h $(wildcard include/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c
 
 # the victim it runs, built with it
 selftests/freeze_test: selftests/lib/execer.h selftests/lib/execer
 
 selftests/spvm_fuzz: selftests/spvm_fuzz.c selftests/lib/spvm_entry.h selftests/lib/pattern.h \
-		     $(KSFT_HDRS) $(wildcard include/uapi/linux/*.h)
+		     $(KSFT_HDRS) $(wildcard include/*.h include/uapi/linux/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<

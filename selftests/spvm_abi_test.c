@@ -6,9 +6,9 @@
  *
  * Every test goes through a struct spvm_entry, so the same tests run against
  * each entry point (one FIXTURE_VARIANT each): the device ioctl, and the
- * syscall of a kernel with kernel/patches/ applied, whose number is only
- * ever read from SPVM_SYSFS_NR (a kernel without that file skips the
- * syscall variant and never sees a guessed number).  Victims are forked children
+ * syscall of a kernel with kernel/patches/ applied, whose number comes only
+ * from spvm_sysnr() (include/spvm_sysnr.h: a kernel without the series
+ * skips the syscall variant and never sees a guessed number).  Victims are forked children
  * that map and fill memory, report its address through a pipe and then only
  * wait for commands; no test relies on sleeping.  Run as root: some tests
  * switch to an unprivileged user, one unloads and reloads the module
@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include <linux/splice_process_vm.h>
+
+#include "spvm_sysnr.h"
 
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
@@ -139,31 +141,18 @@ static const struct spvm_entry device_entry = {
 
 static long sys_nr = -1;
 
-/* The number the patched kernel publishes; never a guessed one. */
+/* spvm_sysnr()'s number, once it answered the probe; never a guessed one. */
 static const char *sys_unavailable(void)
 {
-	static char why[160];
-	char buf[32], *end;
-	ssize_t n;
-	int fd;
+	static char why[256];
+	long nr;
 
 	if (sys_nr > 0)
 		return NULL;
-	fd = open(SPVM_SYSFS_NR, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, sizeof(why), "%s: %s (kernel without the syscall)",
-			 SPVM_SYSFS_NR, strerror(errno));
+	nr = spvm_sysnr_probe(why, sizeof(why));
+	if (nr < 0)
 		return why;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	sys_nr = strtol(buf, &end, 10);
-	if (n <= 0 || end == buf || sys_nr <= 0) {
-		sys_nr = -1;
-		snprintf(why, sizeof(why), "%s: no number in it", SPVM_SYSFS_NR);
-		return why;
-	}
+	sys_nr = nr;
 	return NULL;
 }
 

@@ -7,12 +7,13 @@
  *
  * Same entry points as spvm_abi_test.c (lib/spvm_entry.h, one
  * FIXTURE_VARIANT each: the device ioctl, and the syscall of a patched
- * kernel whose number is only read from SPVM_SYSFS_NR).  Run as root in a guest: one test switches to
- * an unprivileged user, the others need a userfaultfd that handles faults
- * of other processes.  Nothing sleeps for a guessed time: tests wait for a
- * state they can observe (a process sleeping, a fault message queued).  A
- * test that catches a reader stuck on the pipe's lock fails, then kills the
- * victim: that releases the userfaultfd, the lookup and the lock.
+ * kernel, whose number comes from spvm_sysnr()).  Run as root in a guest:
+ * one test switches to an unprivileged user, the others need a userfaultfd
+ * that handles faults of other processes.  Nothing sleeps for a guessed
+ * time: tests wait for a state they can observe (a process sleeping, a
+ * fault message queued).  A test that catches a reader stuck on the pipe's
+ * lock fails, then kills the victim: that releases the userfaultfd, the
+ * lookup and the lock.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -367,21 +368,24 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
-/* 6.2 added FOLL_INTERRUPTIBLE, which the module uses from there on */
+/*
+ * 6.2 added FOLL_INTERRUPTIBLE, which the module uses from there on, and
+ * the series (against 6.12) always; the 6.1 backport cannot.
+ */
 static bool lookup_interruptible(const struct spvm_entry *e)
 {
 	struct utsname u;
 	int major, minor;
 
-	if (!e->is_module || uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
 		return false;
 	return major > 6 || (major == 6 && minor >= 2);
 }
 
 /*
- * Where the lookup may be interrupted (the module on 6.2 and later), any
- * signal ends the wait in an unanswered userfaultfd: EINTR without
- * SA_RESTART.  On 6.1 GUP waits killably only: see the SIGKILL above.
+ * Where the lookup may be interrupted (6.2 and later), any signal ends the
+ * wait in an unanswered userfaultfd: EINTR without SA_RESTART.  On 6.1 GUP
+ * waits killably only: see the SIGKILL above.
  */
 TEST_F(spvm, signal_interrupts_a_waiting_lookup)
 {

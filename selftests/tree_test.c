@@ -50,8 +50,10 @@ FIXTURE_SETUP(tree)
 {
 	self->pid = 0;
 	self->rfd = -1;
-	if (!method_available(variant->method))
-		SKIP(return, "method %s not available here", variant->method);
+	const char *skip = method_skip(variant->method);
+
+	if (skip)
+		SKIP(return, "%s", skip);
 	self->dir = make_dir("tree");
 	ASSERT_NE(NULL, self->dir);
 }
@@ -258,7 +260,7 @@ static int start(FIXTURE_DATA(tree) *self, void (*victim)(void))
 
 #define NEED_METHOD() do { \
 	if (!self->dir) \
-		SKIP(return, "method %s not available here", variant->method); \
+		SKIP(return, "method %s not available here or not selected", variant->method); \
 } while (0)
 
 static int memsplice(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self,

@@ -2,8 +2,9 @@
 /*
  * The two ways into splice_process_vm for the spvm_*_test.c that are not
  * spvm_abi_test.c (which has its own, with the features query): the device
- * ioctl, and the syscall of a patched kernel, whose number is only ever read
- * from SPVM_SYSFS_NR.  One FIXTURE_VARIANT per entry runs each test on both.
+ * ioctl, and the syscall of a patched kernel, whose number comes only from
+ * spvm_sysnr() and answers the probe.  One FIXTURE_VARIANT per entry runs
+ * each test on both.
  */
 #ifndef MEMSPLICE_SPVM_ENTRY_H
 #define MEMSPLICE_SPVM_ENTRY_H
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include <linux/splice_process_vm.h>
+
+#include "spvm_sysnr.h"
 
 /**
  * struct spvm_entry - one way into the kernel core
@@ -75,28 +78,18 @@ static const struct spvm_entry device_entry = {
 
 static long sys_nr = -1;
 
-/* The number the patched kernel publishes; never a guessed one. */
+/* spvm_sysnr()'s number, once it answered the probe; never a guessed one. */
 static const char *sys_unavailable(void)
 {
-	static char why[160];
-	char buf[32] = "";
-	int fd;
+	static char why[256];
+	long nr;
 
 	if (sys_nr > 0)
 		return NULL;
-	fd = open(SPVM_SYSFS_NR, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, sizeof(why), "%s: %s (kernel without the syscall)",
-			 SPVM_SYSFS_NR, strerror(errno));
+	nr = spvm_sysnr_probe(why, sizeof(why));
+	if (nr < 0)
 		return why;
-	}
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		sys_nr = strtol(buf, NULL, 10);
-	close(fd);
-	if (sys_nr <= 0) {
-		sys_nr = -1;
-		return "no number in " SPVM_SYSFS_NR;
-	}
+	sys_nr = nr;
 	return NULL;
 }
 

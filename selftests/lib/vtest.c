@@ -582,6 +582,27 @@ bool method_available(const char *method)
 	return run_memsplice(args, err, sizeof(err), -1) == 0;
 }
 
+const char *method_skip(const char *method)
+{
+	const char *only = getenv("MEMSPLICE_TEST_METHODS"), *w;
+	static char why[256];
+	size_t n = strlen(method);
+	bool listed = !only || !*only;
+
+	for (w = only; !listed && w && *w; w += strcspn(w, " ")) {
+		w += strspn(w, " ");
+		listed = !strncmp(w, method, n) && (w[n] == ' ' || !w[n]);
+	}
+	if (!listed)
+		snprintf(why, sizeof(why), "method %s not selected (MEMSPLICE_TEST_METHODS=%s)",
+			 method, only);
+	else if (!method_available(method))
+		snprintf(why, sizeof(why), "method %s not available here", method);
+	else
+		return NULL;
+	return why;
+}
+
 bool check_says_yes(const char *what)
 {
 	const char *argv[] = { memsplice_bin(), "check", NULL };

@@ -123,6 +123,12 @@ int run_cmd(const char *const *argv, char *out, size_t outlen);
 char *file_tail(const char *path, int lines, char *buf, size_t len);
 /* method_available - whether `memsplice check --method M` says yes */
 bool method_available(const char *method);
+/*
+ * method_skip - NULL if the tests of @method run here, else why not: not
+ * among the space-separated methods of $MEMSPLICE_TEST_METHODS (when set),
+ * or not available.  The string is static.
+ */
+const char *method_skip(const char *method);
 /* check_says_yes - whether `memsplice check` has a line "@what ... yes" */
 bool check_says_yes(const char *what);
 

@@ -8,10 +8,11 @@
  * pipe and the fill are the splice_process_vm source's (source-spvm.c).
  *
  * The series is carried out of tree, so its number may belong to another
- * syscall on other kernels (451 is cachestat since 6.5).  The only number
- * ever issued is the one the kernel publishes in SPVM_SYSFS_NR: no file, no
- * syscall.  probe() then makes the documented side-effect-free call (both
- * fds -1) to check that the number really speaks struct spvm_args.
+ * syscall on other kernels (463 is setxattrat() since 6.13).  The only
+ * numbers ever issued are those spvm_sysnr() gives: the 6.1 backport's
+ * published one, or the series' on 6.12.  probe() then makes the
+ * documented side-effect-free call (both fds -1) to check that the number
+ * really speaks struct spvm_args.
  */
 #define LOG_PREFIX "source-syscall: "
 #include <errno.h>
@@ -23,36 +24,21 @@
 
 #include <linux/splice_process_vm.h>
 
+#include "spvm_sysnr.h"
+
 #include "log.h"
 #include "source/source.h"
 #include "source/spvm.h"
 #include "tree/target.h"
 #include "util.h"
 
-/* The published number, strictly "DIGITS\n"; 0 or -errno with @why set. */
+/* The number to try on this kernel; 0 or -errno with @why set. */
 static int syscall_nr(long *nr, char *why, size_t len)
 {
-	char *s, *end;
-	long n;
-	int ret;
+	long n = spvm_sysnr(why, len);
 
-	ret = read_file(SPVM_SYSFS_NR, &s, NULL);
-	if (ret) {
-		if (ret == -ENOENT)
-			snprintf(why, len, "kernel without splice_process_vm() (no %s)",
-				 SPVM_SYSFS_NR);
-		else
-			snprintf(why, len, "%s: %s", SPVM_SYSFS_NR, strerror(-ret));
-		return ret;
-	}
-	errno = 0;
-	n = strtol(s, &end, 10);
-	ret = errno || end == s || (*end && strcmp(end, "\n")) || n <= 0 || n > 4095;
-	free(s);
-	if (ret) {
-		snprintf(why, len, "%s does not hold a syscall number", SPVM_SYSFS_NR);
-		return -EPROTO;
-	}
+	if (n < 0)
+		return n;
 	*nr = n;
 	return 0;
 }
@@ -73,7 +59,7 @@ static int syscall_flags_ok(long nr, __u64 flags, char *why, size_t len)
 	if (err == EBADF)
 		return 0;
 	if (err == ENOSYS)
-		snprintf(why, len, "syscall %ld: ENOSYS (filtered by seccomp?)", nr);
+		snprintf(why, len, "kernel without splice_process_vm() (syscall %ld: ENOSYS)", nr);
 	else
 		snprintf(why, len, "syscall %ld does not take struct spvm_args (flags %#llx: %s)",
 			 nr, (unsigned long long)flags, err ? strerror(err) : "no error");
@@ -89,7 +75,7 @@ static bool syscall_offers(long handle, __u64 flag)
 
 static int syscall_probe(char *why, size_t len)
 {
-	long nr;
+	long nr = 0;
 	int ret;
 
 	ret = syscall_nr(&nr, why, len);
@@ -102,7 +88,7 @@ static int syscall_probe(char *why, size_t len)
 	return ret;
 }
 
-/* the published number, checked: it is the entry's handle */
+/* the number, checked: it is the entry's handle */
 static int syscall_open(long *handle)
 {
 	char why[256];

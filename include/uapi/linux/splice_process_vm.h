@@ -7,8 +7,7 @@
  *
  *   ioctl(dev_fd, SPVM_IOC_SPLICE, &args)   the splice_process_vm module,
  *                                           dev_fd an fd of /dev/splice_process_vm
- *   syscall(nr, &args)                      a kernel patched with the syscall;
- *                                           nr is read from SPVM_SYSFS_NR
+ *   syscall(__NR_splice_process_vm, &args)  a kernel carrying the syscall
  *
  * What a reader of the pipe sees if the target writes to a page after the
  * call returned: without SPVM_STABLE the buffer holds a reference to the
@@ -43,14 +42,6 @@
 
 /* Name of the misc device, i.e. /dev/splice_process_vm. */
 #define SPVM_DEVICE_NAME	"splice_process_vm"
-
-/*
- * A kernel that has the syscall exposes its number, in decimal, in this file.
- * Userspace must read the number from here rather than guess it: on kernels
- * without the patch any candidate number may belong to another syscall.
- */
-#define SPVM_SYSFS_DIR		"/sys/kernel/splice_process_vm"
-#define SPVM_SYSFS_NR		SPVM_SYSFS_DIR "/nr"
 
 /*
  * ABI revision reported by SPVM_IOC_FEATURES; bumped when semantics grow.

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The number splice_process_vm() has on the running kernel, if any; for
+ * memsplice and its tests alike.
+ *
+ * The series (kernel/patches/, against 6.12) takes 463, the next free
+ * number of 6.12; 6.13 gave 463 to setxattrat(), so 463 is tried on 6.12
+ * kernels only.  The 6.1 backport (kernel/patches/backport-6.1/) takes 511
+ * and publishes it in SPVM_SYSFS_NR, which is read first.  No other number
+ * is ever issued.  Callers then probe the number with both fds -1 (EBADF,
+ * EINVAL for unknown flags, ENOSYS on a 6.12 kernel without the series)
+ * before using it.
+ */
+#ifndef MEMSPLICE_SPVM_SYSNR_H
+#define MEMSPLICE_SPVM_SYSNR_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <linux/splice_process_vm.h>
+
+#define SPVM_NR_SERIES		463
+#define SPVM_NR_SERIES_KERNEL	"6.12"
+/* the 6.1 backport's number file (its patch 4) */
+#define SPVM_SYSFS_NR		"/sys/kernel/splice_process_vm/nr"
+
+/* The number to probe (> 0), or -errno with @why saying why there is none. */
+static inline long spvm_sysnr(char *why, size_t len)
+{
+	const size_t series = strlen(SPVM_NR_SERIES_KERNEL);
+	char buf[32], *end;
+	struct utsname u;
+	ssize_t n;
+	long nr;
+	int fd;
+
+	fd = open(SPVM_SYSFS_NR, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		errno = 0;
+		nr = strtol(buf, &end, 10);
+		if (n <= 0 || errno || end == buf || (*end && strcmp(end, "\n")) ||
+		    nr <= 0 || nr > 4095) {
+			snprintf(why, len, "%s does not hold a syscall number", SPVM_SYSFS_NR);
+			return -EPROTO;
+		}
+		return nr;
+	}
+	if (uname(&u) == 0 && !strncmp(u.release, SPVM_NR_SERIES_KERNEL, series) &&
+	    (u.release[series] == '.' || u.release[series] == '-' ||
+	     u.release[series] == '+' || !u.release[series]))
+		return SPVM_NR_SERIES;
+	snprintf(why, len, "kernel without splice_process_vm(): no %s, and %d is its number on %s only",
+		 SPVM_SYSFS_NR, SPVM_NR_SERIES, SPVM_NR_SERIES_KERNEL);
+	return -ENOENT;
+}
+
+/* spvm_sysnr()'s number if it answers the probe with EBADF, else -errno. */
+static inline long spvm_sysnr_probe(char *why, size_t len)
+{
+	struct spvm_args probe = {
+		.size = sizeof(probe), .target_fd = -1, .pipe_fd = -1,
+	};
+	long nr = spvm_sysnr(why, len);
+
+	if (nr < 0)
+		return nr;
+	if (syscall(nr, &probe) == -1 && errno == EBADF)
+		return nr;
+	snprintf(why, len, "kernel without splice_process_vm() (syscall %ld: %s)",
+		 nr, strerror(errno));
+	return -ENOSYS;
+}
+
+#endif /* MEMSPLICE_SPVM_SYSNR_H */
