@@ -52,6 +52,7 @@ selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest
 # the victim it runs, built with it
 selftests/freeze_test: selftests/lib/execer.h selftests/lib/execer
 
-selftests/spvm_fuzz: selftests/spvm_fuzz.c selftests/lib/spvm_entry.h selftests/lib/pattern.h \
+selftests/spvm_fuzz: selftests/spvm_fuzz.c selftests/lib/fuzz.h selftests/lib/spvm_race.h \
+		     selftests/lib/spvm_entry.h selftests/lib/pattern.h \
 		     $(KSFT_HDRS) $(wildcard include/*.h include/uapi/linux/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
