@@ -88,8 +88,9 @@ PACKET PACKET_DIAG UNIX_DIAG INET_DIAG INET_TCP_DIAG INET_UDP_DIAG NETLINK_DIAG
 NETDEVICES NET_CORE TUN VETH NETFILTER NF_TABLES IPV6 NF_TABLES_INET
 "
 # Must not be =y: tinyconfig's picks in the choices made above (compression,
-# allocator), and what EXPERT would turn on for nothing here.
-config_off="KERNEL_XZ SLOB VT INPUT ETHTOOL_NETLINK"
+# allocator), what EXPERT would turn on for nothing here, and EMBEDDED (6.1's
+# tinyconfig sets it, and it turns SECRETMEM off).
+config_off="KERNEL_XZ SLOB VT INPUT ETHTOOL_NETLINK EMBEDDED"
 
 [ -r "$tarball" ] || die "$tarball: not found (scripts/deps.sh installs linux-source)"
 [ -d "$patches" ] || die "$patches: no patch series"
