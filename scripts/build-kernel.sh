@@ -3,13 +3,16 @@
 # with the splice_process_vm series (kernel/patches/) applied and a minimal
 # configuration for selftests/vm/run-guest.sh -K (virtio-pci and 9p built
 # in, no module needed to boot).  -s 6.1 builds the 6.1 backport instead
-# (linux-source-6.1 with kernel/patches/backport-6.1/).
+# (linux-source-6.1 with kernel/patches/backport-6.1/).  -a i386 builds a
+# 32-bit kernel with an initramfs-only configuration instead, for
+# selftests/vm/run-i386.sh (no modules, no selftest, no 9p).
 #
-#   scripts/build-kernel.sh [-s 6.12|6.1] [-o OUTDIR] [-j JOBS] [-f]
+#   scripts/build-kernel.sh [-s 6.12|6.1] [-a x86_64|i386] [-o OUTDIR] [-j JOBS] [-f]
 #
 #   -s SERIES  6.12 (default): the series; 6.1: the backport
+#   -a ARCH    x86_64 (default) or i386
 #   -o OUTDIR  where everything goes (default build/patched for 6.12,
-#              build/patched-6.1 for 6.1):
+#              build/patched-6.1 for 6.1, with -i386 appended for i386):
 #                bzImage        the kernel to boot
 #                selftests/     the series' in-tree selftest, built against
 #                               the patched kernel's uapi headers
@@ -23,9 +26,10 @@
 # The result is cached under the key sha256(this script, which holds the
 # configuration list; every patch of kernel/patches/ that has a diff, so
 # not the cover letter; the source tarball's size and date): when
-# OUTDIR/key matches, nothing is done (about 0.1 s).  Otherwise the build starts from scratch: unpack (~15 s), patch,
-# tinyconfig + the list below, check that every listed symbol ended up =y,
-# `make bzImage modules` (~4-6 min on 2 CPUs), headers, selftest.
+# OUTDIR/key matches, nothing is done (about 0.1 s).  Otherwise the build
+# starts from scratch: unpack (~15 s), patch, tinyconfig + the list below,
+# check that every listed symbol ended up =y, `make bzImage modules` (~6
+# min on 2 CPUs; i386: bzImage only, ~5 min), headers, selftest.
 # Two builds never run at once: a second caller waits for the first (flock).
 #
 # Environment: KERNEL_SOURCE=PATH overrides the tarball
@@ -37,11 +41,13 @@ die() { echo "$me: $*" >&2; exit 1; }
 top=$(cd "$(dirname "$0")/.." && pwd -P)
 out=
 series_name=6.12
+arch=x86_64
 jobs=$(nproc)
 force=0
-while getopts s:o:j:fh opt; do
+while getopts s:a:o:j:fh opt; do
 	case $opt in
 	s) series_name=$OPTARG ;;
+	a) arch=$OPTARG ;;
 	o) out=$OPTARG ;;
 	j) jobs=$OPTARG ;;
 	f) force=1 ;;
@@ -52,9 +58,14 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || die "unexpected argument '$1' (-h for help)"
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "-j wants a positive number"
 
+case $arch in
+x86_64) suffix= ;;
+i386) suffix=-i386 ;;
+*) die "-a wants x86_64 or i386" ;;
+esac
 case $series_name in
-6.12) patches=$top/kernel/patches out=${out:-$top/build/patched} ;;
-6.1) patches=$top/kernel/patches/backport-6.1 out=${out:-$top/build/patched-6.1} ;;
+6.12) patches=$top/kernel/patches out=${out:-$top/build/patched$suffix} ;;
+6.1) patches=$top/kernel/patches/backport-6.1 out=${out:-$top/build/patched-6.1$suffix} ;;
 *) die "-s wants 6.12 or 6.1" ;;
 esac
 tarball=${KERNEL_SOURCE:-/usr/src/linux-source-$series_name.tar.xz}
@@ -91,6 +102,17 @@ NETDEVICES NET_CORE TUN VETH NETFILTER NF_TABLES IPV6 NF_TABLES_INET
 # allocator), what EXPERT would turn on for nothing here, and EMBEDDED (6.1's
 # tinyconfig sets it, and it turns SECRETMEM off).
 config_off="KERNEL_XZ SLOB VT INPUT ETHTOOL_NETLINK EMBEDDED"
+# i386: what selftests/spvm_i386_test needs as /init of an initramfs
+# (console, ELF, devtmpfs, pidfd and pipes, alarm() for the harness) and
+# the system call.
+if [ "$arch" = i386 ]; then
+	config_syms="
+PRINTK BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE BINFMT_ELF BLK_DEV_INITRD RD_GZIP
+KERNEL_GZIP PROC_FS SYSFS DEVTMPFS MULTIUSER POSIX_TIMERS FUTEX SHMEM
+EXPERT SPLICE_PROCESS_VM
+"
+	config_off="KERNEL_XZ SLOB VT INPUT EMBEDDED 64BIT"
+fi
 
 [ -r "$tarball" ] || die "$tarball: not found (scripts/deps.sh installs linux-source)"
 [ -d "$patches" ] || die "$patches: no patch series"
@@ -116,6 +138,7 @@ done
 
 key=$( {
 	sha256sum "$0"
+	echo "$arch"
 	for p in "${series[@]}"; do echo "$(basename "$p")"; sha256sum <"$p"; done
 	ls -lL --time-style=+%s "$tarball" | awk '{ print $5, $6, $7 }'
 } | sha256sum | cut -d' ' -f1)
@@ -162,7 +185,7 @@ abi() {
 diff -u <(abi "$top/$uapi") <(abi "$src/$uapi") >>"$log" 2>&1 ||
 	fail "comparing $uapi with the series' (they must describe one ABI)"
 
-mk() { make -C "$src" O="$obj" -j"$jobs" "$@" >>"$log" 2>&1; }
+mk() { make -C "$src" O="$obj" ARCH="$arch" -j"$jobs" "$@" >>"$log" 2>&1; }
 mk tinyconfig || fail "make tinyconfig"
 args=()
 for s in $config_syms; do args+=(-e "$s"); done
@@ -180,13 +203,18 @@ done
 [ -z "$missing" ] || die "still =y after olddefconfig (selected by another symbol?):$missing"
 cp "$obj/.config" "$out/config"
 
-step "building bzImage and modules with -j$jobs (a few minutes)"
-mk bzImage modules || fail "make bzImage modules"
-step "kernel built; uapi headers and the selftest"
-mk headers || fail "make headers"
-mkdir -p "$out/selftests"
-make -C "$src/tools/testing/selftests/splice_process_vm" OUTPUT="$out/selftests" \
-	KHDR_INCLUDES="-isystem $obj/usr/include" >>"$log" 2>&1 || fail "building the selftest"
+if [ "$arch" = i386 ]; then
+	step "building bzImage with -j$jobs"
+	mk bzImage || fail "make bzImage"
+else
+	step "building bzImage and modules with -j$jobs (a few minutes)"
+	mk bzImage modules || fail "make bzImage modules"
+	step "kernel built; uapi headers and the selftest"
+	mk headers || fail "make headers"
+	mkdir -p "$out/selftests"
+	make -C "$src/tools/testing/selftests/splice_process_vm" OUTPUT="$out/selftests" \
+		KHDR_INCLUDES="-isystem $obj/usr/include" >>"$log" 2>&1 || fail "building the selftest"
+fi
 
 cp "$obj/arch/x86/boot/bzImage" "$out/bzImage.tmp"
 mv "$out/bzImage.tmp" "$out/bzImage"

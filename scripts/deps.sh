@@ -4,7 +4,8 @@
 #   scripts/deps.sh            build and host-test packages
 #   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs, and
 #                              what scripts/build-kernel.sh needs to build the
-#                              patched kernel the third guest boots
+#                              patched kernels the third and fourth guests
+#                              boot (gcc-multilib: the static i386 test)
 #   scripts/deps.sh --fresh-root  also what selftests/fresh-root.sh needs
 #                              (make check: --guest --fresh-root)
 #
@@ -17,7 +18,7 @@ protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
 python3-protobuf"
 guest="qemu-system-x86 busybox-static cpio zstd linux-image-amd64
 linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
-flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12"
+flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib"
 fresh_root="debootstrap git"
 
 pkgs=$base

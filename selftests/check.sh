@@ -12,6 +12,11 @@
 #              splice_process_vm suites in full.  Also runs the series'
 #              in-tree selftest, and fails unless `memsplice check` finds
 #              the syscall there (label guest-patched:syscall).
+#   guest-i386 the series built for i386 (scripts/build-kernel.sh -a i386,
+#              ~5 min the first time, cached in build/patched-i386/), booted
+#              with selftests/spvm_i386_test as /init: 64-bit values that do
+#              not fit a 32-bit kernel's unsigned long are refused, never
+#              cut (selftests/vm/run-i386.sh; seconds).
 #   fresh-root `make demo` as on a fresh machine: a clean clone in a
 #              pristine Debian 12 root (selftests/fresh-root.sh; 3-6 min).
 #
@@ -19,7 +24,7 @@
 # syscall) skip themselves there.  The last line is "N passed, N failed,
 # N skipped".
 #
-# Environment: MEMSPLICE_GUESTS="6.1 6.12 patched" (which guests; "" for
+# Environment: MEMSPLICE_GUESTS="6.1 6.12 patched i386" (which guests; "" for
 # none); MEMSPLICE_FRESH_ROOT=0 skips the fresh-root stage.
 set -u
 cd "$(dirname "$0")/.."
@@ -32,7 +37,7 @@ export MEMSPLICE_RESULTS="$results"
 # ~4 min in a guest and freeze_test ~10 min in the patched one (every run of
 # it bounded at 10 s), so a tighter limit would judge speed, not hangs
 export MEMSPLICE_TEST_TIMEOUT="${MEMSPLICE_TEST_TIMEOUT:-900}"
-guests=${MEMSPLICE_GUESTS-6.1 6.12 patched}
+guests=${MEMSPLICE_GUESTS-6.1 6.12 patched i386}
 
 e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test selftests/freeze_test selftests/footprint_test selftests/track_test selftests/pipeline_test selftests/migrate_test"
 module_tests="selftests/spvm_abi_test selftests/spvm_stable_test selftests/spvm_wait_test selftests/spvm_populate_test selftests/spvm_review_test selftests/spvm_race_test selftests/spvm_fuzz"
@@ -46,6 +51,16 @@ expected="host"
 selftests/run.sh --name host $tests
 
 for k in $guests; do
+	if [ "$k" = i386 ]; then
+		expected="$expected guest-i386"
+		if scripts/build-kernel.sh -a i386 && make -s selftests/spvm_i386_test; then
+			selftests/vm/run-i386.sh --name guest-i386 build/patched-i386/bzImage \
+				selftests/spvm_i386_test
+		else
+			echo "check: the i386 kernel or test did not build: no guest-i386" >&2
+		fi
+		continue
+	fi
 	kernel="-k $k" kmake="KVER=$k" extra="" probe=":" run=$tests
 	unset MEMSPLICE_TEST_METHODS
 	if [ "$k" = patched ]; then

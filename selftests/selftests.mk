@@ -56,3 +56,9 @@ selftests/spvm_fuzz: selftests/spvm_fuzz.c selftests/lib/fuzz.h selftests/lib/sp
 		     selftests/lib/spvm_entry.h selftests/lib/pattern.h \
 		     $(KSFT_HDRS) $(wildcard include/*.h include/uapi/linux/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
+
+# static i386, /init of the 32-bit guest (selftests/vm/run-i386.sh); not in
+# `all`: it needs gcc-multilib (scripts/deps.sh --guest)
+selftests/spvm_i386_test: selftests/spvm_i386_test.c selftests/lib/pattern.h $(KSFT_HDRS) \
+			  $(wildcard include/*.h include/uapi/linux/*.h)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -m32 -static -o $@ $<
