@@ -63,20 +63,33 @@ static inline long spvm_sysnr(char *why, size_t len)
 	return -ENOENT;
 }
 
+/*
+ * The errno of a request to @nr with both fds -1 and @flags, which has no
+ * side effect: EBADF where the call takes @flags, EINVAL where it does not,
+ * ENOSYS without the call; 0 if it succeeded (no splice_process_vm does).
+ */
+static inline int spvm_sysnr_try(long nr, __u64 flags)
+{
+	struct spvm_args probe = {
+		.size = sizeof(probe), .flags = flags, .target_fd = -1, .pipe_fd = -1,
+	};
+
+	return syscall(nr, &probe) < 0 ? errno : 0;
+}
+
 /* spvm_sysnr()'s number if it answers the probe with EBADF, else -errno. */
 static inline long spvm_sysnr_probe(char *why, size_t len)
 {
-	struct spvm_args probe = {
-		.size = sizeof(probe), .target_fd = -1, .pipe_fd = -1,
-	};
 	long nr = spvm_sysnr(why, len);
+	int err;
 
 	if (nr < 0)
 		return nr;
-	if (syscall(nr, &probe) == -1 && errno == EBADF)
+	err = spvm_sysnr_try(nr, 0);
+	if (err == EBADF)
 		return nr;
 	snprintf(why, len, "kernel without splice_process_vm() (syscall %ld: %s)",
-		 nr, strerror(errno));
+		 nr, err ? strerror(err) : "no error");
 	return -ENOSYS;
 }
 

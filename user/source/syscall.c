@@ -46,15 +46,7 @@ static int syscall_nr(long *nr, char *why, size_t len)
 /* A request with fds of -1: EINVAL if @flags are unknown, else EBADF. */
 static int syscall_flags_ok(long nr, __u64 flags, char *why, size_t len)
 {
-	struct spvm_args args = {
-		.size		= sizeof(args),
-		.flags		= flags,
-		.target_fd	= -1,
-		.pipe_fd	= -1,
-	};
-
-	long ret = syscall(nr, &args);
-	int err = ret < 0 ? errno : 0;
+	int err = spvm_sysnr_try(nr, flags);
 
 	if (err == EBADF)
 		return 0;
