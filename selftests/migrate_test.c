@@ -142,7 +142,7 @@ static int enter_netns(const char *name)
 
 static const char *why_unusable(void)
 {
-	/* what criu wants loaded on a kernel that does not autoload (criu-interop.md) */
+	/* what `criu check` wants loaded, on a kernel that does not autoload it */
 	static const char modules[] = "for m in crc32c_generic libcrc32c nfnetlink nf_tables "
 		"unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag tun "
 		"veth; do modprobe -q $m; done 2>/dev/null";

@@ -11,7 +11,7 @@
  * page it did not write through the parent links down to DIR/1.
  *
  * With --page-server the pages of every pass, and of criu's final dump,
- * go to a `criu page-server` (user/sink-pageserver.c): DIR keeps the
+ * go to a `criu page-server` (sink/pageserver.c): DIR keeps the
  * other images, which are copied next to the server's last directory for
  * `criu restore`.  A page server serves one connection and exits, so one
  * is started per pass at the destination (checkpoint starts none there):

@@ -32,7 +32,7 @@ struct dump_opts {
 	const char *stats_json;
 	/*
 	 * page_server: send the pages to a `criu page-server` instead of
-	 * pages-N.img (user/sink-pageserver.h); DIR still gets every other
+	 * pages-N.img (sink/pageserver.h); DIR still gets every other
 	 * image and the pagemaps, without pages.  NULL: image files.
 	 */
 	const struct ps_opts *page_server;

@@ -43,8 +43,9 @@ long compare_with_mem(const struct dump_view *dv, pid_t pid, uint64_t *bad);
 long check_region(const struct dump_view *dv, const struct vregion *r, uint64_t offset,
 		  int gen_every4, uint64_t *bad);
 /*
- * Pagemap layouts (see criu-interop.md): CRIU <= 4.1 reads the page count
- * from field 2 (required there); 4.2+ writes it only to the uint64 field 5.
+ * Pagemap layouts (user/images/pagemap-entry.h): CRIU <= 4.1 reads the page
+ * count from field 2 (required there); 4.2+ writes it only to the uint64
+ * field 5.
  * The reader above takes field 5 when present, else field 2.
  */
 enum pagemap_layout {

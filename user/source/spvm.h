@@ -32,7 +32,7 @@
 
 struct target;
 
-/* One way into the kernel: the device (source-device.c) or the syscall. */
+/* One way into the kernel: the device (device.c) or the syscall (syscall.c). */
 struct spvm_entry {
 	/* open - get what call() needs (the device's fd, the syscall's number); prints why not */
 	int (*open)(long *handle);

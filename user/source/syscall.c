@@ -5,7 +5,7 @@
  * exactly as the device does, and the sink splices them into the pages
  * file.  The target is named by its pidfd (opened while frozen); the kernel
  * makes the ptrace-attach check of process_vm_readv() at every call.  The
- * pipe and the fill are the splice_process_vm source's (source-spvm.c).
+ * pipe and the fill are the splice_process_vm source's (spvm.c).
  *
  * The series is carried out of tree, so its number may belong to another
  * syscall on other kernels (463 is setxattrat() since 6.13).  The only
