@@ -331,6 +331,23 @@ TEST_F(bad, checkpoint_without_criu)
 	EXPECT_FALSE(dir_has(self->dir, "final"));
 }
 
+/*
+ * DIR missing: refused like the rest, before the table's header and before
+ * the tree is touched (stdout and stderr together: one line); not created
+ */
+TEST_F(bad, checkpoint_dir_missing)
+{
+	char missing[1100];
+	const char *args[] = { memsplice_bin(), "checkpoint", "-t", self->pid, "-D", missing,
+			       "--final", "none", NULL };
+
+	snprintf(missing, sizeof(missing), "%s/missing", self->dir);
+	EXPECT_REFUSED(run_cmd(args, self->err, sizeof(self->err)), "images directory");
+	EXPECT_NE(NULL, strstr(self->err, missing)) { TH_LOG("stderr: %s", self->err); }
+	EXPECT_EQ(NULL, strstr(self->err, "pass")) { TH_LOG("output: %s", self->err); }
+	EXPECT_FALSE(dir_has(self->dir, "missing"));
+}
+
 TEST_F(bad, checkpoint_bad_tracker)
 {
 	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--tracker",

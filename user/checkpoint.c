@@ -137,6 +137,29 @@ static int pick_tracker(const struct checkpoint_opts *o, const struct kerndat *k
 	return 0;
 }
 
+/* DIR must be there: refused like the rest, before the table and the tree */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(dir, &st) < 0) {
+		ret = -errno;
+		pr_errno(ret, "images directory %s", dir);
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		pr_err("images directory %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		ret = -errno;
+		pr_errno(ret, "images directory %s is not writable", dir);
+		return ret;
+	}
+	return 0;
+}
+
 static int check_setup(const struct checkpoint_opts *o, bool *uffd)
 {
 	static const char *const subdirs[] = { "1", "final" };	/* a run creates them */
@@ -153,6 +176,9 @@ static int check_setup(const struct checkpoint_opts *o, bool *uffd)
 		pr_errno(ret, "cannot probe pagemap");
 		return ret;
 	}
+	ret = check_dir(o->dir);
+	if (ret)
+		return ret;
 	if (o->min_passes > o->max_passes) {
 		pr_err("--min-passes %u is more than --max-passes %u", o->min_passes,
 		       o->max_passes);
