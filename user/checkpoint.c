@@ -39,6 +39,13 @@
  * checkpoint refuses --final criu).  --final dump ends with memsplice's own
  * frozen dump through the same tracker instead: memory images only, for
  * kernels or tools without criu.
+ *
+ * Syncs: the passes never write back to disk (a crash that loses them ends
+ * the tree too, and a new checkpoint starts over).  The final dump, which
+ * criu by default ends by killing the tree, is put on disk with the chain it
+ * takes pages from (images/sync.h): by memsplice's commit with --final dump,
+ * after criu's exit with --final criu (criu does not sync), unless -R or -s
+ * among criu's options leaves the tree there.
  */
 #define LOG_PREFIX "checkpoint: "
 #include <fcntl.h>
@@ -52,6 +59,7 @@
 #include "checkpoint.h"
 #include "collect/pagemap.h"
 #include "criu.h"
+#include "images/sync.h"
 #include "log.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
@@ -343,6 +351,42 @@ static int connect_for_criu(const struct checkpoint_opts *o, volatile sig_atomic
 	return 0;
 }
 
+/* criu kills the tree after its dump unless told -R or -s */
+static bool criu_kills_tree(const struct checkpoint_opts *o)
+{
+	for (int i = 0; i < o->nr_criu_args; i++)
+		if (!strcmp(o->criu_args[i], "-R") ||
+		    !strcmp(o->criu_args[i], "--leave-running") ||
+		    !strcmp(o->criu_args[i], "-s") ||
+		    !strcmp(o->criu_args[i], "--leave-stopped"))
+			return false;
+	return true;
+}
+
+/*
+ * criu's set and the chain under it, on disk: the tree is gone.  A failure
+ * leaves no inventory.img, as a failed dump does.
+ */
+static int sync_criu_set(const char *path)
+{
+	char inv[PATH_MAX + 16];
+	int dfd, ret;
+
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		pr_errno(ret, "cannot open %s", path);
+		return ret;
+	}
+	ret = imgsync_chain(dfd, path);		/* says what failed */
+	close(dfd);
+	if (ret) {
+		snprintf(inv, sizeof(inv), "%s/inventory.img", path);
+		unlink(inv);
+	}
+	return ret;
+}
+
 static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
 		      unsigned int last)
 {
@@ -397,6 +441,11 @@ static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 			       ret, path);
 		return ret < 0 ? ret : -ECHILD;
 	}
+	if (criu_kills_tree(o)) {
+		ret = sync_criu_set(path);
+		if (ret)
+			return ret;
+	}
 	if (stats_read_image(path, &st))
 		pr_warn("criu wrote no readable %s/stats-dump", path);
 	print_row("final", "criu", &st, now_us() - t0);
@@ -427,6 +476,7 @@ static int final_memsplice(const struct checkpoint_opts *o, volatile sig_atomic_
 	pass.pre_dump = false;
 	pass.track_mem = true;
 	pass.kill = false;
+	pass.sync = true;	/* the product: on disk with its chain */
 	pass.tracker = tr;
 	t0 = now_us();
 	ret = dump_tree(&pass, interrupted, &st);

@@ -7,6 +7,9 @@
  *           memsplice writes only memory images: CRIU continues from them,
  *           so leaving the tree running is the safe default.
  *
+ * Neither syncs unless asked (--sync), except a dump with --kill
+ * (images/sync.h).
+ *
  * Whatever fails, the tree is released (never killed, never left stopped)
  * and the files of the half-written set are removed.
  */
@@ -193,7 +196,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 	ret = pstree_check_target(o->pid);
 	if (ret)
 		return ret;
-	ret = imgset_open(&set, o->dir);
+	/* killed, the tree lives on only in the images: on disk before the kill */
+	ret = imgset_open(&set, o->dir, o->sync || (!o->pre_dump && o->kill));
 	if (ret)
 		return ret;
 	if (o->prev_dir) {

@@ -28,6 +28,12 @@ struct dump_opts {
 	bool pre_dump;
 	bool track_mem;
 	bool kill;		/* dump: kill the tree afterwards (criu's default) */
+	/*
+	 * sync (--sync): put the set and its parents on disk before and after
+	 * the commit (images/sync.h).  A dump with kill always does: the
+	 * images are all that is left of the tree.
+	 */
+	bool sync;
 	bool display_stats;
 	const char *stats_json;
 	/*

@@ -37,7 +37,7 @@ enum opt {
 	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
-	OPT_TRACKER,
+	OPT_TRACKER, OPT_SYNC,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "track-mem",		no_argument,	   NULL, OPT_TRACK },
 	{ "leave-running",	no_argument,	   NULL, OPT_LEAVE },
 	{ "kill",		no_argument,	   NULL, OPT_KILL },
+	{ "sync",		no_argument,	   NULL, OPT_SYNC },
 	{ "method",		required_argument, NULL, OPT_METHOD },
 	{ "buffer-size",	required_argument, NULL, OPT_BUFSZ },
 	{ "display-stats",	no_argument,	   NULL, OPT_STATS },
@@ -164,7 +165,7 @@ static int run_show(struct cli *c)
 #define COMMON		OPT_VERBOSE, OPT_LOG, OPT_HELP
 #define PS_OPTS		OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT
 #define DUMP_OPTS	OPT_TREE, OPT_DIR, OPT_PREV, OPT_TRACK, OPT_METHOD, OPT_BUFSZ, \
-			OPT_STATS, OPT_JSON, PS_OPTS
+			OPT_STATS, OPT_JSON, OPT_SYNC, PS_OPTS
 
 static const struct command commands[] = {
 	{ "checkpoint",
@@ -174,10 +175,11 @@ static const struct command commands[] = {
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
 			 OPT_TRACKER, OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
-	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem]\n"
+	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--sync]\n"
 	  "                     [--page-server --address A --port P] [options]",
 	  (const int[]){ DUMP_OPTS, COMMON, 0 }, run_pre_dump },
-	{ "dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--kill] [options]",
+	{ "dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--kill] [--sync]\n"
+	  "                     [options]",
 	  (const int[]){ DUMP_OPTS, OPT_LEAVE, OPT_KILL, COMMON, 0 }, run_dump },
 	{ "check", "[--method M]", (const int[]){ OPT_METHOD, COMMON, 0 }, run_check },
 	{ "show", "DIR", (const int[]){ OPT_DIR, COMMON, 0 }, run_show },
@@ -203,7 +205,13 @@ static void print_usage(FILE *f)
 	      "      --prev-images-dir REL previous pre-dump, relative to DIR (links DIR/parent)\n"
 	      "      --track-mem           dirty tracking: clear soft-dirty bits; with a parent,\n"
 	      "                            write only pages written since it\n"
-	      "      --kill                dump: kill the tree afterwards\n"
+	      "      --kill                dump: kill the tree afterwards (implies --sync)\n"
+	      "      --sync                pre-dump, dump: put the set, and the parents it\n"
+	      "                            takes pages from, on disk before inventory.img\n"
+	      "                            marks it complete, and the rename after.  Without,\n"
+	      "                            a crash of the machine can leave a set that looks\n"
+	      "                            complete and is not.  checkpoint syncs its final\n"
+	      "                            set and the passes under it, never a pass alone\n"
 	      "  -R, --leave-running       dump: resume the tree afterwards (the default)\n"
 	      "      --max-passes N        checkpoint: at most N pre-dumps (default 5)\n"
 	      "      --min-passes N        checkpoint: at least N pre-dumps (default 1)\n"
@@ -333,6 +341,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 	case OPT_TRACK: c->dump.track_mem = true; break;
 	case OPT_LEAVE: c->dump.kill = false; break;
 	case OPT_KILL: c->dump.kill = true; break;
+	case OPT_SYNC: c->dump.sync = true; break;
 	case OPT_METHOD: c->dump.method = arg; break;
 	case OPT_BUFSZ:
 		if (parse_size(arg, &c->dump.buffer_size)) {

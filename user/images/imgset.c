@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "images/imgset.h"
+#include "images/sync.h"
 #include "inventory.pb-c.h"
 #include "log.h"
 
@@ -37,12 +38,13 @@ static int note_created(struct imgset *set, const char *name)
 	return 0;
 }
 
-int imgset_open(struct imgset *set, const char *dir)
+int imgset_open(struct imgset *set, const char *dir, bool sync)
 {
 	int ret;
 
 	memset(set, 0, sizeof(*set));
 	set->dir = dir;
+	set->sync = sync;
 	set->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (set->dirfd < 0) {
 		ret = -errno;
@@ -130,11 +132,13 @@ int imgset_mark_tracking(struct imgset *set)
 {
 	int fd, ret;
 
+	/*
+	 * Not synced: it matters while the tree lives on after a failed pass;
+	 * a crash ends the tree and its cleared bits together.
+	 */
 	fd = openat(set->dirfd, TRACKING_RESET, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || fsync(fd) < 0) {
+	if (fd < 0) {
 		ret = -errno;
-		if (fd >= 0)
-			close(fd);
 		pr_errno(ret, "cannot write %s/%s", set->dir, TRACKING_RESET);
 		return ret;
 	}
@@ -142,6 +146,16 @@ int imgset_mark_tracking(struct imgset *set)
 	return 0;
 }
 
+/*
+ * The commit is the rename of inventory.img.tmp.  Against memsplice failing
+ * or being killed it is atomic either way: the rename comes after every
+ * other file is complete.  Against a crash of the machine only with
+ * set->sync: the set and its parents are written back before the rename
+ * (a crash before it leaves no inventory.img), and the directory after it
+ * (a crash after it leaves the complete set).  Without, the kernel may
+ * write the rename back before the pages, so a crash can leave an
+ * inventory.img next to files that are short or empty.
+ */
 int imgset_commit(struct imgset *set, const InventoryEntry *inv)
 {
 	struct img img;
@@ -154,20 +168,25 @@ int imgset_commit(struct imgset *set, const InventoryEntry *inv)
 		goto err;
 	ret = img_write_entry(&img, &inv->base);
 	if (!ret)
-		ret = fdatasync(img.fd) < 0 ? -errno : 0;
-	if (!ret)
 		ret = img_close(&img);
 	else
 		img_close(&img);
 	if (ret)
 		goto err;
 	/* everything else must be on disk before the marker says "complete" */
-	if (syncfs(set->dirfd) < 0) {
-		ret = -errno;
-		goto err;
+	if (set->sync) {
+		ret = imgsync_chain(set->dirfd, set->dir);	/* says what failed */
+		if (ret)
+			return ret;
 	}
 	if (renameat(set->dirfd, INVENTORY_TMP, set->dirfd, "inventory.img") < 0) {
 		ret = -errno;
+		goto err;
+	}
+	if (set->sync && fsync(set->dirfd) < 0) {
+		ret = -errno;
+		/* committed, but perhaps not on disk: not a complete set */
+		unlinkat(set->dirfd, "inventory.img", 0);
 		goto err;
 	}
 	/* a complete set: a base that tracking can build on again */

@@ -19,13 +19,17 @@ struct imgset {
 	char **created;
 	unsigned int nr_created, cap_created;
 	bool parent_link;	/* we created DIR/parent */
+	bool sync;		/* commit writes the set back first (images/sync.h) */
 };
 
 /*
  * imgset_open - open @dir, which must be a writable directory.  Nothing in
  * it changes yet: a failure before imgset_begin() leaves an old set intact.
+ * @sync: imgset_commit() puts the set, and the sets it takes pages from, on
+ * disk before and after it commits (images/sync.h); without, a crash of the
+ * machine can leave a set that looks complete and is not.
  */
-int imgset_open(struct imgset *set, const char *dir);
+int imgset_open(struct imgset *set, const char *dir, bool sync);
 /*
  * imgset_begin - start replacing whatever set @dir holds: remove its
  * inventory.img and parent link; link DIR/parent -> @parent_rel if given.
@@ -48,7 +52,11 @@ int imgset_create_raw(struct imgset *set, enum image_type type, unsigned long id
  */
 bool imgset_tracking_was_reset(const struct imgset *set);
 int imgset_mark_tracking(struct imgset *set);
-/* imgset_commit - write inventory.img atomically: the set is now complete */
+/*
+ * imgset_commit - write inventory.img last, by rename: the set is now
+ * complete.  Atomic against memsplice failing; against a crash only with
+ * @sync of imgset_open() (imgset.c says why).
+ */
 int imgset_commit(struct imgset *set, const struct InventoryEntry *inv);
 /* imgset_abort - remove everything this run created */
 void imgset_abort(struct imgset *set);
