@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "collect/pagemap-scan.h"
@@ -189,6 +190,29 @@ static int scan_private_ranges(struct scan *s, struct pm_job *job, const struct 
 				s->tracker ? PM_DIRTY_ALL : PM_DIRTY_SOFT, add_range, &sr, NULL);
 }
 
+static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v);
+
+/*
+ * Soft-dirty does not see writes to hugetlb memory: clear_refs clears the
+ * VMA's VM_SOFTDIRTY, pagemap reports that flag for every huge page, and no
+ * write sets it again, so a huge page reads clean for good (6.1's
+ * pagemap_hugetlb_range() in fs/proc/task_mmu.c).  Every present page is
+ * written in every pass, never PE_PARENT; nor is such a VMA given to the
+ * uffd-wp tracker.  A final `criu dump --track-mem` (3.17) on this chain
+ * makes those pages PE_PARENT: the last pass covers them.
+ */
+static int scan_hugetlb(struct scan *s, struct pm_job *job, const struct vma *v)
+{
+	struct scan own = *s;
+	int ret;
+
+	own.pmap = NULL;
+	own.uffd = NULL;
+	ret = scan_private(&own, job, v);
+	s->xfer_failed = own.xfer_failed;
+	return ret;
+}
+
 /* Add the pages of [start, end) of one private VMA to @job. */
 static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 {
@@ -196,6 +220,8 @@ static int scan_private(struct scan *s, struct pm_job *job, const struct vma *v)
 	bool whole = vma_dump_whole(v);
 	unsigned long addr = v->start;
 
+	if (v->hugetlb && (s->pmap || s->uffd))
+		return scan_hugetlb(s, job, v);
 	if ((s->ctx->kd.pagemap_scan || s->uffd) && !whole)
 		return scan_private_ranges(s, job, v);
 
@@ -293,6 +319,47 @@ static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map
 }
 
 /*
+ * The pages of a hugetlbfs segment: its SEEK_DATA is the generic one (all of
+ * the file is data), and touching a missing huge page through a mapping
+ * would allocate one (or fail, SIGBUS).  read() of the file copies a present
+ * page and zero-fills a missing one without allocating it: a huge page that
+ * reads as nothing but zeros is left out, which restores the same bytes.
+ * The others are dumped whole, in 4 KiB pages, as criu dumps them
+ * (shmem.c do_dump_one_shmem(): every page, never from a parent).
+ */
+static int scan_hugetlb_data(struct scan *s, struct pm_job *job, int fd, void *map, off_t end,
+			     unsigned long hpage)
+{
+	size_t chunk = MIN(hpage, 64UL << 10);	/* a page with data: one read */
+	char *buf;
+	int ret = 0;
+
+	buf = malloc(chunk);
+	if (!buf)
+		return -ENOMEM;
+	for (off_t off = 0; off + (off_t)hpage <= end && !ret; off += hpage) {
+		bool data = false;
+
+		for (size_t at = 0; at < hpage && !data; at += chunk) {
+			ssize_t n = pread_all(fd, buf, chunk, off + at);
+
+			if (n != (ssize_t)chunk) {
+				ret = n < 0 ? n : -EIO;
+				break;
+			}
+			for (size_t k = 0; k < chunk / sizeof(long) && !data; k++)
+				data = ((long *)buf)[k];
+		}
+		s->ctx->stats.pages_scanned += hpage / PAGE_SIZE;
+		if (data)
+			ret = job_add(s, job, (unsigned long)map + off, hpage / PAGE_SIZE,
+				      PE_PRESENT, PROT_READ);
+	}
+	free(buf);
+	return ret;
+}
+
+/*
  * A shared segment is dumped once, whole, whichever processes map which
  * parts of it (mprotect may have split it, a child may map another range):
  * memsplice maps the segment itself through map_files, as CRIU does, and
@@ -301,6 +368,7 @@ static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map
  */
 static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 {
+	unsigned long hpage = 0;
 	struct pm_job job;
 	struct stat st;
 	char name[96];
@@ -326,8 +394,19 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 		ret = -errno;
 		goto out;
 	}
+	if (v->hugetlb) {
+		struct statfs sfs;
+
+		if (fstatfs(fd, &sfs) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		hpage = sfs.f_bsize;	/* i_size is a multiple of it */
+	}
 	end = (st.st_size + PAGE_SIZE - 1) & ~(off_t)(PAGE_SIZE - 1);
-	map = end ? mmap(NULL, end, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+	/* (hugetlb: only present pages are read, nothing to reserve) */
+	map = end ? mmap(NULL, end, PROT_READ, MAP_SHARED | (hpage ? MAP_NORESERVE : 0), fd, 0)
+		  : NULL;
 	if (map == MAP_FAILED) {
 		ret = -errno;
 		goto out;
@@ -335,7 +414,9 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 	ret = job_begin(s, &job, PAGEMAP_SHMEM, v->ino, &s->ctx->self, (unsigned long)map);
 	job.map = map;
 	job.map_len = end;
-	if (!ret)
+	if (!ret && hpage)
+		ret = scan_hugetlb_data(s, &job, fd, map, end, hpage);
+	else if (!ret)
 		ret = scan_shmem_data(s, &job, fd, map, end);
 	ret = job_end(s, &job, ret);	/* unmaps once moved */
 out:
@@ -389,8 +470,9 @@ static int find_empty(struct dump_ctx *ctx, const struct task *t, const struct t
 	if (!*empty)
 		return -ENOMEM;
 	ret = smaps_empty_vmas(&t->target, &mm->vmas, *empty);
+	/* (smaps counts hugetlb pages apart from Rss: never taken for empty) */
 	for (unsigned int i = 0; i < mm->vmas.nr; i++)
-		if (vma_dump_whole(&mm->vmas.v[i]))
+		if (vma_dump_whole(&mm->vmas.v[i]) || mm->vmas.v[i].hugetlb)
 			(*empty)[i] = false;
 	return ret;
 }

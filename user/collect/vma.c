@@ -3,8 +3,9 @@
  * Parse /proc/PID/maps.  Classification follows what a restorer needs:
  * private anonymous and private file pages belong to the task, shared
  * anonymous (and SysV) segments are dumped once per segment, shared file
- * mappings live in their file.  Of the kernel-provided areas, vvar and
- * vsyscall carry no pages; the vDSO is dumped whole, as CRIU does.
+ * mappings live in their file (hugetlbfs memory: see vma_mark_hugetlb()).
+ * Of the kernel-provided areas, vvar and vsyscall carry no pages; the vDSO
+ * is dumped whole, as CRIU does.
  */
 #define LOG_PREFIX "vma: "
 #include <inttypes.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 
 #include "collect/vma.h"
 #include "log.h"
@@ -53,6 +56,31 @@ static void vma_classify(struct vma *v, bool shared, const char *path)
 }
 
 /*
+ * hugetlbfs memory, told as criu tells it (criu/proc_parse.c: the mapped
+ * file's device is one of hugetlbfs's): the flags get MAP_HUGETLB and the
+ * page size's MAP_HUGE_* bits.  MAP_HUGETLB memory is a file of the kernel's
+ * own, which maps shows as "/anon_hugepage (deleted)": it is anonymous
+ * memory, private or a shared segment named by its inode (criu 3.18 and
+ * later record it so; 3.17 calls it a memfd, which dumps the same pages).
+ */
+#define ANON_HUGEPAGE	"/anon_hugepage"
+
+static void vma_mark_hugetlb(struct vma *v, const char *path, unsigned long hpage)
+{
+	bool shared = v->flags & MAP_SHARED;
+
+	v->hugetlb = true;
+	v->hpage = hpage;
+	v->flags |= MAP_HUGETLB;
+	if (hpage && !(hpage & (hpage - 1)))
+		v->flags |= (unsigned int)__builtin_ctzl(hpage) << MAP_HUGE_SHIFT;
+	if (!strncmp(path, ANON_HUGEPAGE, strlen(ANON_HUGEPAGE))) {
+		v->status = VMA_AREA_REGULAR | (shared ? VMA_ANON_SHARED : VMA_ANON_PRIVATE);
+		v->flags |= MAP_ANONYMOUS;
+	}
+}
+
+/*
  * What the mapped file is, for what maps cannot say:
  * - VM_IO / VM_PFNMAP, without reading smaps (whose VmFlags CRIU uses, but
  *   which walks every page table for its counters: as slow as pagemap, and
@@ -61,13 +89,18 @@ static void vma_classify(struct vma *v, bool shared, const char *path)
  *   exception (anonymous memory).
  * - a file without a name left (memfd, unlinked): a shared mapping's pages
  *   live nowhere else.
+ * - a file of hugetlbfs (its statfs): MAP_HUGETLB, SHM_HUGETLB, MFD_HUGETLB
+ *   memory or a hugetlbfs file.
  * map_files names the mapped file even when its path is not ours to see;
- * without access to it, the path from maps.
+ * without access to it, the path from maps (and "/anon_hugepage" for what
+ * MAP_HUGETLB made, whose page size is then not known).
  */
 static void vma_inspect_file(pid_t pid, struct vma *v, const char *path)
 {
-	char name[96];
+	const char *src = path;
+	struct statfs sfs;
 	struct stat st;
+	char name[96];
 
 	if (!strcmp(path, "[uprobes]")) {
 		v->io = true;
@@ -77,7 +110,15 @@ static void vma_inspect_file(pid_t pid, struct vma *v, const char *path)
 	    !strncmp(path, "/dev/zero", 9))
 		return;
 	snprintf(name, sizeof(name), "/proc/%d/map_files/%lx-%lx", pid, v->start, v->end);
-	if (stat(name, &st) && stat(path, &st))
+	if (!stat(name, &st))
+		src = name;
+	else if (stat(path, &st))
+		src = NULL;
+	if (src && !statfs(src, &sfs) && sfs.f_type == HUGETLBFS_MAGIC)
+		vma_mark_hugetlb(v, path, sfs.f_bsize);
+	else if (!src && !strncmp(path, ANON_HUGEPAGE, strlen(ANON_HUGEPAGE)))
+		vma_mark_hugetlb(v, path, 0);
+	if (!src)
 		return;
 	v->io = S_ISCHR(st.st_mode);
 	v->unlinked = S_ISREG(st.st_mode) && !st.st_nlink;
@@ -188,5 +229,5 @@ bool vma_is_shmem(const struct vma *v)
 	if (v->io)
 		return false;
 	return (v->status & (VMA_ANON_SHARED | VMA_AREA_SYSVIPC)) ||
-	       (v->memfd && (v->status & VMA_FILE_SHARED));
+	       ((v->memfd || (v->hugetlb && v->unlinked)) && (v->status & VMA_FILE_SHARED));
 }

@@ -34,6 +34,13 @@ struct vma {
 	bool io;
 	bool unlinked;		/* a regular file without a name left (deleted, memfd) */
 	bool memfd;		/* memfd_create()'s: shared, dumped like a shared segment */
+	/*
+	 * hugetlbfs memory (MAP_HUGETLB, SHM_HUGETLB, MFD_HUGETLB, a hugetlbfs
+	 * file): soft-dirty never marks a write to it, so it is never taken
+	 * from a parent; @hpage is its page size (0: not known).
+	 */
+	bool hugetlb;
+	unsigned long hpage;
 };
 
 struct vma_list {
@@ -51,7 +58,8 @@ bool vma_has_private_pages(const struct vma *v);
 bool vma_dump_whole(const struct vma *v);
 /*
  * vma_is_shmem - whether pages of this VMA go to a shared segment's pagemap
- * (shared anonymous memory, SysV shm, a memfd mapped shared)
+ * (shared anonymous memory, SysV shm, a memfd mapped shared, shared
+ * MAP_HUGETLB memory and any unlinked hugetlbfs file mapped shared)
  */
 bool vma_is_shmem(const struct vma *v);
 
