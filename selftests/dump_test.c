@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "lib/hugetlb.h"
 #include "lib/pattern.h"
 #include "lib/vtest.h"
 
@@ -25,6 +26,7 @@ FIXTURE(dump) {
 	struct victim v;
 	char *dir;
 	char err[4096];
+	long old_huge;		/* nr_hugepages to give back, -1: untouched */
 };
 
 FIXTURE_VARIANT(dump) {
@@ -47,6 +49,7 @@ FIXTURE_VARIANT_ADD(dump, parasite) { .method = "parasite" };
 
 FIXTURE_SETUP(dump)
 {
+	self->old_huge = -1;
 	const char *skip = method_skip(variant->method);
 
 	if (skip)
@@ -58,6 +61,7 @@ FIXTURE_SETUP(dump)
 FIXTURE_TEARDOWN(dump)
 {
 	victim_kill(&self->v);
+	hugetlb_release(&self->old_huge);
 	if (self->dir)
 		remove_dir(self->dir);
 }
@@ -194,6 +198,54 @@ TEST_F(dump, huge_pages)
 	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
 	check_dump(_metadata, self, self->v.pid, "thp", true);
 	ASSERT_EQ(0, victim_cont_all(&self->v));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+/*
+ * MAP_HUGETLB memory, shared and private (maps: "/anon_hugepage (deleted)"):
+ * the private huge page in pagemap-PID.img, the shared one once in
+ * pagemap-shmem-INODE.img, every 4 KiB page of each with its bytes and
+ * nothing else.
+ */
+TEST_F(dump, hugetlb)
+{
+	const char *a[] = { "--hugetlb", "1", NULL };
+	const unsigned long pages = (2UL << 20) / VPAGE;
+	struct vregion *priv, *shared;
+	struct dump_view dv;
+	char why[128];
+	uint64_t bad = 0;
+	unsigned long id;
+
+	NEED_METHOD();
+	if (hugetlb_reserve(2, &self->old_huge, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	priv = victim_region(&self->v, self->v.pid, "htlb-priv");
+	shared = victim_region(&self->v, self->v.pid, "htlb-shared");
+	ASSERT_NE(NULL, priv);
+	ASSERT_NE(NULL, shared);
+	ASSERT_EQ(0, do_dump(_metadata, self, variant, "pre-dump", NULL));
+
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, self->v.pid, false));
+	EXPECT_EQ(pages, check_region(&dv, priv, 0, 0, &bad)) {
+		TH_LOG("private huge page: page %#lx wrong or missing", (unsigned long)bad);
+	}
+	EXPECT_EQ(pages, dump_view_count(&dv, priv->addr, priv->addr + pages * VPAGE, PE_PRESENT));
+	EXPECT_EQ(0, dump_view_count(&dv, shared->addr, shared->addr + pages * VPAGE, ~0u));
+	dump_view_close(&dv);
+
+	id = map_inode(self->v.pid, shared->addr);
+	ASSERT_NE(0, id);
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, id, true)) {
+		TH_LOG("no pagemap-shmem-%lu.img for the shared huge page", id);
+	}
+	EXPECT_EQ(pages, check_region(&dv, shared, shared->addr, 0, &bad)) {
+		TH_LOG("shared huge page: offset %#lx wrong or missing",
+		       (unsigned long)(bad - shared->addr));
+	}
+	EXPECT_EQ(pages, dump_view_total(&dv, ~0u));
+	dump_view_close(&dv);
 	EXPECT_EQ(0, victim_verify_all(&self->v));
 }
 

@@ -4,8 +4,9 @@
  * with pattern_fill(), describes them on fd 3 and says "ready".  Then it
  * waits for signals (never sleeps):
  *   SIGUSR1  verify every region, answer "PID ok" or "PID bad ..."
- *   SIGUSR2  dirty every 4th page of "anon" (next generation) and map a new
- *            8-page region; answer "PID dirtied GEN"
+ *   SIGUSR2  dirty every 4th page of "anon" and of the --hugetlb regions
+ *            (next generation) and map a new 8-page region; answer
+ *            "PID dirtied GEN"
  *   SIGTERM  exit 0
  * Report lines (fd 3):  "R PID NAME ADDR PAGES SEED", "PID ready", answers.
  *
@@ -14,6 +15,8 @@
  *          --reserve MIB (a PROT_NONE reservation, never touched)
  *          --threads N --children N --mutate --nothp --seed S --procpid
  *          --zombies N --churn-threads N --split-shared N
+ *          --hugetlb N (N 2 MiB huge pages MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB,
+ *          "htlb-shared", and N private ones, "htlb-priv": the test reserves them)
  *
  * Every process of the tree (the root and each of --children) maps its own
  * regions, starts its own --threads, and:
@@ -56,7 +59,7 @@ struct region {
 	unsigned long pages;
 	uint64_t seed;
 	int prot;		/* restore after verifying a PROT_NONE region */
-	unsigned char *gen;	/* per-page generation ("anon" only) */
+	unsigned char *gen;	/* per-page generation ("anon", "htlb-*") */
 	bool written_even;	/* file region: only even pages were written */
 	bool even_only;		/* only even pages exist: odd ones were never touched */
 };
@@ -183,7 +186,7 @@ static int verify(void)
 
 static struct opts {
 	unsigned long anon, file, shared, protnone, thp_mib, sparse_mib, fragmented_mib;
-	unsigned long reserve_mib, split_shared;
+	unsigned long reserve_mib, split_shared, hugetlb;
 	int threads, children, zombies, churn_threads;
 	bool mutate, nothp;
 	uint64_t seed;
@@ -193,15 +196,13 @@ static int gen;
 
 static void dirty(void)
 {
-	struct region *r = NULL;
 	char *p;
 
-	for (int k = 0; k < nr_regions; k++)
-		if (!strcmp(regions[k].name, "anon"))
-			r = &regions[k];
 	gen++;
-	if (r) {
-		for (unsigned long i = 0; i < r->pages; i += 4) {
+	for (int k = 0; k < nr_regions; k++) {
+		struct region *r = &regions[k];
+
+		for (unsigned long i = 0; r->gen && i < r->pages; i += 4) {
 			r->gen[i] = gen;
 			pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
 				     r->seed + gen);
@@ -400,6 +401,20 @@ static void setup(uint64_t seed)
 			fill(add_region("sparse", pg, 1, seed + 50 + k));
 		}
 	}
+	if (o.hugetlb) {
+		static const char *const name[2] = { "htlb-shared", "htlb-priv" };
+		static const int type[2] = { MAP_SHARED, MAP_PRIVATE };
+		unsigned long pages = o.hugetlb * (2UL << 20) / VPAGE;
+
+		for (int k = 0; k < 2; k++) {
+			p = map(pages * VPAGE, type[k] | MAP_ANONYMOUS | MAP_HUGETLB, -1);
+			r = add_region(name[k], p, pages, seed + 80 + k);
+			r->gen = calloc(pages, 1);
+			if (!r->gen)
+				die("calloc");
+			fill(r);
+		}
+	}
 	if (o.reserve_mib &&
 	    mmap(NULL, o.reserve_mib << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0) == MAP_FAILED)
@@ -486,6 +501,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--zombies")) o.zombies = v;
 		else if (!strcmp(a, "--churn-threads")) o.churn_threads = v;
 		else if (!strcmp(a, "--split-shared")) o.split_shared = v;
+		else if (!strcmp(a, "--hugetlb")) o.hugetlb = v;
 		else {
 			fprintf(stderr, "victim: unknown option %s\n", a);
 			return 2;

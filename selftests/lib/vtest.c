@@ -266,6 +266,24 @@ int victim_dirty(struct victim *v, pid_t pid)
 	return wait_for(v, pid, "dirtied") ? 0 : -1;
 }
 
+unsigned long map_inode(pid_t pid, unsigned long addr)
+{
+	unsigned long start, end, ino, found = 0;
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &start, &end, &ino) == 3 &&
+		    start <= addr && addr < end)
+			found = ino;
+	fclose(f);
+	return found;
+}
+
 void victim_kill(struct victim *v)
 {
 	for (int i = 0; i < v->nr_pids; i++)

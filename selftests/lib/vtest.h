@@ -91,6 +91,11 @@ void victim_kill(struct victim *v);
 int victim_stop_all(struct victim *v);
 int victim_cont_all(struct victim *v);
 struct vregion *victim_region(struct victim *v, pid_t pid, const char *name);
+/*
+ * map_inode - the inode of @pid's mapping at @addr in /proc/PID/maps: a
+ * shared segment's id (pagemap-shmem-ID.img); 0 if none
+ */
+unsigned long map_inode(pid_t pid, unsigned long addr);
 /* proc_state - the State letter of /proc/PID/status ('T' stopped, 't' traced), 0 if gone */
 char proc_state(pid_t pid);
 int proc_tracer(pid_t pid);
