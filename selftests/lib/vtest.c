@@ -17,6 +17,14 @@
 #include "pattern.h"
 #include "vtest.h"
 
+/*
+ * The harness prints each result with printf: line-buffered, every line
+ * reaches selftests/run.sh when it is printed, and so does its time.
+ */
+static void __attribute__((constructor)) vtest_line_buffered(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
 
 const char *memsplice_bin(void)
 {
@@ -619,6 +627,13 @@ const char *method_skip(const char *method)
 	else
 		return NULL;
 	return why;
+}
+
+bool method_full_pass(const char *method)
+{
+	const char *full = getenv("MEMSPLICE_TEST_FULL");
+
+	return !full || !*full || !strcmp(full, method);
 }
 
 bool check_says_yes(const char *what)

@@ -134,6 +134,21 @@ bool method_available(const char *method);
  * or not available.  The string is static.
  */
 const char *method_skip(const char *method);
+/*
+ * method_full_pass - whether @method runs the cases marked FULL_PASS_ONLY:
+ * those whose path is the same whichever method moves the pages (the
+ * freezing, the chain, criu's part).  $MEMSPLICE_TEST_FULL names the one
+ * method that runs them, or "none" (a run that covers only what differs by
+ * method, beside a full pass made elsewhere); unset, every method does.
+ */
+bool method_full_pass(const char *method);
+/* FULL_PASS_ONLY - first thing in such a case: SKIP unless method_full_pass() */
+#define FULL_PASS_ONLY(method)								\
+	do {										\
+		if (!method_full_pass(method))						\
+			SKIP(return, "same path for every method: run by %s",		\
+			     getenv("MEMSPLICE_TEST_FULL"));				\
+	} while (0)
 /* check_says_yes - whether `memsplice check` has a line "@what ... yes" */
 bool check_says_yes(const char *what);
 
