@@ -4,6 +4,10 @@
  * victim wrote (pattern) and with its memory (/proc/PID/mem), page for page.
  * Every test runs once per backend (FIXTURE_VARIANT); a backend that is not
  * available here is skipped.
+ *
+ * Every method runs the cases that move a kind of memory, threads, child
+ * processes, a stopped, mutating or real tree, and the comparison with
+ * read; the others are FULL_PASS_ONLY ($MEMSPLICE_TEST_FULL).
  */
 #include <signal.h>
 #include <sys/socket.h>
@@ -318,6 +322,7 @@ TEST_F(dump, predump_while_mutating)
 /* memsplice writes memory images only: a dump leaves the tree running */
 TEST_F(dump, dump_leaves_running_by_default)
 {
+	FULL_PASS_ONLY(variant->method);
 	const char *a[] = { "--anon", "16", "--children", "1", NULL };
 
 	NEED_METHOD();
@@ -333,6 +338,8 @@ TEST_F(dump, dump_leaves_running_by_default)
 
 TEST_F(dump, dump_kill_option)
 {
+	/* killed once every page is moved and the source detached */
+	FULL_PASS_ONLY(variant->method);
 	const char *a[] = { "--anon", "16", NULL };
 	int status;
 
@@ -363,7 +370,11 @@ TEST_F(dump, stopped_task_stays_stopped)
 	EXPECT_EQ(0, victim_verify_all(&self->v));
 }
 
-/* memsplice dies (SIGKILL) or is interrupted while the tree is frozen */
+/*
+ * memsplice dies (SIGKILL) or is interrupted while the tree is frozen, at
+ * the hook before any page moves: no source is attached yet, so the path is
+ * the same for every method (FULL_PASS_ONLY).
+ */
 static void interrupt_frozen(struct __test_metadata *_metadata, FIXTURE_DATA(dump) *self,
 			     const FIXTURE_VARIANT(dump) *variant, int sig)
 {
@@ -416,21 +427,25 @@ static void interrupt_frozen(struct __test_metadata *_metadata, FIXTURE_DATA(dum
 
 TEST_F(dump, killed_while_frozen)
 {
+	FULL_PASS_ONLY(variant->method);
 	interrupt_frozen(_metadata, self, variant, SIGKILL);
 }
 
 TEST_F(dump, sigint_while_frozen)
 {
+	FULL_PASS_ONLY(variant->method);
 	interrupt_frozen(_metadata, self, variant, SIGINT);
 }
 
 TEST_F(dump, sigterm_while_frozen)
 {
+	FULL_PASS_ONLY(variant->method);
 	interrupt_frozen(_metadata, self, variant, SIGTERM);
 }
 
 TEST_F(dump, sighup_while_frozen)
 {
+	FULL_PASS_ONLY(variant->method);
 	interrupt_frozen(_metadata, self, variant, SIGHUP);
 }
 
@@ -548,6 +563,8 @@ TEST_F_TIMEOUT(dump, real_tree, 300)
 /* crit is python: ~2 s per image under TCG */
 TEST_F_TIMEOUT(dump, crit_decodes_every_image, 300)
 {
+	/* the images are the sink's: the same whichever method fills them */
+	FULL_PASS_ONLY(variant->method);
 	const char *a[] = { "--anon", "16", "--shared", "8", "--children", "1", NULL };
 	char failed[1024];
 
@@ -594,6 +611,7 @@ static void expect_same_pages(struct __test_metadata *_metadata, const char *a_d
 /* PAGEMAP_SCAN (6.7+) collects exactly the pages the pagemap walk does */
 TEST_F(dump, pagemap_scan_same_as_walk)
 {
+	FULL_PASS_ONLY(variant->method);
 	const char *a[] = { "--anon", "128", "--file", "32", "--protnone", "8", "--thp", "2",
 			    "--sparse", "64", NULL };
 	char *walk = make_dir("walk"), pid[16];

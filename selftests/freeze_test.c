@@ -6,6 +6,10 @@
  * someone else already traces.  Whatever happens: no hang, either a
  * complete image set or one error line, and the tree afterwards running and
  * untraced.
+ *
+ * Every method runs the trees that change while frozen (the parasite picks
+ * a thread among them); a freeze that fails before any page moves is
+ * FULL_PASS_ONLY.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -195,6 +199,7 @@ TEST_F(freeze, threads_come_and_go)
 /* a task that cannot stop: one line after a bounded wait, nobody left traced */
 TEST_F(freeze, task_that_cannot_stop)
 {
+	FULL_PASS_ONLY(variant->method);
 	char pid[16];
 	const char *args[] = { "pre-dump", "-t", pid, "-D", self->dir, "--method",
 			       variant->method, NULL };
@@ -219,6 +224,7 @@ TEST_F(freeze, task_that_cannot_stop)
 
 TEST_F(freeze, traced_by_another)
 {
+	FULL_PASS_ONLY(variant->method);
 	char want[64];
 	int status;
 

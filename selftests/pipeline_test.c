@@ -13,6 +13,10 @@
  * session leaders, stdio on /dev/null, reporting through a FIFO that a
  * restored victim reopens by path.  The test is a child subreaper, so a
  * restored tree (criu's child until criu exits) becomes its child.
+ *
+ * Every method runs predumps_then_criu_dump, mutating_victim, pid_namespace,
+ * hugetlb_then_criu_dump and checkpoint_uffd_wp_then_criu; the others (the
+ * chain with criu, checkpoint's own logic) are FULL_PASS_ONLY.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -399,6 +403,7 @@ TEST_F_TIMEOUT(pipeline, predumps_then_criu_dump, 600)
 
 TEST_F_TIMEOUT(pipeline, mixed_criu_first, 600)
 {
+	FULL_PASS_ONLY(variant->method);
 	uint64_t bad = 0;
 	pid_t root;
 
@@ -423,6 +428,8 @@ TEST_F_TIMEOUT(pipeline, mixed_criu_first, 600)
 
 TEST_F_TIMEOUT(pipeline, mixed_interleaved, 600)
 {
+	/* criu on each method's pre-dump (its pre_dump_mode): predumps_then_criu_dump */
+	FULL_PASS_ONLY(variant->method);
 	uint64_t bad = 0;
 	pid_t root;
 
@@ -612,6 +619,7 @@ static int rewrite_level(FIXTURE_DATA(pipeline) *self, int n, enum pagemap_layou
 
 TEST_F_TIMEOUT(pipeline, newer_criu_parent_layout, 600)
 {
+	FULL_PASS_ONLY(variant->method);
 	uint64_t bad = 0;
 	pid_t root;
 
@@ -664,6 +672,8 @@ static int checkpoint(struct __test_metadata *_metadata, FIXTURE_DATA(pipeline) 
 
 TEST_F_TIMEOUT(pipeline, checkpoint_command, 600)
 {
+	/* each method's passes under criu: predumps_then_criu_dump */
+	FULL_PASS_ONLY(variant->method);
 	char path[700];
 	struct dump_view dv;
 	pid_t root;
@@ -732,6 +742,7 @@ TEST_F_TIMEOUT(pipeline, checkpoint_uffd_wp_then_criu, 600)
 
 TEST_F_TIMEOUT(pipeline, checkpoint_final_none, 600)
 {
+	FULL_PASS_ONLY(variant->method);
 	char path[700];
 
 	NEED_SETUP();
@@ -751,6 +762,7 @@ TEST_F_TIMEOUT(pipeline, checkpoint_final_none, 600)
 
 TEST_F_TIMEOUT(pipeline, checkpoint_criu_fails, 600)
 {
+	FULL_PASS_ONLY(variant->method);
 	char bin[600], fake[700], path[1200];
 	const char *old = getenv("PATH");
 	int ret, lines = 0;

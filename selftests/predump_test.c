@@ -5,6 +5,9 @@
  * known set of pages between passes; each pass must write exactly those, and
  * the final dump resolved through the parent chain must equal what the victim
  * wrote.
+ *
+ * Every method runs the passes whose tracking meets the pages it moves;
+ * parent_without_the_pid is FULL_PASS_ONLY.
  */
 #include <libgen.h>
 #include <stdlib.h>
@@ -223,6 +226,7 @@ TEST_F(predump, retry_after_failed_tracked_pass)
 /* a parent whose pstree.img does not list the process gives it nothing */
 TEST_F(predump, parent_without_the_pid)
 {
+	FULL_PASS_ONLY(variant->method);
 	const char *a[] = { "--anon", "16", NULL };
 	struct vregion *anon;
 	struct dump_view dv;
