@@ -40,6 +40,7 @@
 #include "spvm_sysnr.h"
 
 #include "kselftest_harness.h"
+#include "lib/methods.h"
 #include "lib/pattern.h"
 #include "lib/spvm_proc.h"
 #include "lib/thp.h"
@@ -95,6 +96,8 @@ static const char *dev_unavailable(void)
 {
 	static char why[128];
 
+	if (!method_selected("device"))
+		return method_unselected("device");
 	if (dev_fd >= 0)
 		return NULL;
 	dev_fd = open("/dev/" SPVM_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
@@ -147,6 +150,8 @@ static const char *sys_unavailable(void)
 	static char why[256];
 	long nr;
 
+	if (!method_selected("syscall"))
+		return method_unselected("syscall");
 	if (sys_nr > 0)
 		return NULL;
 	nr = spvm_sysnr_probe(why, sizeof(why));

@@ -22,6 +22,7 @@
 
 #include <linux/splice_process_vm.h>
 
+#include "methods.h"
 #include "spvm_sysnr.h"
 
 /**
@@ -46,6 +47,8 @@ static const char *dev_unavailable(void)
 {
 	static char why[128];
 
+	if (!method_selected("device"))
+		return method_unselected("device");
 	if (dev_fd >= 0)
 		return NULL;
 	dev_fd = open("/dev/" SPVM_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
@@ -84,6 +87,8 @@ static const char *sys_unavailable(void)
 	static char why[256];
 	long nr;
 
+	if (!method_selected("syscall"))
+		return method_unselected("syscall");
 	if (sys_nr > 0)
 		return NULL;
 	nr = spvm_sysnr_probe(why, sizeof(why));

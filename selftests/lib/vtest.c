@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "methods.h"
 #include "pattern.h"
 #include "vtest.h"
 
@@ -610,22 +611,14 @@ bool method_available(const char *method)
 
 const char *method_skip(const char *method)
 {
-	const char *only = getenv("MEMSPLICE_TEST_METHODS"), *w;
+	const char *unselected = method_unselected(method);
 	static char why[256];
-	size_t n = strlen(method);
-	bool listed = !only || !*only;
 
-	for (w = only; !listed && w && *w; w += strcspn(w, " ")) {
-		w += strspn(w, " ");
-		listed = !strncmp(w, method, n) && (w[n] == ' ' || !w[n]);
-	}
-	if (!listed)
-		snprintf(why, sizeof(why), "method %s not selected (MEMSPLICE_TEST_METHODS=%s)",
-			 method, only);
-	else if (!method_available(method))
-		snprintf(why, sizeof(why), "method %s not available here", method);
-	else
+	if (unselected)
+		return unselected;
+	if (method_available(method))
 		return NULL;
+	snprintf(why, sizeof(why), "method %s not available here", method);
 	return why;
 }
 
