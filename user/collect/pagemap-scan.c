@@ -96,3 +96,56 @@ int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, enum pm_dir
 		*at = a.start;
 	return ret;
 }
+
+static int ignore(void *arg, unsigned long start, unsigned long end, __u64 cat)
+{
+	return 0;
+}
+
+int pm_scan_protect_all(int fd, unsigned long start, unsigned long end, pm_scan_cat_cb cb,
+			void *arg)
+{
+	struct page_region vec[VEC_LEN];
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.start = start,
+		.end = end,
+		.vec = (__u64)(unsigned long)vec,
+		.vec_len = VEC_LEN,
+		/* no category asked for: every page, holes too */
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_WRITTEN,
+	};
+	unsigned long next = start;
+	int ret = 0;
+
+	if (!cb)
+		cb = ignore;
+	while (a.start < end) {
+		long n;
+
+		ret = scan(fd, &a, vec, &n);
+		if (ret)
+			return ret;
+		for (long i = 0; i < n && !ret; i++) {
+			/* a page the kernel left out is one no category fits: none */
+			if (vec[i].start > next)
+				ret = cb(arg, next, vec[i].start, 0);
+			if (!ret)
+				ret = cb(arg, vec[i].start, vec[i].end, vec[i].categories);
+			next = vec[i].end;
+		}
+		if (ret)
+			return ret;
+		if (a.walk_end <= a.start)
+			return -EIO;	/* no progress: never loop forever */
+		if (a.walk_end > next) {
+			ret = cb(arg, next, a.walk_end, 0);
+			if (ret)
+				return ret;
+			next = a.walk_end;
+		}
+		a.start = a.walk_end;
+	}
+	return 0;
+}

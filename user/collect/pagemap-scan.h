@@ -87,4 +87,23 @@ enum pm_dirty {
 int pm_scan_dumpable(int fd, unsigned long start, unsigned long end, enum pm_dirty how,
 		     pm_scan_cb cb, void *arg, unsigned long *at);
 
+/*
+ * pm_scan_cat_cb - one range [@start, @end) of pages alike: @cat is what
+ * they were before the scan, PAGE_IS_PRESENT, PAGE_IS_SWAPPED (a pte
+ * marker too) and PAGE_IS_WRITTEN of them, 0 for a page no page table
+ * holds.  0 to go on, or -errno to stop.
+ */
+typedef int (*pm_scan_cat_cb)(void *arg, unsigned long start, unsigned long end, __u64 cat);
+
+/*
+ * pm_scan_protect_all - every page of [@start, @end), in address order, to
+ * @cb, all of them write-protected again (userfaultfd async mode, as
+ * PM_DIRTY_WRITTEN does; with UFFD_FEATURE_WP_UNPOPULATED a page no page
+ * table holds gets a pte marker; @cb NULL: none).  File pages included.  0,
+ * -EPERM where the range is not registered for async write-protection, or
+ * -errno.
+ */
+int pm_scan_protect_all(int fd, unsigned long start, unsigned long end, pm_scan_cat_cb cb,
+			void *arg);
+
 #endif
