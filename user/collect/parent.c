@@ -188,7 +188,8 @@ static int map_add(struct parent_map *m, unsigned long start, unsigned long end,
 	return 0;
 }
 
-int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
+/* the ranges of one pagemap image of the parent; none if it has no such image */
+static int map_read(const struct parent *p, enum image_type type, unsigned long id,
 		    struct parent_map *m)
 {
 	ProtobufCMessage *msg;
@@ -196,22 +197,7 @@ int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start
 	struct img img;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
-	if (p->dirfd < 0)
-		return 0;
-	if (!parent_has(p, vpid)) {
-		pr_info("pid %d is not in the parent's pstree.img: dumping it in full", vpid);
-		return 0;
-	}
-	if (p->dump_uptime) {
-		unsigned long long dump_ticks = p->dump_uptime / (1000000 / sysconf(_SC_CLK_TCK));
-
-		if (start_ticks >= dump_ticks) {
-			pr_warn("pid %d was reused since the parent dump: dumping it in full", vpid);
-			return 0;
-		}
-	}
-	ret = img_open(&img, p->dirfd, IMG_PAGEMAP, vpid);
+	ret = img_open(&img, p->dirfd, type, id);
 	if (ret == -ENOENT)
 		return 0;
 	if (ret)
@@ -233,10 +219,40 @@ int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start
 out:
 	img_close(&img);
 	if (ret < 0) {
-		pr_errno(ret, "parent pagemap-%d.img is corrupt", vpid);
+		pr_errno(ret, "parent %s-%lu.img is corrupt",
+			 type == IMG_SHMEM_PAGEMAP ? "pagemap-shmem" : "pagemap", id);
 		parent_map_free(m);
 	}
 	return ret < 0 ? ret : 0;
+}
+
+int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
+		    struct parent_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (p->dirfd < 0)
+		return 0;
+	if (!parent_has(p, vpid)) {
+		pr_info("pid %d is not in the parent's pstree.img: dumping it in full", vpid);
+		return 0;
+	}
+	if (p->dump_uptime) {
+		unsigned long long dump_ticks = p->dump_uptime / (1000000 / sysconf(_SC_CLK_TCK));
+
+		if (start_ticks >= dump_ticks) {
+			pr_warn("pid %d was reused since the parent dump: dumping it in full", vpid);
+			return 0;
+		}
+	}
+	return map_read(p, IMG_PAGEMAP, vpid, m);
+}
+
+int parent_map_load_shmem(const struct parent *p, unsigned long shmid, struct parent_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (p->dirfd < 0)
+		return 0;
+	return map_read(p, IMG_SHMEM_PAGEMAP, shmid, m);
 }
 
 bool parent_map_covers(const struct parent_map *m, unsigned long addr)

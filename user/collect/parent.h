@@ -38,6 +38,13 @@ void parent_close(struct parent *p);
  */
 int parent_map_load(const struct parent *p, pid_t vpid, unsigned long long start_ticks,
 		    struct parent_map *m);
+/*
+ * parent_map_load_shmem - what the parent holds of shared segment @shmid
+ * (by offset).  Nothing tells whether the parent's segment of that id is
+ * the same one: only a tracker that saw the segment in the parent's pass
+ * may take pages from it.
+ */
+int parent_map_load_shmem(const struct parent *p, unsigned long shmid, struct parent_map *m);
 bool parent_map_covers(const struct parent_map *m, unsigned long addr);
 /*
  * parent_map_span - the end of the longest [@addr, x) within [@addr, @end)
