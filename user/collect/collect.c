@@ -38,6 +38,7 @@
 
 struct scan {
 	struct dump_ctx *ctx;
+	const struct parent *parent;
 	const struct parent_map *pmap;	/* NULL: no page may come from the parent */
 	int pagemap_fd;
 	/*
@@ -294,9 +295,16 @@ static int scan_shmem_mapping(struct scan *s, const struct task *t, const struct
 	return ret;
 }
 
-/* the pages of a segment memsplice mapped at @map: its own SEEK_DATA says which */
-static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map, off_t end)
+/*
+ * The pages of a segment memsplice mapped at @map: its own SEEK_DATA says
+ * which.  With @written (the tracker's, a bit a page) and @pmap, a page not
+ * written since the parent's pass that the parent holds is PE_PARENT.
+ */
+static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map, off_t end,
+			   const unsigned long *written, const struct parent_map *pmap)
 {
+	const unsigned long bits = 8 * sizeof(*written);
+
 	for (off_t pos = 0; pos < end;) {
 		off_t data = lseek(fd, pos, SEEK_DATA), hole;
 
@@ -306,9 +314,16 @@ static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map
 		if (hole < 0 || hole > end)
 			hole = end;
 		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
-			int ret = job_add(s, job, (unsigned long)map + off, 1, PE_PRESENT,
-					  PROT_READ);
+			unsigned long pg = off / PAGE_SIZE;
+			unsigned int flags = PE_PRESENT;
+			int ret;
 
+			if (written && pmap && !(written[pg / bits] & (1UL << (pg % bits))) &&
+			    parent_map_covers(pmap, off)) {
+				flags = PE_PARENT;
+				s->ctx->stats.pages_skipped_parent++;
+			}
+			ret = job_add(s, job, (unsigned long)map + off, 1, flags, PROT_READ);
 			if (ret)
 				return ret;
 		}
@@ -360,14 +375,21 @@ static int scan_hugetlb_data(struct scan *s, struct pm_job *job, int fd, void *m
 }
 
 /*
- * A shared segment is dumped once, whole, whichever processes map which
- * parts of it (mprotect may have split it, a child may map another range):
+ * A shared segment is dumped once, whichever processes map which parts of
+ * it (mprotect may have split it, a child may map another range):
  * memsplice maps the segment itself through map_files, as CRIU does, and
  * the segment's own SEEK_DATA says which pages exist.  The job reads from
- * memsplice's mapping (its pid is ours); image vaddr = offset.
+ * memsplice's mapping (its pid is ours); image vaddr = offset.  All of it
+ * is written, but for shared anonymous memory under the uffd-wp tracker
+ * (track/uffd.h): then a page not written since the parent's pass is
+ * taken from the parent.
  */
 static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 {
+	bool tracked = s->ctx->opts->tracker && (v->status & VMA_ANON_SHARED) && !v->hugetlb &&
+		       !v->memfd;
+	struct parent_map pmap = { 0 };
+	unsigned long *written = NULL;
 	unsigned long hpage = 0;
 	struct pm_job job;
 	struct stat st;
@@ -411,15 +433,28 @@ static int scan_shmem(struct scan *s, const struct task *t, const struct vma *v)
 		ret = -errno;
 		goto out;
 	}
+	if (tracked) {
+		ret = shm_tracker_written(s->ctx->opts->tracker, &s->ctx->tree, s->ctx->mms, fd,
+					  &st, map, &written);
+		if (!ret && written && s->parent)
+			ret = parent_map_load_shmem(s->parent, v->ino, &pmap);
+		if (ret) {
+			if (map)
+				munmap(map, end);
+			goto out;
+		}
+	}
 	ret = job_begin(s, &job, PAGEMAP_SHMEM, v->ino, &s->ctx->self, (unsigned long)map);
 	job.map = map;
 	job.map_len = end;
 	if (!ret && hpage)
 		ret = scan_hugetlb_data(s, &job, fd, map, end, hpage);
 	else if (!ret)
-		ret = scan_shmem_data(s, &job, fd, map, end);
+		ret = scan_shmem_data(s, &job, fd, map, end, written, pmap.nr ? &pmap : NULL);
 	ret = job_end(s, &job, ret);	/* unmaps once moved */
 out:
+	parent_map_free(&pmap);
+	free(written);
 	close(fd);
 	return ret;
 }
@@ -489,7 +524,8 @@ static int scan_task(struct dump_ctx *ctx, const struct parent *parent, const st
 		     const struct task_mm *mm, bool gone_ok)
 {
 	struct parent_map pmap = { 0 };
-	struct scan s = { .ctx = ctx, .pagemap_fd = t->target.pagemap_fd };
+	struct scan s = { .ctx = ctx, .parent = ctx->opts->track_mem ? parent : NULL,
+			  .pagemap_fd = t->target.pagemap_fd };
 	struct pm_job job;
 	bool *empty = NULL;
 	int ret;

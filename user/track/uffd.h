@@ -31,18 +31,116 @@
  * tracked range and registers its own async write-protection at the same
  * addresses would be scanned as ours (and its own written bits consumed).
  * The tracker only knows the ranges it registered itself.
+ *
+ * Private memory is tracked VMA by VMA, as above.  Shared anonymous
+ * segments are tracked segment by segment, over every mapping of each
+ * (shm_tracker_written(), below); SysV shm, memfd and hugetlb segments are
+ * not tracked, and written whole in every pass.
  */
 #ifndef MEMSPLICE_TRACK_UFFD_H
 #define MEMSPLICE_TRACK_UFFD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "collect/pagemap-scan.h"
 
 struct pstree;
 struct task;
+struct task_mm;
+struct uffd_tracker;
+
+/*
+ * Forks of the tracked tree, seen through the proc connector (netlink,
+ * CONFIG_PROC_EVENTS; CAP_NET_ADMIN in the initial namespaces).  A child
+ * inherits its parent's shared mappings but not their registration (no
+ * UFFD_FEATURE_EVENT_FORK): what it writes there is in no page table the
+ * tracker scans, and once it has exited nothing shows it ever did.  The
+ * kernel queues the event before the child runs, so draining the socket
+ * before a scan tells of every fork until then; lost events count as one.
+ * A child that still lives at the next pass and maps a segment is a
+ * process outside the tree that maps it (below), for good.
+ */
+struct fork_watch {
+	int fd;			/* -1: not watching */
+	unsigned long gen;	/* forks of the tree seen, and losses */
+};
+
+/*
+ * Shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS): which pages of a
+ * segment were written since the last pass.  Every mapping of the segment
+ * in the tree is registered with its process's userfaultfd and scanned
+ * with PAGEMAP_SCAN, every page of it protected again (a page no page
+ * table holds gets a pte marker, UFFD_FEATURE_WP_UNPOPULATED).  A page of
+ * the segment counts as written when, in any mapping that covers it, it
+ * was written since it was last protected, or its page table entry is
+ * gone (a written page reclaimed, MADV_DONTNEED): the union over all
+ * mappings, offset = pgoff + address - mapping start.  A page that no
+ * mapping covers cannot be written but through a mapping that is new.
+ *
+ * The whole segment counts as written (as without the tracker) when the
+ * tracker cannot be sure:
+ * - its mappings in the tree are not those of the last pass (a mapping
+ *   appeared, vanished, moved, or its process exited), one is new to the
+ *   tracker, cannot be registered (huge pages, a userfaultfd of the
+ *   process's own) or is not registered any more, or a scan failed;
+ * - a process outside the tree maps it (sticky for the segment: what it
+ *   wrote before it unmapped would not show);
+ * - a process of the tree forked since the last pass, or forks cannot be
+ *   seen (above);
+ * - its size changed, or the tracker never saw it.
+ * And a page is written whose bytes differ from what they were when the
+ * last pass had protected it (a 64-bit hash of each page, every pass): a
+ * hole punched (MADV_REMOVE) and read in again before the next pass is a
+ * new zero page under the old page's protection, which a pte marker kept.
+ *
+ * Not seen, as for private memory: writes that bypass the page tables (a
+ * device's DMA into pinned pages); nor a process that maps the segment
+ * through /proc/PID/map_files (CAP_SYS_ADMIN), writes and unmaps between
+ * two passes.  SysV shm, memfd and hugetlb segments are not tracked:
+ * memsplice's own mapping of a SysV segment changes the attach times and
+ * count that would witness an outsider; a memfd can be written with
+ * write(2) through any fd; a hugetlb page cannot be protected unsplit.
+ */
+/* one mapping of a segment in the tree */
+struct shm_map {
+	pid_t pid;
+	unsigned long long start_time;
+	unsigned long start, end, pgoff;
+};
+
+/* a segment as the last pass saw it */
+struct shm_seg {
+	dev_t dev;
+	unsigned long ino;
+	off_t size;
+	uint64_t *hash;		/* of each page's bytes (0: no page), as the last pass saw them */
+	bool outsider;		/* a process outside the tree mapped it once */
+	unsigned long fork_gen;	/* fork_watch.gen as the last pass saw it */
+	struct shm_map *maps;
+	unsigned int nr_maps;
+};
+
+struct shm_tracker {
+	struct shm_seg *segs;
+	unsigned int nr;
+	struct fork_watch forks;
+};
+
+/*
+ * shm_tracker_written - the pages of a segment (@fd: its file, @st its
+ * fstat(), @map: all of it mapped readable by memsplice) written since the
+ * tracker's last pass, as a bitmap of @st->st_size pages in *@written (a
+ * set bit: written), or NULL: all of them.  Every mapping of it in @tree
+ * (@mms its memory maps) is registered and protected again, then every
+ * page of it read.  0, or -ENOMEM (printed).
+ */
+int shm_tracker_written(struct uffd_tracker *tr, const struct pstree *tree,
+			const struct task_mm *mms, int fd, const struct stat *st, const void *map,
+			unsigned long **written);
 
 struct uffd_range {
 	unsigned long start, end;
@@ -66,6 +164,7 @@ struct uffd_tracker {
 	 * dump the processes of this tree that still live.
 	 */
 	struct pstree *tree;
+	struct shm_tracker shm;	/* shared anonymous segments (above) */
 };
 
 /*
@@ -103,5 +202,16 @@ struct uffd_proc *uffd_tracker_find(struct uffd_tracker *tr, const struct task *
  */
 int uffd_scan(struct uffd_proc *p, int pagemap_fd, unsigned long start, unsigned long end,
 	      pm_scan_cb cb, void *arg);
+
+/*
+ * uffd_scan_shared - [@start, @end), one mapping of a shared segment in
+ * @p's process, to @cb page by page as pm_scan_protect_all() has it, every
+ * page protected again: 0.  1 when it cannot say what was written: the
+ * mapping is new to the tracker (registered now, @cb not called), is not
+ * registered any more, holds huge pages, or the process registered it
+ * itself.  -ENOMEM.
+ */
+int uffd_scan_shared(struct uffd_proc *p, int pagemap_fd, unsigned long start, unsigned long end,
+		     pm_scan_cat_cb cb, void *arg);
 
 #endif
