@@ -234,6 +234,19 @@ fail:
 	return -1;
 }
 
+/* the pages of the shared segment's image in @dir that are PE_PARENT */
+static unsigned long shared_from_parent(const char *dir)
+{
+	unsigned long shmid = shmem_id_of(dir), n;
+	struct dump_view dv;
+
+	if (!shmid || dump_view_open(&dv, dir, shmid, true))
+		return 0;
+	n = dump_view_total(&dv, PE_PARENT);
+	dump_view_close(&dv);
+	return n;
+}
+
 /* every freeze may be the last: take the memory each time */
 static int snap_on_freeze(struct ckpt_run *r, int nth)
 {
@@ -299,6 +312,9 @@ FIXTURE(track) {
 	struct writer w;
 	struct snap snap;
 	char *dir;
+	bool idle;			/* the writer writes nothing once set up */
+	char table[8192];		/* the last run's output */
+	unsigned long shared_parent;	/* shared pages the final dumps took from parents */
 };
 
 FIXTURE_SETUP(track)
@@ -349,7 +365,10 @@ static void exact_chain(struct __test_metadata *_metadata, FIXTURE_DATA(track) *
 		snprintf(final, sizeof(final), "%s/final", sub);
 		pages = chain_matches(final, self->w.pid, &self->snap, r.why, sizeof(r.why));
 		ASSERT_LT(0, pages) TH_LOG("run %d: %s", i, r.why);
-		EXPECT_TRUE(writer_runs(&self->w));
+		self->shared_parent += shared_from_parent(final);
+		memcpy(self->table, r.out, sizeof(self->table));
+		if (!self->idle)
+			EXPECT_TRUE(writer_runs(&self->w));
 		writer_stop(&self->w);
 		/* a run's chain is about 320 MiB with --churn; a guest's /tmp is 1 GiB */
 		remove_dir(sub);
@@ -375,6 +394,113 @@ TEST_F_TIMEOUT(track, churning_writer_chain_is_exact, 300)
 
 	NEED_UFFD_WP();
 	exact_chain(_metadata, self, wargs, -1, 3, 10);
+}
+
+/*
+ * A tree that writes nothing once set up, with 64 MiB of shared anonymous
+ * memory: pass 1 writes everything; the passes after it, and the final
+ * dump, next to nothing (under 1 %: they wrote all of the shared segment
+ * before it was tracked), and the chain is exact.
+ */
+TEST_F_TIMEOUT(track, idle_shared_segment, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--shared-mib", "64", "--idle", NULL };
+	struct ckpt_row rows[8];
+	int n;
+
+	NEED_UFFD_WP();
+	self->idle = true;
+	exact_chain(_metadata, self, wargs, -1, 1, 3);
+	n = ckpt_rows(self->table, rows, 8);
+	ASSERT_EQ(4, n) TH_LOG("%s", self->table);
+	ASSERT_LT(64 * 256, rows[0].written);
+	for (int k = 1; k < n; k++) {
+		const struct ckpt_row *row = &rows[k];
+
+		EXPECT_GT(rows[0].written / 100, row->written)
+			TH_LOG("pass %s wrote %llu pages after %llu", row->pass, row->written,
+			       rows[0].written);
+	}
+	EXPECT_LE(64 * 256, self->shared_parent);
+}
+
+/*
+ * The shared region written through two processes' mappings: the
+ * writer's and its child's, which flips words back and forth (a page
+ * often holds again the bytes it held a moment ago).  The written pages of
+ * a segment are the union over every mapping of it: a tracker that
+ * scanned only one would take the child's pages from the parent, stale.
+ */
+TEST_F_TIMEOUT(track, shared_written_by_two_processes, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--shared-mib", "16", "--shared-child", NULL };
+
+	NEED_UFFD_WP();
+	exact_chain(_metadata, self, wargs, -1, 2, 6);
+	/* and the segment was tracked: not all of it written every pass */
+	EXPECT_LT(0, self->shared_parent);
+}
+
+/*
+ * Holes punched in the shared region (MADV_REMOVE) and read back in: a new
+ * zero page under the old page's write-protection, which no write shows;
+ * the chain must have its zeros, not the bytes the hole replaced.
+ */
+TEST_F_TIMEOUT(track, shared_holes_punched, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--shared-mib", "4", "--idle", "--punch", NULL };
+
+	NEED_UFFD_WP();
+	self->idle = true;
+	exact_chain(_metadata, self, wargs, -1, 2, 4);
+	EXPECT_LT(0, self->shared_parent);
+}
+
+/* each pass, before its scan: a child has written and gone since the last */
+static int child_gone(struct ckpt_run *r, int nth)
+{
+	if (writer_runs(r->arg))
+		return 0;
+	snprintf(r->why, sizeof(r->why), "no child forked before pass %d", nth);
+	return -1;
+}
+
+/*
+ * Children forked all the time, each writing the shared region through its
+ * own mapping (registered with nothing) and gone before the next pass: no
+ * page table the tracker scans shows what they wrote, so a pass after a
+ * fork writes the segment whole (the test waits for a child to come and go
+ * before each pass).  And the chain is exact.
+ */
+TEST_F_TIMEOUT(track, shared_written_by_forked_children, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--shared-mib", "4", "--idle", "--forks", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--final", "none", "--min-passes", "3",
+				"--max-passes", "3", NULL };
+	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_THAWED_FD", .on_hook = child_gone,
+			      .arg = &self->w };
+	struct ckpt_row rows[8];
+	int n;
+
+	NEED_UFFD_WP();
+	ASSERT_EQ(0, writer_start(&self->w, wargs, -1));
+	r.pid = self->w.pid;
+	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra)) TH_LOG("%s", r.why);
+	ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)
+		TH_LOG("checkpoint failed: %s", r.err);
+	n = ckpt_rows(r.out, rows, 8);
+	ASSERT_EQ(3, n) TH_LOG("%s", r.out);
+	for (int k = 1; k < n; k++) {
+		const struct ckpt_row *row = &rows[k];
+
+		EXPECT_LE(4 * 256, row->written)
+			TH_LOG("pass %s wrote %llu pages: not the shared segment", row->pass,
+			       row->written);
+	}
+	writer_stop(&self->w);
+
+	self->idle = true;
+	exact_chain(_metadata, self, wargs, -1, 1, 3);
 }
 
 /*

@@ -8,11 +8,12 @@
  * time as well.
  *
  *   writer [--mib N] [--sparse] [--nothp] [--rate PCT] [--thp] [--churn] [--own-uffd]
+ *          [--shared-mib N] [--shared-child] [--punch] [--forks] [--idle]
  *
  * Regions: 256 KiB hot and N MiB (default 16) of private anonymous memory
  * (--sparse: reserved, one page written in 16 MiB; --nothp: MADV_NOHUGEPAGE),
  * 1 MiB shared
- * anonymous, with --thp 8 MiB of MADV_HUGEPAGE, with --own-uffd 64 KiB that
+ * anonymous (--shared-mib N: N MiB), with --thp 8 MiB of MADV_HUGEPAGE, with --own-uffd 64 KiB that
  * the writer registers with a userfaultfd of its own (missing mode, all
  * populated first, so no fault ever waits).  Every page starts with the
  * pattern of pattern.h.
@@ -22,6 +23,23 @@
  * merged again, a fresh mapping (the one before unmapped), a region moved
  * by mremap between two addresses, MADV_DONTNEED of a page of the main
  * region.  Each is written after the change.
+ *
+ * --shared-child: a child process writes the shared region as well,
+ * through its own mapping, 16000 times a second: it flips a random word of
+ * a random page back and forth, so a page often holds again the bytes it
+ * held a moment ago (what a tracker that missed the child's writes and
+ * compared bytes instead would take for unwritten).  It dies with the
+ * writer.
+ *
+ * --punch: a thread punches a hole in the shared region 1000 times a
+ * second (MADV_REMOVE of a random page) and reads the page back in: the
+ * page is a new zero page in the segment, at an address where no one wrote.
+ *
+ * --forks: a thread forks a child up to 1000 times a second, which writes a
+ * word of a random page of the shared region through its own mapping and
+ * exits; the write counter counts the children reaped.
+ *
+ * --idle: nothing is written once set up (no writing thread, no child).
  *
  * --rate PCT: no hot writes and no shared region; PCT% of the main region's
  * written pages a second, one at a time, at random pages of it (for
@@ -38,9 +56,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
@@ -224,6 +245,69 @@ static void churn_step(unsigned int step, char **fresh, char *moved[2], unsigned
 	}
 }
 
+/* --punch: holes punched in the shared region, read back as zero pages */
+static void *punch_loop(void *arg)
+{
+	const struct region *r = arg;
+	uint64_t s = 0x2545F4914F6CDD1DULL;
+
+	for (;;) {
+		char *p = r->addr + xorshift(&s) % r->pages * VPAGE;
+
+		if (madvise(p, VPAGE, MADV_REMOVE))
+			die("madvise(MADV_REMOVE)");
+		(void)*(volatile char *)p;
+		usleep(1000);	/* pacing the workload, not synchronisation */
+	}
+	return NULL;
+}
+
+/* --forks: short-lived children writing the shared region */
+static void *fork_loop(void *arg)
+{
+	const struct region *r = arg;
+	uint64_t s = 0x853c49e6748fea9bULL;
+
+	for (;;) {
+		uint64_t *w = (uint64_t *)(r->addr + xorshift(&s) % r->pages * VPAGE);
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (!pid) {
+			w[xorshift(&s) % (VPAGE / 8)] = ++seq;
+			_exit(0);
+		}
+		waitpid(pid, NULL, 0);
+		++seq;		/* one more child has written and gone */
+		usleep(1000);	/* pacing the workload, not synchronisation */
+	}
+	return NULL;
+}
+
+/* --shared-child: flips words of the shared region through its own mapping */
+static void shared_child(const struct region *r)
+{
+	uint64_t s = 0x9E3779B97F4A7C15ULL;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid)
+		return;
+	close(REPORT_FD);	/* the writer says when it is ready */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+		_exit(0);
+	for (;;) {
+		for (int i = 0; i < 16; i++) {
+			uint64_t *w = (uint64_t *)(r->addr + xorshift(&s) % r->pages * VPAGE);
+
+			w[xorshift(&s) % (VPAGE / 8)] ^= 0x5a5a5a5a5a5a5a5aULL;
+		}
+		usleep(1000);	/* pacing the workload, not synchronisation */
+	}
+}
+
 static void churn(void)
 {
 	char *remapped = map(NULL, CHURN_PAGES * VPAGE, MAP_PRIVATE);
@@ -248,8 +332,9 @@ static void churn(void)
 
 int main(int argc, char **argv)
 {
-	unsigned long mib = 16, rate = 0;
+	unsigned long mib = 16, rate = 0, shared_mib = 1;
 	bool thp = false, churning = false, own = false, sparse = false, nothp = false;
+	bool child = false, idle = false, punch = false, forks = false;
 	char *main_region;
 	struct region none = { 0 }, *shared = &none;
 	pthread_t th;
@@ -267,6 +352,16 @@ int main(int argc, char **argv)
 			sparse = true;
 		else if (!strcmp(argv[i], "--nothp"))
 			nothp = true;
+		else if (!strcmp(argv[i], "--shared-mib") && i + 1 < argc)
+			shared_mib = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--shared-child"))
+			child = true;
+		else if (!strcmp(argv[i], "--forks"))
+			forks = true;
+		else if (!strcmp(argv[i], "--punch"))
+			punch = true;
+		else if (!strcmp(argv[i], "--idle"))
+			idle = true;
 		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
 			rate = strtoul(argv[++i], NULL, 10);
 		else
@@ -286,7 +381,7 @@ int main(int argc, char **argv)
 	}
 	if (!rate) {	/* dumped whole by every pass: not in the rate's numbers */
 		shared = &regions[nr_regions];
-		add_region(map(NULL, 1 << 20, MAP_SHARED), (1 << 20) / VPAGE);
+		add_region(map(NULL, shared_mib << 20, MAP_SHARED), (shared_mib << 20) / VPAGE);
 	}
 	if (thp) {
 		char *p = aligned(THP_SIZE, 2UL << 20);
@@ -296,10 +391,19 @@ int main(int argc, char **argv)
 	}
 	if (own)
 		own_uffd();
-	if (pthread_create(&th, NULL, write_loop, NULL))
+	if (child && shared->pages)
+		shared_child(shared);
+	if (!idle && pthread_create(&th, NULL, write_loop, NULL))
+		return 1;
+	if (punch && shared->pages && pthread_create(&th, NULL, punch_loop, shared))
+		return 1;
+	if (forks && shared->pages && pthread_create(&th, NULL, fork_loop, shared))
 		return 1;
 	dprintf(REPORT_FD, "ready %lx %lx %lx %lu\n", (unsigned long)&seq,
 		(unsigned long)&max_gap_ns, (unsigned long)shared->addr, shared->pages);
+	if (idle)
+		for (;;)
+			pause();
 	if (churning)
 		churn();
 	pthread_join(th, NULL);
