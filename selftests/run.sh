@@ -19,6 +19,12 @@
 # for selftests/summary.sh. In a guest (selftests/vm/run-guest.sh) that file
 # must lie in a directory shared writable with -o DIR.
 #
+# Each binary's time is printed after it ("# run.sh: BIN: N s"); with
+# $MEMSPLICE_RESULTS, every case's time (from the previous result line, or
+# the binary's start, to its own, so set-up counts too) goes to
+# times-LABEL.txt beside that file, "SECONDS BINARY CASE" a line, so the
+# next change sees what each case costs.
+#
 # Environment: MEMSPLICE_TEST_TIMEOUT per-binary timeout in seconds (300).
 # Exit status: 0 iff no failure.
 set -eu
@@ -38,6 +44,12 @@ timeout_s=${MEMSPLICE_TEST_TIMEOUT:-300}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run.sh.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0 skip=0
+times=/dev/null
+if [ -n "${MEMSPLICE_RESULTS-}" ]; then
+	times=$(dirname "$MEMSPLICE_RESULTS")/times-$label.txt
+	: >"$times" || { echo "run.sh: cannot write $times" >&2; exit 1; }
+fi
+start=$(date +%s)
 
 for bin in "$@"; do
 	case $bin in */*) ;; *) bin=./$bin ;; esac
@@ -51,11 +63,18 @@ for bin in "$@"; do
 		rc=0
 		timeout -k 10 "$timeout_s" "$bin" 2>&1 || rc=$?
 		echo "$rc" >"$tmp/rc"
-	} | awk -v counts="$tmp/counts" '
+	} | awk -v counts="$tmp/counts" -v times="$times" -v bin="${bin#./}" '
+		function now(   t) { "date +%s" | getline t; close("date +%s"); return t }
+		function timed(   t) {
+			t = now()
+			printf "%d %s %s\n", t - last, bin, name >> times; fflush(times); last = t
+		}
+		BEGIN { last = now() }
 		{ print; fflush() }
+		/^# +RUN +/ { name = $3 }
 		/^1\.\.[0-9]+/ { plan = substr($1, 4) + 0 }
-		/^not ok [0-9]+/ { f++; next }
-		/^ok [0-9]+/ { if ($0 ~ /# [Ss][Kk][Ii][Pp]/) s++; else p++ }
+		/^not ok [0-9]+/ { f++; timed(); next }
+		/^ok [0-9]+/ { if ($0 ~ /# [Ss][Kk][Ii][Pp]/) s++; else p++; timed() }
 		END { printf "%d %d %d %d\n", p, f, s, plan > counts }'
 	read -r p f s plan <"$tmp/counts"
 	rc=$(cat "$tmp/rc")
@@ -74,6 +93,9 @@ for bin in "$@"; do
 		f=1
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	now=$(date +%s)
+	echo "# run.sh: $bin: $((now - start)) s"
+	start=$now
 done
 
 if [ -n "${MEMSPLICE_RESULTS-}" ]; then

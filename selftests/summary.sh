@@ -2,8 +2,11 @@
 # Sum the "LABEL pass=N fail=N skip=N" lines selftests/run.sh appended to
 # RESULTS_FILE and print one final line for CI's test counter:
 #
-#   selftests/summary.sh RESULTS_FILE [EXPECTED_LABEL...]
+#   selftests/summary.sh [-t STAGES_FILE] RESULTS_FILE [EXPECTED_LABEL...]
 #   -> N passed, N failed, N skipped
+#
+# -t: first a table of the "STAGE SECONDS" lines of STAGES_FILE (check.sh's
+# stage times), in minutes and seconds.
 #
 # Nothing is printed after that line; problems go to stderr before it.
 # A missing or empty RESULTS_FILE, an unreadable line and every
@@ -11,7 +14,16 @@
 # panicked) each count as one failure. Exit status: 0 iff nothing failed.
 set -eu
 
-[ $# -ge 1 ] || { echo "usage: $0 RESULTS_FILE [EXPECTED_LABEL...]" >&2; exit 2; }
+usage="usage: $0 [-t STAGES_FILE] RESULTS_FILE [EXPECTED_LABEL...]"
+if [ "${1-}" = -t ]; then
+	[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
+	if [ -s "$2" ]; then
+		echo "stage times:"
+		awk '{ printf "  %-16s %3d min %02d s\n", $1, $2 / 60, $2 % 60 }' "$2"
+	fi
+	shift 2
+fi
+[ $# -ge 1 ] || { echo "$usage" >&2; exit 2; }
 file=$1
 shift
 
