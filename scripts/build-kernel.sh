@@ -11,8 +11,9 @@
 #
 #   -s SERIES  6.12 (default): the series; 6.1: the backport
 #   -a ARCH    x86_64 (default) or i386
-#   -o OUTDIR  where everything goes (default build/patched for 6.12,
-#              build/patched-6.1 for 6.1, with -i386 appended for i386):
+#   -o OUTDIR  where everything goes (default: the cache, below, linked
+#              as build/patched for 6.12, build/patched-6.1 for 6.1, with
+#              -i386 appended for i386):
 #                bzImage        the kernel to boot
 #                selftests/     the series' in-tree selftest, built against
 #                               the patched kernel's uapi headers
@@ -25,8 +26,12 @@
 #
 # The result is cached under the key sha256(this script, which holds the
 # configuration list; every patch of kernel/patches/ that has a diff, so
-# not the cover letter; the source tarball's size and date): when
-# OUTDIR/key matches, nothing is done (about 0.1 s).  Otherwise the build
+# not the cover letter; the source tarball's size and date).  Without -o
+# it lives outside the checkout, in $MEMSPLICE_CACHE/kernel/NAME-KEY
+# (MEMSPLICE_CACHE defaults to /var/cache/memsplice), so that every clone
+# on the machine, CI's among them, shares it; build/NAME links to it, and
+# the two newest builds of each NAME are kept.  When the build for the key
+# exists (OUTDIR/key matches), nothing is done (about 0.1 s).  Otherwise the build
 # starts from scratch: unpack (~15 s), patch, tinyconfig + the list below,
 # check that every listed symbol ended up =y, `make bzImage modules` (~6
 # min on 2 CPUs; i386: bzImage only, ~5 min), headers, selftest.
@@ -64,8 +69,8 @@ i386) suffix=-i386 ;;
 *) die "-a wants x86_64 or i386" ;;
 esac
 case $series_name in
-6.12) patches=$top/kernel/patches out=${out:-$top/build/patched$suffix} ;;
-6.1) patches=$top/kernel/patches/backport-6.1 out=${out:-$top/build/patched-6.1$suffix} ;;
+6.12) patches=$top/kernel/patches name=patched$suffix ;;
+6.1) patches=$top/kernel/patches/backport-6.1 name=patched-6.1$suffix ;;
 *) die "-s wants 6.12 or 6.1" ;;
 esac
 tarball=${KERNEL_SOURCE:-/usr/src/linux-source-$series_name.tar.xz}
@@ -121,13 +126,6 @@ for t in make gcc flex bison bc cpio perl xz sha256sum flock; do
 done
 [ -e /usr/include/libelf.h ] || die "libelf-dev not installed (scripts/deps.sh --guest)"
 
-mkdir -p "$out"
-exec 9>"$out/.lock"
-if ! flock -n 9; then
-	echo "$me: another kernel build is running: waiting for it" >&2
-	flock 9
-fi
-
 # The patches that are applied: those with a diff (not the cover letter).
 series=()
 for p in "$patches"/*.patch; do
@@ -137,12 +135,35 @@ done
 [ ${#series[@]} -gt 0 ] || die "no patch in $patches has a diff"
 
 key=$( {
-	sha256sum "$0"
+	sha256sum <"$0"
 	echo "$arch"
 	for p in "${series[@]}"; do echo "$(basename "$p")"; sha256sum <"$p"; done
 	ls -lL --time-style=+%s "$tarball" | awk '{ print $5, $6, $7 }'
 } | sha256sum | cut -d' ' -f1)
+
+# build/NAME -> the cached build, once it is complete
+link=
+if [ -z "$out" ]; then
+	cache=${MEMSPLICE_CACHE:-/var/cache/memsplice}/kernel
+	out=$cache/$name-${key:0:16}
+	link=$top/build/$name
+	mkdir -p "$top/build"
+	# what an older checkout left there is a directory, not a link
+	[ -L "$link" ] || rm -rf "$link"
+fi
+publish() {
+	[ -n "$link" ] || return 0
+	ln -sfn "$out" "$link.tmp" && mv -T "$link.tmp" "$link" || die "cannot link $link"
+}
+
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+	echo "$me: another kernel build is running: waiting for it" >&2
+	flock 9
+fi
 if [ "$force" = 0 ] && [ -f "$out/bzImage" ] && [ "$(cat "$out/key" 2>/dev/null)" = "$key" ]; then
+	publish
 	echo "$me: $out/bzImage is up to date (key ${key:0:12})"
 	exit 0
 fi
@@ -219,4 +240,12 @@ fi
 cp "$obj/arch/x86/boot/bzImage" "$out/bzImage.tmp"
 mv "$out/bzImage.tmp" "$out/bzImage"
 echo "$key" >"$out/key"
+publish
+# the cache keeps this build and the newest other one of the same NAME
+if [ -n "$link" ]; then
+	ls -dt "$cache/$name"-???????????????? 2>/dev/null | tail -n +3 |
+		while read -r old; do
+			[ "$old" != "$out" ] && flock -n "$old/.lock" rm -rf "$old"
+		done
+fi
 step "done: $out/bzImage ($(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$obj/include/generated/utsrelease.h"))"

@@ -12,9 +12,11 @@
 # needs beyond it must then come from scripts/deps.sh; what works there
 # works on larger installs. debootstrap uses the mirror the host's apt
 # uses (apt-get indextargets) and the host's apt archives as its cache.
-# The root is kept as build/fresh-root/root-KEY.tar, KEY = sha256 of suite,
-# variant, packages, architecture, debootstrap's version and this script;
-# without it the root is built from scratch first (about a minute).
+# The root is kept outside the checkout, as $MEMSPLICE_CACHE/fresh-root/
+# root-KEY.tar (MEMSPLICE_CACHE defaults to /var/cache/memsplice, shared
+# by every clone on the machine), KEY = sha256 of suite, variant, packages,
+# architecture, debootstrap's version and this script; without it the root
+# is built from scratch first (about a minute).
 #
 # Each run, in private mount and PID namespaces (no mount or process can
 # outlive the run; the host never sees the mounts): unpack the tarball to
@@ -45,6 +47,7 @@ script=$top/selftests/fresh-root.sh
 dir=$top/build/fresh-root
 root=$dir/root
 log=$dir/make-demo.log
+cache=${MEMSPLICE_CACHE:-/var/cache/memsplice}/fresh-root
 suite=bookworm variant=minbase include=make
 timeout_s=${MEMSPLICE_FRESH_ROOT_TIMEOUT:-1800}
 
@@ -92,7 +95,7 @@ if [ "${1-}" = --in-namespace ]; then
 		tar -C "$dir/new" --numeric-owner -cf "$tarball.tmp" . ||
 			die "cannot write $tarball.tmp"
 		remove "$dir/new" || exit 1
-		for old in "$dir"/root-*.tar; do
+		for old in "${tarball%/*}"/root-*.tar; do
 			[ "$old" = "$tarball" ] || rm -f "$old"
 		done
 		mv "$tarball.tmp" "$tarball"
@@ -185,16 +188,17 @@ arch=$(dpkg --print-architecture)
 key=$( { echo "$suite $variant $include $arch"; dpkg-query -W debootstrap; cat "$script"; } |
 	sha256sum | cut -c1-16)
 
-mkdir -p "$dir"
-exec 9>"$dir/lock"
-flock 9 || fail "cannot lock $dir/lock"
+mkdir -p "$dir" "$cache"
+# one run at a time on the machine: the cached root is built once
+exec 9>"$cache/lock"
+flock 9 || fail "cannot lock $cache/lock"
 remove "$root" || fail "cannot remove the root a previous run left"
 rm -f "$log"
 
 start=$(date +%s)
 rc=0
 timeout -k 30 "$timeout_s" unshare --mount --propagation private --pid --kill-child \
-	"$script" --in-namespace "$dir/root-$key.tar" "$archives" "$mirror" 9>&- &
+	"$script" --in-namespace "$cache/root-$key.tar" "$archives" "$mirror" 9>&- &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' INT TERM HUP
 while :; do
