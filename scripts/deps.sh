@@ -2,6 +2,8 @@
 # Install the Debian 12 packages memsplice needs, and nothing else.
 #
 #   scripts/deps.sh            build and host-test packages
+#   scripts/deps.sh --demo     also what `make demo` needs to boot Debian's
+#                              6.1 kernel in a guest where criu runs
 #   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs, and
 #                              what scripts/build-kernel.sh needs to build the
 #                              patched kernels the third and fourth guests
@@ -15,18 +17,19 @@ set -eu
 
 base="build-essential pkg-config libcap-dev libprotobuf-c-dev
 protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
-python3-protobuf"
-guest="qemu-system-x86 busybox-static cpio zstd linux-image-amd64
-linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
+python3-protobuf strace"
+demo="qemu-system-x86 busybox-static cpio zstd linux-image-amd64"
+guest="$demo linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
 flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib"
 fresh_root="debootstrap git"
 
 pkgs=$base
 for opt in "$@"; do
 	case $opt in
+	--demo) pkgs="$pkgs $demo" ;;
 	--guest) pkgs="$pkgs $guest" ;;
 	--fresh-root) pkgs="$pkgs $fresh_root" ;;
-	*) echo "usage: $0 [--guest] [--fresh-root]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--demo] [--guest] [--fresh-root]" >&2; exit 2 ;;
 	esac
 done
 
