@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run a command inside a QEMU (TCG) guest that sees the host's root read-only.
 #
-#   selftests/vm/run-guest.sh [-k KVER | -K BZIMAGE] [-M MEM] [-t TIMEOUT_S]
+#   selftests/vm/run-guest.sh [-k KVER | -K BZIMAGE] [-c CPU] [-M MEM] [-t TIMEOUT_S]
 #       [-i MODULE.ko]... [-o HOSTDIR]... [-e NAME[=VALUE]]... [-d FILE] [-v]
 #       -- COMMAND...
 #
@@ -12,6 +12,12 @@
 #               (scripts/build-kernel.sh makes build/patched/bzImage; its
 #               modules, e.g. make -C kernel KDIR=build/patched/obj, load
 #               with -i).  No module is loaded before the 9p mount.
+#   -c CPU      QEMU's CPU model (max,erms=off,fsrm=off).  TCG runs
+#               `rep movsb` a byte per step, and a guest kernel copies user
+#               memory with it when the CPU advertises ERMS or FSRM: write(2)
+#               then costs about twice a splice copy of the same bytes
+#               (bench/copypair measures both).  Without them the kernel
+#               copies by `rep movsq` or in C, as on most hardware.
 #   -M MEM      guest memory (2G).  -t TIMEOUT_S  kill QEMU after it (900).
 #   -i MODULE   insmod this host .ko/.ko.xz before COMMAND, in the order given.
 #   -o HOSTDIR  share HOSTDIR writable, mounted at the same path in the guest:
@@ -44,12 +50,13 @@ die() { echo "$me: $*" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/../.." && pwd -P)
 cache=$root/build/vm
 
-kver=6.1 kimage='' mem=2G timeout_s=900 dmesg_out='' verbose=0
+kver=6.1 kimage='' cpu=max,erms=off,fsrm=off mem=2G timeout_s=900 dmesg_out='' verbose=0
 mods=() outs=() envs=()
-while getopts k:K:M:t:i:o:e:d:vh opt; do
+while getopts k:K:c:M:t:i:o:e:d:vh opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	K) kimage=$OPTARG ;;
+	c) cpu=$OPTARG ;;
 	M) mem=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	i) mods+=("$OPTARG") ;;
@@ -335,7 +342,7 @@ awk -v s="$start" -v e="$end" -v v="$verbose" -v logf="$work/console.log" '
 fpid=$!
 
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m "$mem" \
+	-accel tcg,thread=multi -cpu "$cpu" -smp 2 -m "$mem" \
 	-nographic -no-reboot -no-user-config -net none \
 	-kernel "$boot" -initrd "$img" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
