@@ -1,28 +1,45 @@
 #!/bin/sh
 # make check: every test, on this machine's kernel and in QEMU guests.
 #
-#   host       the end-to-end and bad-input tests on the running kernel
-#   guest-6.1  Debian's 6.1 kernel (soft-dirty, the module built for it)
-#   guest-6.12 Debian's 6.12 kernel (the module's post-6.1 API paths)
+# Each guest runs what its kernel adds, not every method again.  The
+# end-to-end suites run every case for every method where it runs ("the
+# full pass"), and elsewhere only the cases whose path differs by method
+# (the others are FULL_PASS_ONLY: selftests/lib/vtest.h).
+#
+#   host       every suite, every method the running kernel has (read and
+#              the parasite on 6.18: PAGEMAP_SCAN, uffd-wp), in full
+#   guest-6.1  Debian's 6.1 kernel: soft-dirty, the pagemap walk, criu,
+#              the module built for it, swap.  The end-to-end suites with
+#              read as the full pass (MEMSPLICE_TEST_FULL=read), the device
+#              and the parasite for what differs; the parasite's and the
+#              module's suites
+#   guest-6.12 Debian's 6.12 kernel: the module's post-6.1 API paths,
+#              soft-dirty read through PAGEMAP_SCAN, uffd-wp under criu.
+#              The module's suites, track_test, and dump, predump and
+#              pipeline for what differs by method, on the device only
+#              (MEMSPLICE_TEST_METHODS=device MEMSPLICE_TEST_FULL=none)
 #   guest-patched  Debian's 6.12 source with kernel/patches/ (the syscall),
 #              built by scripts/build-kernel.sh: ~7 min the first time,
-#              cached in build/patched/ afterwards.  The end-to-end suites
-#              run there for the syscall method only (the other methods ran
-#              in the stock guests: MEMSPLICE_TEST_METHODS=syscall), the
-#              splice_process_vm suites in full.  Also runs the series'
-#              in-tree selftest, and fails unless `memsplice check` finds
-#              the syscall there (label guest-patched:syscall).
+#              then cached outside the checkout (build/patched links to it).
+#              The end-to-end suites for what differs by method and the
+#              splice_process_vm suites, on the syscall only
+#              (MEMSPLICE_TEST_METHODS=syscall MEMSPLICE_TEST_FULL=none:
+#              the device ran them on 6.12), the series' in-tree selftest;
+#              fails unless `memsplice check` finds the syscall there
+#              (label guest-patched:syscall).
 #   guest-i386 the series built for i386 (scripts/build-kernel.sh -a i386,
-#              ~5 min the first time, cached in build/patched-i386/), booted
-#              with selftests/spvm_i386_test as /init: 64-bit values that do
+#              ~3 min the first time, then cached), booted with
+#              selftests/spvm_i386_test as /init: 64-bit values that do
 #              not fit a 32-bit kernel's unsigned long are refused, never
 #              cut (selftests/vm/run-i386.sh; seconds).
 #   fresh-root `make demo` as on a fresh machine: a clean clone in a
 #              pristine Debian 12 root (selftests/fresh-root.sh; 3-6 min).
 #
 # Tests that need what a kernel lacks (soft-dirty, the module, the
-# syscall) skip themselves there.  The last line is "N passed, N failed,
-# N skipped".
+# syscall) skip themselves there.  Each stage's time (kernel builds
+# included) goes to build/stages.txt and is printed in a table before the
+# last line, "N passed, N failed, N skipped"; every case's time is in
+# build/times-LABEL.txt (selftests/run.sh).
 #
 # Environment: MEMSPLICE_GUESTS="6.1 6.12 patched i386" (which guests; "" for
 # none); MEMSPLICE_FRESH_ROOT=0 skips the fresh-root stage.
@@ -30,9 +47,19 @@ set -u
 cd "$(dirname "$0")/.."
 top=$PWD
 results=$top/build/results.txt
+stages=$top/build/stages.txt
 mkdir -p build
-rm -f "$results"
+rm -f "$results" "$stages" build/times-*.txt
 export MEMSPLICE_RESULTS="$results"
+t_check=$(date +%s)
+t_stage=$t_check
+# the time since the last call (or the start) is STAGE's
+staged() {
+	local now
+	now=$(date +%s)
+	echo "$1 $((now - t_stage))" >>"$stages"
+	t_stage=$now
+}
 # per test binary: a hang ends there (run.sh); under QEMU TCG dump_test takes
 # ~4 min in a guest and freeze_test took ~10 min when one guest ran it for
 # four methods (every run of it bounded at 10 s), so a tighter limit would
@@ -40,40 +67,55 @@ export MEMSPLICE_RESULTS="$results"
 export MEMSPLICE_TEST_TIMEOUT="${MEMSPLICE_TEST_TIMEOUT:-900}"
 guests=${MEMSPLICE_GUESTS-6.1 6.12 patched i386}
 
-e2e_tests="selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test selftests/freeze_test selftests/footprint_test selftests/track_test selftests/pipeline_test selftests/migrate_test"
-module_tests="selftests/spvm_abi_test selftests/spvm_stable_test selftests/spvm_wait_test selftests/spvm_populate_test selftests/spvm_review_test selftests/spvm_race_test selftests/spvm_fuzz"
-parasite_tests="selftests/parasite_test"
-tests=""
-for t in $e2e_tests $parasite_tests $module_tests; do
-	[ -x "$t" ] && tests="$tests $t"
-done
+# the suites of each stage (the header says why), as names of selftests/*
+e2e="dump_test errors_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test"
+module="spvm_abi_test spvm_stable_test spvm_wait_test spvm_populate_test spvm_review_test spvm_race_test spvm_fuzz"
+host_suites="$e2e track_test sync_test parasite_test $module"
+suites_61="$e2e parasite_test $module"
+suites_612="dump_test predump_test pipeline_test track_test $module"
+suites_patched="dump_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test $module"
+# paths of the built ones
+paths() {
+	for t in "$@"; do
+		[ ! -x "selftests/$t" ] || printf ' selftests/%s' "$t"
+	done
+}
 
 expected="host"
-selftests/run.sh --name host $tests
+selftests/run.sh --name host $(paths $host_suites)
+staged host
 
 for k in $guests; do
 	if [ "$k" = i386 ]; then
 		expected="$expected guest-i386"
 		if scripts/build-kernel.sh -a i386 && make -s selftests/spvm_i386_test; then
+			staged build-i386
 			selftests/vm/run-i386.sh --name guest-i386 build/patched-i386/bzImage \
 				selftests/spvm_i386_test
 		else
 			echo "check: the i386 kernel or test did not build: no guest-i386" >&2
 		fi
+		staged guest-i386
 		continue
 	fi
-	kernel="-k $k" kmake="KVER=$k" extra="" probe=":" run=$tests
-	unset MEMSPLICE_TEST_METHODS
+	kernel="-k $k" kmake="KVER=$k" extra="" probe=":"
+	case $k in
+	6.1) run=$(paths $suites_61) methods= full=read ;;
+	6.12) run=$(paths $suites_612) methods=device full=none ;;
+	patched) run=$(paths $suites_patched) methods=syscall full=none ;;
+	*) echo "check: unknown guest '$k' (MEMSPLICE_GUESTS)" >&2; expected="$expected guest-$k"; continue ;;
+	esac
+	export MEMSPLICE_TEST_METHODS="$methods" MEMSPLICE_TEST_FULL="$full"
 	if [ "$k" = patched ]; then
 		expected="$expected guest-patched guest-patched:syscall"
 		if ! scripts/build-kernel.sh; then
 			echo "check: the patched kernel did not build: no guest-patched" >&2
+			staged build-patched
 			continue
 		fi
+		staged build-patched
 		kernel="-K build/patched/bzImage" kmake="KDIR=$top/build/patched/obj"
 		extra=build/patched/selftests/splice_process_vm_test
-		export MEMSPLICE_TEST_METHODS=syscall
-		run=$(echo "$tests" | sed 's, *selftests/parasite_test,,')
 		# the syscall must be found there, or its variants would all skip
 		probe='if user/memsplice check --method syscall >/dev/null 2>&1; then r="pass=1 fail=0";
 			else echo "check: memsplice finds no syscall in the patched guest" >&2;
@@ -82,15 +124,19 @@ for k in $guests; do
 		expected="$expected guest-$k"
 	fi
 	mods=""
-	# the module, built against this guest kernel's headers; the rmmod test
-	# reloads it from MEMSPLICE_SPVM_KO
-	ko=$(make -s --no-print-directory -C kernel $kmake ko-path 2>/dev/null) &&
-		make -s -C kernel $kmake W=1 >/dev/null && [ -f "$ko" ] && mods="-i $ko"
+	# the module, built against this guest kernel's headers, where the device
+	# is tested; the rmmod test reloads it from MEMSPLICE_SPVM_KO
+	case " ${methods:-device} " in
+	*" device "*)
+		ko=$(make -s --no-print-directory -C kernel $kmake ko-path 2>/dev/null) &&
+			make -s -C kernel $kmake W=1 >/dev/null && [ -f "$ko" ] && mods="-i $ko"
+		[ -n "$mods" ] || echo "check: module not built for $k: its tests skip" >&2
+		;;
+	esac
 	if [ -n "$mods" ]; then
 		export MEMSPLICE_SPVM_KO="$ko"
 	else
 		unset MEMSPLICE_SPVM_KO
-		echo "check: module not built for $k: its tests skip" >&2
 	fi
 	# -t: a bound for a hung guest, not a speed limit (TCG)
 	selftests/vm/run-guest.sh $kernel -t 2400 -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \
@@ -100,10 +146,13 @@ for k in $guests; do
 		grep -E 'BUG:|WARNING:|Oops|general protection|leak' "$top/build/dmesg-$k.txt" | head -5 >&2
 		echo "dmesg-$k pass=0 fail=1 skip=0" >>"$results"
 	fi
+	staged "guest-$k"
 done
-unset MEMSPLICE_TEST_METHODS
+unset MEMSPLICE_TEST_METHODS MEMSPLICE_TEST_FULL
 
 expected="$expected fresh-root"
 selftests/fresh-root.sh
+staged fresh-root
+echo "total $(($(date +%s) - t_check))" >>"$stages"
 
-exec selftests/summary.sh "$results" $expected
+exec selftests/summary.sh -t "$stages" "$results" $expected
