@@ -50,6 +50,14 @@ if [ -n "${MEMSPLICE_RESULTS-}" ]; then
 	: >"$times" || { echo "run.sh: cannot write $times" >&2; exit 1; }
 fi
 start=$(date +%s)
+# mawk fills its whole input buffer from the pipe before it looks at a line
+# (unless -W interactive): a result would be timed when a later case's output
+# fills the buffer, and the time of the cases in between put on the first
+# result read.  (busybox awk and gawk read what the pipe holds.)
+awk_opts=
+if awk -W version 2>/dev/null | grep -q '^mawk'; then
+	awk_opts='-W interactive'
+fi
 
 for bin in "$@"; do
 	case $bin in */*) ;; *) bin=./$bin ;; esac
@@ -63,7 +71,7 @@ for bin in "$@"; do
 		rc=0
 		timeout -k 10 "$timeout_s" "$bin" 2>&1 || rc=$?
 		echo "$rc" >"$tmp/rc"
-	} | awk -v counts="$tmp/counts" -v times="$times" -v bin="${bin#./}" '
+	} | awk $awk_opts -v counts="$tmp/counts" -v times="$times" -v bin="${bin#./}" '
 		function now(   t) { "date +%s" | getline t; close("date +%s"); return t }
 		function timed(   t) {
 			t = now()
