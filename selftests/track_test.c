@@ -44,6 +44,7 @@
 struct snap_vma {
 	unsigned long start, end;
 	bool compared;		/* readable, private, not [vvar] & co: pages compared */
+	char perms[8], name[32];	/* as maps said: for a failure's message */
 	uint64_t *pme;
 	char *data;		/* pages present or swapped; others untouched */
 };
@@ -102,6 +103,8 @@ static int snap_take(pid_t pid, struct snap *s, char *why, size_t len)
 			   name) < 3)
 			continue;
 		s->nr++;
+		memcpy(v->perms, perms, sizeof(v->perms));
+		snprintf(v->name, sizeof(v->name), "%s", name);
 		v->pme = NULL;
 		v->data = NULL;
 		v->compared = perms[0] == 'r' && perms[3] == 'p' && strncmp(name, "[vvar", 5) &&
@@ -207,7 +210,18 @@ static long chain_matches(const char *dir, pid_t pid, const struct snap *s, char
 			const struct snap_vma *v = snap_find(s, a);
 
 			if (!v || !v->compared) {
-				snprintf(why, len, "%lx: dumped outside the VMAs compared", a);
+				const struct dv_ent *e = &dv.lv[0].e[i];
+
+				/* what the freeze saw there: the next failure says which race */
+				if (v)
+					snprintf(why, len, "%lx: dumped outside the VMAs compared (entry "
+						 "%lx+%u flags %u; frozen: %lx-%lx %s %s)", a,
+						 (unsigned long)e->vaddr, e->nr, e->flags, v->start,
+						 v->end, v->perms, v->name);
+				else
+					snprintf(why, len, "%lx: dumped outside the VMAs compared (entry "
+						 "%lx+%u flags %u; frozen: no VMA there)", a,
+						 (unsigned long)e->vaddr, e->nr, e->flags);
 				goto fail;
 			}
 		}
