@@ -364,7 +364,8 @@ TEST_F(dump, stopped_task_stays_stopped)
 	ASSERT_EQ(self->v.pid, waitpid(self->v.pid, &status, WUNTRACED));
 	ASSERT_EQ('T', proc_state(self->v.pid));
 	ASSERT_EQ(0, do_dump(_metadata, self, variant, "dump", "-R"));
-	EXPECT_EQ('T', proc_state(self->v.pid));
+	/* back in its group stop once woken by the detach; a resumed one sleeps in sigwait */
+	EXPECT_EQ('T', proc_state_settled(self->v.pid, 'T', 2000));
 	EXPECT_EQ(0, proc_tracer(self->v.pid));
 	ASSERT_EQ(0, kill(self->v.pid, SIGCONT));
 	EXPECT_EQ(0, victim_verify_all(&self->v));

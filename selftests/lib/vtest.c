@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "methods.h"
@@ -466,6 +467,23 @@ char proc_state(pid_t pid)
 		if (*p != ' ' && *p != '\t')
 			return *p;
 	return 0;
+}
+
+char proc_state_settled(pid_t pid, char want, int ms)
+{
+	struct timespec t0, t;
+	char s;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		s = proc_state(pid);
+		if (s == want || s == 0)
+			return s;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return s;
+		sched_yield();
+	}
 }
 
 int proc_tracer(pid_t pid)

@@ -98,6 +98,13 @@ struct vregion *victim_region(struct victim *v, pid_t pid, const char *name);
 unsigned long map_inode(pid_t pid, unsigned long addr);
 /* proc_state - the State letter of /proc/PID/status ('T' stopped, 't' traced), 0 if gone */
 char proc_state(pid_t pid);
+/*
+ * proc_state_settled - proc_state() once it is @want, or after @ms of
+ * asking.  A group-stopped task that a tracer detaches from is woken to
+ * stop again (the kernel's __ptrace_unlink()): for that moment it shows
+ * 'R' without running any of its own code.
+ */
+char proc_state_settled(pid_t pid, char want, int ms);
 int proc_tracer(pid_t pid);
 /*
  * proc_children - up to @max children of @pid's main thread (zombies too),
