@@ -384,25 +384,6 @@ TEST_F(tree, children_without_proc_children)
 	EXPECT_EQ(0, kill(child, SIGKILL));
 }
 
-/* the inode of the mapping at @addr in /proc/@pid/maps: a shared segment's id */
-static unsigned long inode_at(pid_t pid, unsigned long addr)
-{
-	unsigned long start, end, ino, found = 0;
-	char path[64], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &start, &end, &ino) == 3 &&
-		    start <= addr && addr < end)
-			found = ino;
-	fclose(f);
-	return found;
-}
-
 TEST_F(tree, split_shared_segment)
 {
 	/* read from memsplice's own mapping of the whole segment (dump_test shared_anon) */
@@ -415,7 +396,7 @@ TEST_F(tree, split_shared_segment)
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_split_shmem));
 	/* (the harness's own shared page is in the victim too: pick ours by inode) */
-	id = inode_at(self->pid, self->r.addr);
+	id = map_inode(self->pid, self->r.addr);
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(0, memsplice(_metadata, self, variant, cmds[i]));
 		ASSERT_NE(0, id);
@@ -439,7 +420,7 @@ TEST_F(tree, memfd_shared)
 
 	NEED_METHOD();
 	ASSERT_EQ(0, start(self, victim_memfd));
-	id = inode_at(self->pid, self->r.addr);
+	id = map_inode(self->pid, self->r.addr);
 	ASSERT_EQ(0, memsplice(_metadata, self, variant, "dump"));
 	ASSERT_EQ(0, dump_view_open(&dv, self->dir, id, true)) {
 		TH_LOG("no pagemap-shmem-%lu.img for the memfd", id);
