@@ -47,6 +47,7 @@ $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o $(B)/se
 
 selftests/%_test: selftests/%_test.c $(VTEST_O) $(KSFT_HDRS) selftests/lib/vtest.h \
 		  selftests/lib/imgview.h selftests/lib/spvm_entry.h selftests/lib/spvm_proc.h \
+		  selftests/lib/procfile.h selftests/lib/hugetlb.h selftests/lib/methods.h \
 		  selftests/lib/spvm_victim.h $(wildcard include/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) -lprotobuf-c
 

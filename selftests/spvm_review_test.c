@@ -39,20 +39,6 @@
 #define ROUNDS		64
 #define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
 
-static int write_long(const char *path, long val)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), len;
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%ld\n", val);
-	n = write(fd, buf, len);
-	close(fd);
-	return n == len ? 0 : -1;
-}
-
 /* one "Name: N" line of /proc/meminfo, or -1 */
 static long meminfo(const char *name)
 {

@@ -13,50 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "procfile.h"
+
 #define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
-
-static inline long hugetlb_read_long(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static inline int hugetlb_write_long(const char *path, long v)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), n, ret;
-
-	if (fd < 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "%ld\n", v);
-	ret = write(fd, buf, n) == n ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
-/* a "Key: N" line of /proc/meminfo, -1 if absent */
-static inline long hugetlb_meminfo(const char *key)
-{
-	char line[128];
-	size_t len = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (v < 0 && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':')
-			v = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /*
  * hugetlb_reserve - make @nr huge pages of the default size (2 MiB) free.
@@ -65,21 +24,21 @@ static inline long hugetlb_meminfo(const char *key)
  */
 static inline int hugetlb_reserve(long nr, long *old, char *why, size_t len)
 {
-	long n = hugetlb_read_long(NR_HUGEPAGES), free_now;
+	long n = read_long(NR_HUGEPAGES), free_now;
 
 	*old = -1;
 	if (n < 0) {
 		snprintf(why, len, "%s: no hugetlb here", NR_HUGEPAGES);
 		return -1;
 	}
-	if (hugetlb_meminfo("Hugepagesize") != 2048) {
+	if (proc_field("/proc/meminfo", "Hugepagesize") != 2048) {
 		snprintf(why, len, "the default huge page size is not 2 MiB");
 		return -1;
 	}
-	free_now = hugetlb_meminfo("HugePages_Free") - hugetlb_meminfo("HugePages_Rsvd");
-	if (free_now < nr && !hugetlb_write_long(NR_HUGEPAGES, n + nr - free_now))
+	free_now = proc_field("/proc/meminfo", "HugePages_Free") - proc_field("/proc/meminfo", "HugePages_Rsvd");
+	if (free_now < nr && !write_long(NR_HUGEPAGES, n + nr - free_now))
 		*old = n;
-	free_now = hugetlb_meminfo("HugePages_Free") - hugetlb_meminfo("HugePages_Rsvd");
+	free_now = proc_field("/proc/meminfo", "HugePages_Free") - proc_field("/proc/meminfo", "HugePages_Rsvd");
 	if (free_now < nr) {
 		snprintf(why, len, "cannot reserve %ld huge pages (%ld free)", nr, free_now);
 		return -1;
@@ -91,7 +50,7 @@ static inline int hugetlb_reserve(long nr, long *old, char *why, size_t len)
 static inline void hugetlb_release(long *old)
 {
 	if (*old >= 0)
-		hugetlb_write_long(NR_HUGEPAGES, *old);
+		write_long(NR_HUGEPAGES, *old);
 	*old = -1;
 }
 

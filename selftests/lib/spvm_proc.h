@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/pattern.h"
+#include "lib/procfile.h"
 
 #define NOBODY		65534
 
@@ -195,39 +196,6 @@ static inline int pipe_fill(int wfd)
 		n++;
 	fcntl(wfd, F_SETFL, fl);
 	return n;
-}
-
-/* the number a /proc or /sys file starts with, or -1 */
-static inline long read_long(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-/* the number of the first "@name: N" line of @path (meminfo, status), or -1 */
-static inline long proc_field(const char *path, const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	long val = -1;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':') {
-			val = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
 }
 
 /* @n entries of /proc/@pid/pagemap from @addr's on; false when unreadable */
