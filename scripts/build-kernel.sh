@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build the kernel the third test guest boots: Debian's linux-source-6.12
-# with the splice_process_vm series (kernel/patches/) applied and a minimal
+# with the splice_process_vm series (kernel/patches/) and the async uffd-wp
+# THP series (kernel/patches/uffd-wp-thp/, x86_64 only) applied and a minimal
 # configuration for selftests/vm/run-guest.sh -K (virtio-pci and 9p built
 # in, no module needed to boot).  -s 6.1 builds the 6.1 backport instead
 # (linux-source-6.1 with kernel/patches/backport-6.1/).  -a i386 builds a
@@ -15,8 +16,9 @@
 #              as build/patched for 6.12, build/patched-6.1 for 6.1, with
 #              -i386 appended for i386):
 #                bzImage        the kernel to boot
-#                selftests/     the series' in-tree selftest, built against
-#                               the patched kernel's uapi headers
+#                selftests/     the series' in-tree selftests, built against
+#                               the patched kernel's uapi headers:
+#                               splice_process_vm_test and uffd-wp-thp
 #                obj/           the O= build directory: KDIR for out-of-tree
 #                               modules (make -C kernel KDIR=OUTDIR/obj)
 #                src/           the patched source tree obj/ refers to
@@ -25,8 +27,8 @@
 #   -f         rebuild even if the cache is valid
 #
 # The result is cached under the key sha256(this script, which holds the
-# configuration list; every patch of kernel/patches/ that has a diff, so
-# not the cover letter; the source tarball's size and date).  Without -o
+# configuration list; every patch applied, that is every patch with a diff,
+# not the cover letters; the source tarball's size and date).  Without -o
 # it lives outside the checkout, in $MEMSPLICE_CACHE/kernel/NAME-KEY
 # (MEMSPLICE_CACHE defaults to /var/cache/memsplice), so that every clone
 # on the machine, CI's among them, shares it; build/NAME links to it, and
@@ -126,11 +128,16 @@ for t in make gcc flex bison bc cpio perl xz sha256sum flock; do
 done
 [ -e /usr/include/libelf.h ] || die "libelf-dev not installed (scripts/deps.sh --guest)"
 
-# The patches that are applied: those with a diff (not the cover letter).
+# The patches that are applied: those with a diff (not the cover letters).
+# The THP series is not needed by the i386 guest nor carried on 6.1.
+dirs=("$patches")
+[ "$series_name/$arch" != 6.12/x86_64 ] || dirs+=("$patches/uffd-wp-thp")
 series=()
-for p in "$patches"/*.patch; do
-	[ -e "$p" ] || die "no patches in $patches"
-	grep -q '^diff --git ' "$p" && series+=("$p")
+for d in "${dirs[@]}"; do
+	for p in "$d"/*.patch; do
+		[ -e "$p" ] || die "no patches in $d"
+		grep -q '^diff --git ' "$p" && series+=("$p")
+	done
 done
 [ ${#series[@]} -gt 0 ] || die "no patch in $patches has a diff"
 
@@ -235,6 +242,15 @@ else
 	mkdir -p "$out/selftests"
 	make -C "$src/tools/testing/selftests/splice_process_vm" OUTPUT="$out/selftests" \
 		KHDR_INCLUDES="-isystem $obj/usr/include" >>"$log" 2>&1 || fail "building the selftest"
+	# selftests/mm's Makefile builds all of mm's tests: this one only,
+	# with the helpers that Makefile links into each
+	mm=$src/tools/testing/selftests/mm
+	if [ -e "$mm/uffd-wp-thp.c" ]; then
+		gcc -Wall -O2 -isystem "$obj/usr/include" -I "$src/tools/testing/selftests" \
+			-I "$src/tools/include" -I "$mm" -o "$out/selftests/uffd-wp-thp" \
+			"$mm/uffd-wp-thp.c" "$mm/vm_util.c" "$mm/thp_settings.c" \
+			-lrt -lpthread -lm >>"$log" 2>&1 || fail "building selftests/mm/uffd-wp-thp"
+	fi
 fi
 
 cp "$obj/arch/x86/boot/bzImage" "$out/bzImage.tmp"
