@@ -18,15 +18,17 @@
 #              The module's suites, track_test, and dump, predump and
 #              pipeline for what differs by method, on the device only
 #              (MEMSPLICE_TEST_METHODS=device MEMSPLICE_TEST_FULL=none)
-#   guest-patched  Debian's 6.12 source with kernel/patches/ (the syscall),
-#              built by scripts/build-kernel.sh: ~7 min the first time,
-#              then cached outside the checkout (build/patched links to it).
-#              The end-to-end suites for what differs by method and the
-#              splice_process_vm suites, on the syscall only
+#   guest-patched  Debian's 6.12 source with kernel/patches/ (the syscall)
+#              and kernel/patches/uffd-wp-thp/ (huge pages kept whole under
+#              uffd-wp), built by scripts/build-kernel.sh: ~7 min the first
+#              time, then cached outside the checkout (build/patched links
+#              to it).  The end-to-end suites for what differs by method and
+#              the splice_process_vm suites, on the syscall only
 #              (MEMSPLICE_TEST_METHODS=syscall MEMSPLICE_TEST_FULL=none:
-#              the device ran them on 6.12), the series' in-tree selftest;
-#              fails unless `memsplice check` finds the syscall there
-#              (label guest-patched:syscall).
+#              the device ran them on 6.12), track_test's huge-page cases
+#              (MEMSPLICE_TEST_CASES=huge), the two series' in-tree
+#              selftests; fails unless `memsplice check` finds the syscall
+#              there (label guest-patched:syscall).
 #   guest-i386 the series built for i386 (scripts/build-kernel.sh -a i386,
 #              ~3 min the first time, then cached), booted with
 #              selftests/spvm_i386_test as /init: 64-bit values that do
@@ -73,7 +75,7 @@ module="spvm_abi_test spvm_stable_test spvm_wait_test spvm_populate_test spvm_re
 host_suites="$e2e track_test sync_test parasite_test $module"
 suites_61="$e2e parasite_test $module"
 suites_612="dump_test predump_test pipeline_test track_test $module"
-suites_patched="dump_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test $module"
+suites_patched="dump_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test track_test $module"
 # paths of the built ones
 paths() {
 	for t in "$@"; do
@@ -98,14 +100,14 @@ for k in $guests; do
 		staged guest-i386
 		continue
 	fi
-	kernel="-k $k" kmake="KVER=$k" extra="" probe=":"
+	kernel="-k $k" kmake="KVER=$k" extra="" probe=":" cases=
 	case $k in
 	6.1) run=$(paths $suites_61) methods= full=read ;;
 	6.12) run=$(paths $suites_612) methods=device full=none ;;
-	patched) run=$(paths $suites_patched) methods=syscall full=none ;;
+	patched) run=$(paths $suites_patched) methods=syscall full=none cases=huge ;;
 	*) echo "check: unknown guest '$k' (MEMSPLICE_GUESTS)" >&2; expected="$expected guest-$k"; continue ;;
 	esac
-	export MEMSPLICE_TEST_METHODS="$methods" MEMSPLICE_TEST_FULL="$full"
+	export MEMSPLICE_TEST_METHODS="$methods" MEMSPLICE_TEST_FULL="$full" MEMSPLICE_TEST_CASES="$cases"
 	if [ "$k" = patched ]; then
 		expected="$expected guest-patched guest-patched:syscall"
 		if ! scripts/build-kernel.sh; then
@@ -115,7 +117,7 @@ for k in $guests; do
 		fi
 		staged build-patched
 		kernel="-K build/patched/bzImage" kmake="KDIR=$top/build/patched/obj"
-		extra=build/patched/selftests/splice_process_vm_test
+		extra="build/patched/selftests/splice_process_vm_test build/patched/selftests/uffd-wp-thp"
 		# the syscall must be found there, or its variants would all skip
 		probe='if user/memsplice check --method syscall >/dev/null 2>&1; then r="pass=1 fail=0";
 			else echo "check: memsplice finds no syscall in the patched guest" >&2;

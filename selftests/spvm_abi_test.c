@@ -850,14 +850,6 @@ TEST_F(spvm, protnone_needs_force)
 	EXPECT_TRUE(pattern_equal(self->buf, self->v.addr, 4 * PG, SEED));
 }
 
-static long anon_huge_kb(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	return proc_field(path, "AnonHugePages");
-}
-
 TEST_F(spvm, transparent_huge_pages)
 {
 	unsigned long a;
@@ -870,7 +862,7 @@ TEST_F(spvm, transparent_huge_pages)
 	ASSERT_EQ(BIG_PIPE, fcntl(self->p[1], F_SETPIPE_SZ, BIG_PIPE));
 	START_VICTIM(V_THP, 512);
 	a = self->v.addr;
-	ASSERT_LE(2048, anon_huge_kb(self->v.pid)) TH_LOG("the victim got no huge page");
+	ASSERT_LE(2048, anon_huge_kib(self->v.pid)) TH_LOG("the victim got no huge page");
 	ASSERT_EQ(512 * PG, splice_all(E, self->v.target, self->p, a, 512 * PG,
 				       self->buf, 0)) TH_LOG("%m");
 	EXPECT_TRUE(pattern_equal(self->buf, a, 512 * PG, SEED));
@@ -878,7 +870,7 @@ TEST_F(spvm, transparent_huge_pages)
 	ASSERT_EQ(3 * PG, splice_all(E, self->v.target, self->p, a + 300 * PG + 1,
 				     3 * PG, self->buf, 0));
 	EXPECT_TRUE(pattern_equal(self->buf, a + 300 * PG + 1, 3 * PG, SEED));
-	EXPECT_LE(2048, anon_huge_kb(self->v.pid)) TH_LOG("the huge page was split");
+	EXPECT_LE(2048, anon_huge_kib(self->v.pid)) TH_LOG("the huge page was split");
 }
 
 TEST_F(spvm, shared_anonymous_memory)

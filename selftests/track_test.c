@@ -30,6 +30,7 @@
 
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
+#include "lib/procfile.h"
 #include "lib/vtest.h"
 #include "lib/wctl.h"
 
@@ -126,8 +127,9 @@ static int snap_take(pid_t pid, struct snap *s, char *why, size_t len)
 				goto out;
 			}
 	}
-	s->shared = malloc(s->shared_pages * VPAGE);
-	if (!s->shared || read_pages(mem, s->shared_addr, s->shared, s->shared_pages * VPAGE)) {
+	s->shared = malloc(s->shared_pages * VPAGE + 1);	/* none: --shared-mib 0 */
+	if (!s->shared || (s->shared_pages &&
+			   read_pages(mem, s->shared_addr, s->shared, s->shared_pages * VPAGE))) {
 		snprintf(why, len, "cannot read the shared region");
 		goto out;
 	}
@@ -228,6 +230,8 @@ static long chain_matches(const char *dir, pid_t pid, const struct snap *s, char
 	}
 	dump_view_close(&dv);
 	/* the shared region: always dumped whole, by offset */
+	if (!s->shared_pages)
+		return compared;	/* --shared-mib 0 */
 	shmid = shmem_id_of(dir);
 	if (!shmid || dump_view_open(&dv, dir, shmid, true)) {
 		snprintf(why, len, "no shared segment image in %.160s", dir);
@@ -315,8 +319,10 @@ static void print_table(const char *out)
 	}
 }
 
+/* first thing in every case: selected (vtest.h), and uffd-wp here */
 #define NEED_UFFD_WP()								\
 	do {									\
+		SELECTED_CASES_ONLY();						\
 		if (!check_says_yes("uffd-wp async"))				\
 			SKIP(return, "no async userfaultfd write-protection "	\
 			     "(Linux 6.7+) here");				\
@@ -329,6 +335,7 @@ FIXTURE(track) {
 	bool idle;			/* the writer writes nothing once set up */
 	char table[8192];		/* the last run's output */
 	unsigned long shared_parent;	/* shared pages the final dumps took from parents */
+	long huge_before, huge_after;	/* the last run's writer's KiB in THPs, around it */
 };
 
 FIXTURE_SETUP(track)
@@ -368,6 +375,7 @@ static void exact_chain(struct __test_metadata *_metadata, FIXTURE_DATA(track) *
 		ASSERT_EQ(0, mkdir(sub, 0755));
 		ASSERT_EQ(0, writer_start(&self->w, wargs, uid));
 		r.pid = self->w.pid;
+		self->huge_before = anon_huge_kib(self->w.pid);
 		self->snap.shared_addr = self->w.shared_addr;
 		self->snap.shared_pages = self->w.shared_pages;
 		ASSERT_EQ(0, ckpt_run(&r, sub, extra)) TH_LOG("%s", r.why);
@@ -381,6 +389,7 @@ static void exact_chain(struct __test_metadata *_metadata, FIXTURE_DATA(track) *
 		ASSERT_LT(0, pages) TH_LOG("run %d: %s", i, r.why);
 		self->shared_parent += shared_from_parent(final);
 		memcpy(self->table, r.out, sizeof(self->table));
+		self->huge_after = anon_huge_kib(self->w.pid);
 		if (!self->idle)
 			EXPECT_TRUE(writer_runs(&self->w));
 		writer_stop(&self->w);
@@ -416,23 +425,15 @@ TEST_F_TIMEOUT(track, churning_writer_chain_is_exact, 300)
  * dump, next to nothing (under 1 %: they wrote all of the shared segment
  * before it was tracked), and the chain is exact.
  */
-TEST_F_TIMEOUT(track, idle_shared_segment, 120)
+/* the passes after the first, and the final dump, each wrote under 1 % of pass 1 */
+static void later_passes_small(struct __test_metadata *_metadata, FIXTURE_DATA(track) *self,
+			       int rows_expected, unsigned long long first_min)
 {
-	/*
-	 * --nothp: with THP "always" (Debian's kernels) the private region is
-	 * in huge pages, which the tracker leaves unregistered and writes
-	 * whole every pass: 2048 pages, over the 1 % this case is about
-	 */
-	const char *wargs[] = { "--mib", "8", "--shared-mib", "64", "--idle", "--nothp", NULL };
 	struct ckpt_row rows[8];
-	int n;
+	int n = ckpt_rows(self->table, rows, 8);
 
-	NEED_UFFD_WP();
-	self->idle = true;
-	exact_chain(_metadata, self, wargs, -1, 1, 3);
-	n = ckpt_rows(self->table, rows, 8);
-	ASSERT_EQ(4, n) TH_LOG("%s", self->table);
-	ASSERT_LT(64 * 256, rows[0].written);
+	ASSERT_EQ(rows_expected, n) TH_LOG("%s", self->table);
+	ASSERT_LT(first_min, rows[0].written);
 	for (int k = 1; k < n; k++) {
 		const struct ckpt_row *row = &rows[k];
 
@@ -440,6 +441,16 @@ TEST_F_TIMEOUT(track, idle_shared_segment, 120)
 			TH_LOG("pass %s wrote %llu pages after %llu", row->pass, row->written,
 			       rows[0].written);
 	}
+}
+
+TEST_F_TIMEOUT(track, idle_shared_segment, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--shared-mib", "64", "--idle", NULL };
+
+	NEED_UFFD_WP();
+	self->idle = true;
+	exact_chain(_metadata, self, wargs, -1, 1, 3);
+	later_passes_small(_metadata, self, 4, 64 * 256);
 	EXPECT_LE(64 * 256, self->shared_parent);
 }
 
@@ -651,44 +662,74 @@ TEST_F_TIMEOUT(track, sigkill_holding_tracker, 120)
 	EXPECT_TRUE(writer_runs(&self->w));
 }
 
-/* AnonHugePages of @pid (smaps_rollup), in KiB; -1 if unreadable */
-static long huge_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		sscanf(line, "AnonHugePages: %ld kB", &kib);
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 /*
- * A write to a protected huge page would split it: a VMA holding huge
- * pages is dumped in full instead of tracked, and keeps them.
+ * --keep-huge-pages: where the kernel would split a protected huge page at
+ * its first write, a VMA holding huge pages is dumped in full instead of
+ * tracked, and keeps them although the writer writes them all the time.
+ * (Where the kernel keeps them whole, it tracks them, and they stay too.)
  */
-TEST_F_TIMEOUT(track, huge_pages_kept, 120)
+TEST_F_TIMEOUT(track, huge_pages_kept_when_asked, 120)
 {
 	const char *wargs[] = { "--mib", "8", "--thp", NULL };
-	const char *extra[] = { "--tracker", "uffd-wp", "--final", "none", "--min-passes", "3",
-				"--max-passes", "3", NULL };
+	const char *extra[] = { "--tracker", "uffd-wp", "--keep-huge-pages", "--final", "none",
+				"--min-passes", "3", "--max-passes", "3", NULL };
 	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_FROZEN_FD" };
 	long before;
 
 	NEED_UFFD_WP();
 	ASSERT_EQ(0, writer_start(&self->w, wargs, -1));
 	r.pid = self->w.pid;
-	before = huge_kib(self->w.pid);
+	before = anon_huge_kib(self->w.pid);
 	if (before <= 0)
 		SKIP(return, "the writer got no huge page (THP off or memory fragmented)");
 	ASSERT_EQ(0, ckpt_run(&r, self->dir, extra));
 	ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) TH_LOG("%s", r.err);
-	EXPECT_GE(huge_kib(self->w.pid), before);
+	EXPECT_GE(anon_huge_kib(self->w.pid), before);
 	EXPECT_TRUE(writer_runs(&self->w));
+}
+
+/*
+ * 64 MiB in huge pages that nobody writes after set-up: tracked, so the
+ * passes after the first write under 1 % of it, and no huge page is lost
+ * (nothing is written, so not even a kernel that splits on a write would).
+ * No shared region: without fork events (the patched guest's kernel has no
+ * CONFIG_PROC_EVENTS) it is written whole every pass.
+ */
+TEST_F_TIMEOUT(track, idle_huge_region, 120)
+{
+	const char *wargs[] = { "--mib", "64", "--huge", "--idle", "--shared-mib", "0", NULL };
+
+	NEED_UFFD_WP();
+	self->idle = true;
+	exact_chain(_metadata, self, wargs, -1, 1, 3);
+	if (self->huge_before < 32 * 1024)
+		SKIP(return, "the writer got %ld KiB in huge pages (THP off or memory fragmented)",
+		     self->huge_before);
+	later_passes_small(_metadata, self, 4, 64 * 256);
+	EXPECT_GE(self->huge_after, self->huge_before);
+}
+
+/*
+ * Huge pages written all the time, tracked: the chain is exact whether the
+ * kernel splits a written huge page (the pages written are reported) or
+ * keeps it whole (its 2 MiB are: kernel/patches/uffd-wp-thp/), and where
+ * it keeps them, the writer has all of its huge pages at the end.
+ */
+TEST_F_TIMEOUT(track, written_huge_pages_chain_is_exact, 300)
+{
+	const char *wargs[] = { "--mib", "32", "--huge", NULL };
+
+	NEED_UFFD_WP();
+	exact_chain(_metadata, self, wargs, -1, 2, 6);
+	if (self->huge_before < 16 * 1024)
+		SKIP(return, "the writer got %ld KiB in huge pages (THP off or memory fragmented)",
+		     self->huge_before);
+	if (check_says_yes("uffd-wp keeps THP")) {
+		EXPECT_GE(self->huge_after, self->huge_before);
+	} else {
+		TH_LOG("this kernel splits written huge pages: %ld KiB of %ld left",
+		       self->huge_after, self->huge_before);
+	}
 }
 
 /* the target's fd table after a whole checkpoint: as before */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "memsplice.h"
 #include "source/select.h"
+#include "track/huge.h"
 #include "track/uffd.h"
 #include "util.h"
 
@@ -103,6 +104,12 @@ int cmd_check(const char *method)
 	ret = uffd_probe(why, sizeof(why));
 	line("uffd-wp async", !ret, !ret ? "checkpoint --tracker uffd-wp: passes after the first "
 	     "do not freeze the tree" : why);
+	if (!ret) {
+		ret = uffd_thp_kept();
+		line("uffd-wp keeps THP", ret == 1, ret == 1 ? "a written huge page stays whole" :
+		     !ret ? "a written huge page is split (--keep-huge-pages: dumped whole instead)" :
+		     "cannot tell: no transparent huge page to be had here");
+	}
 	line("children file", kd.proc_children, kd.proc_children ? "" :
 	     "no CONFIG_PROC_CHILDREN: children are found by scanning /proc");
 	line("zero page PFN", kd.zero_pfn, kd.zero_pfn ? "" : "PFNs hidden (no CAP_SYS_ADMIN)");

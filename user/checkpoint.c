@@ -113,6 +113,11 @@ static int pick_tracker(const struct checkpoint_opts *o, const struct kerndat *k
 	int ret;
 
 	*uffd = o->tracker == TRACKER_UFFD_WP || (o->tracker == TRACKER_AUTO && !kd->soft_dirty);
+	if (o->keep_huge && o->tracker == TRACKER_SOFT_DIRTY) {
+		pr_err("--keep-huge-pages is for --tracker uffd-wp: soft-dirty never splits "
+		       "a huge page");
+		return -EINVAL;
+	}
 	if (!*uffd) {
 		if (kd->soft_dirty)
 			return 0;
@@ -501,7 +506,7 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 	if (ret)
 		return ret;
 	if (uffd) {
-		ret = uffd_tracker_init(&tr);
+		ret = uffd_tracker_init(&tr, o->keep_huge);
 		if (ret)
 			return ret;
 		trp = &tr;

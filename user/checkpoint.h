@@ -29,6 +29,7 @@ struct checkpoint_opts {
 	const char *dir;	/* DIR/1, DIR/2, ... and DIR/final go here */
 	unsigned int min_passes, max_passes;
 	enum checkpoint_tracker tracker;
+	bool keep_huge;		/* uffd-wp: huge pages the kernel would split stay unprotected */
 	enum checkpoint_final final;
 	char *const *criu_args;	/* after "--": passed to criu dump as they are */
 	int nr_criu_args;

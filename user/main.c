@@ -37,7 +37,7 @@ enum opt {
 	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
-	OPT_TRACKER, OPT_SYNC,
+	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +55,7 @@ static const struct option long_opts[] = {
 	{ "max-passes",		required_argument, NULL, OPT_PASSES },
 	{ "min-passes",		required_argument, NULL, OPT_MIN_PASSES },
 	{ "tracker",		required_argument, NULL, OPT_TRACKER },
+	{ "keep-huge-pages",	no_argument,	   NULL, OPT_KEEP_HUGE },
 	{ "final",		required_argument, NULL, OPT_FINAL },
 	{ "page-server",	no_argument,	   NULL, OPT_PS },
 	{ "address",		required_argument, NULL, OPT_PS_ADDR },
@@ -75,6 +76,7 @@ struct cli {
 	struct ps_opts ps;
 	unsigned int min_passes, max_passes;
 	enum checkpoint_tracker tracker;
+	bool keep_huge;			/* --keep-huge-pages */
 	enum checkpoint_final final;
 	const char *arg;		/* show's DIR */
 	char *const *rest;		/* after "--" */
@@ -131,6 +133,7 @@ static int run_checkpoint(struct cli *c)
 		.min_passes = c->min_passes,
 		.max_passes = c->max_passes,
 		.tracker = c->tracker,
+		.keep_huge = c->keep_huge,
 		.final = c->final,
 		.criu_args = c->rest,
 		.nr_criu_args = c->nr_rest,
@@ -169,11 +172,11 @@ static int run_show(struct cli *c)
 
 static const struct command commands[] = {
 	{ "checkpoint",
-	  "-t PID -D DIR [--method M] [--tracker T] [--final criu|dump|none]\n"
-	  "                     [--min-passes N] [--max-passes N]\n"
+	  "-t PID -D DIR [--method M] [--tracker T] [--keep-huge-pages]\n"
+	  "                     [--final criu|dump|none] [--min-passes N] [--max-passes N]\n"
 	  "                     [--page-server --address A --port P] [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
-			 OPT_TRACKER, OPT_FINAL, PS_OPTS, COMMON, 0 },
+			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
 	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--sync]\n"
 	  "                     [--page-server --address A --port P] [options]",
@@ -219,6 +222,10 @@ static void print_usage(FILE *f)
 	      "                            passes: soft-dirty (every pass freezes the tree),\n"
 	      "                            uffd-wp (only the first does; Linux 6.7+), or auto\n"
 	      "                            (default: soft-dirty where the kernel has it)\n"
+	      "      --keep-huge-pages     checkpoint, uffd-wp: where the kernel splits a\n"
+	      "                            protected huge page at its first write, dump\n"
+	      "                            memory in huge pages in full every pass instead\n"
+	      "                            of tracking it (the process keeps its huge pages)\n"
 	      "      --final criu|dump|none  checkpoint: then criu dump (default), memsplice's\n"
 	      "                            own dump (memory images only), or nothing\n"
 	      "      --page-server         send the pages to `criu page-server` (the pagemaps and\n"
@@ -379,6 +386,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 			return -EINVAL;
 		}
 		break;
+	case OPT_KEEP_HUGE: c->keep_huge = true; break;
 	case OPT_FINAL:
 		if (!strcmp(arg, "criu"))
 			c->final = FINAL_CRIU;

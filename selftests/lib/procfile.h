@@ -57,4 +57,13 @@ static inline long proc_field(const char *path, const char *name)
 	return val;
 }
 
+/* anon_huge_kib - the KiB of @pid's anonymous memory in THPs (smaps_rollup), or -1 */
+static inline long anon_huge_kib(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	return proc_field(path, "AnonHugePages");
+}
+
 #endif /* MEMSPLICE_PROCFILE_H */

@@ -647,6 +647,20 @@ bool method_full_pass(const char *method)
 	return !full || !*full || !strcmp(full, method);
 }
 
+bool case_selected(const char *name)
+{
+	const char *words = getenv("MEMSPLICE_TEST_CASES");
+	char buf[256], *w, *save;
+
+	if (!words || !*words)
+		return true;
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		if (strstr(name, w))
+			return true;
+	return false;
+}
+
 bool check_says_yes(const char *what)
 {
 	const char *argv[] = { memsplice_bin(), "check", NULL };

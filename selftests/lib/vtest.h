@@ -156,6 +156,20 @@ bool method_full_pass(const char *method);
 			SKIP(return, "same path for every method: run by %s",		\
 			     getenv("MEMSPLICE_TEST_FULL"));				\
 	} while (0)
+/*
+ * case_selected - whether the case @name runs: $MEMSPLICE_TEST_CASES,
+ * when set, holds space-separated words, and a case runs if its name
+ * contains one (a guest runs the cases of a suite that its kernel adds).
+ * A case asks first thing: SELECTED_CASES_ONLY() (not the fixture's setup:
+ * the harness of linux-source-6.1 runs a case whose setup skipped).
+ */
+bool case_selected(const char *name);
+#define SELECTED_CASES_ONLY()								\
+	do {										\
+		if (!case_selected(_metadata->name))					\
+			SKIP(return, "not among MEMSPLICE_TEST_CASES (%s)",		\
+			     getenv("MEMSPLICE_TEST_CASES"));				\
+	} while (0)
 /* check_says_yes - whether `memsplice check` has a line "@what ... yes" */
 bool check_says_yes(const char *what);
 

@@ -7,13 +7,14 @@
  * always racing it.  With --churn another thread changes the VMAs all the
  * time as well.
  *
- *   writer [--mib N] [--sparse] [--nothp] [--rate PCT] [--thp] [--churn] [--own-uffd]
+ *   writer [--mib N] [--sparse] [--nothp|--huge] [--rate PCT] [--thp] [--churn] [--own-uffd]
  *          [--shared-mib N] [--shared-child] [--punch] [--forks] [--idle]
  *
  * Regions: 256 KiB hot and N MiB (default 16) of private anonymous memory
- * (--sparse: reserved, one page written in 16 MiB; --nothp: MADV_NOHUGEPAGE),
+ * (--sparse: reserved, one page written in 16 MiB; --nothp: MADV_NOHUGEPAGE;
+ * --huge: MADV_HUGEPAGE, aligned to 2 MiB),
  * 1 MiB shared
- * anonymous (--shared-mib N: N MiB), with --thp 8 MiB of MADV_HUGEPAGE, with --own-uffd 64 KiB that
+ * anonymous (--shared-mib N: N MiB, 0: none), with --thp 8 MiB of MADV_HUGEPAGE, with --own-uffd 64 KiB that
  * the writer registers with a userfaultfd of its own (missing mode, all
  * populated first, so no fault ever waits).  Every page starts with the
  * pattern of pattern.h.
@@ -334,6 +335,7 @@ int main(int argc, char **argv)
 {
 	unsigned long mib = 16, rate = 0, shared_mib = 1;
 	bool thp = false, churning = false, own = false, sparse = false, nothp = false;
+	bool huge = false;
 	bool child = false, idle = false, punch = false, forks = false;
 	char *main_region;
 	struct region none = { 0 }, *shared = &none;
@@ -352,6 +354,8 @@ int main(int argc, char **argv)
 			sparse = true;
 		else if (!strcmp(argv[i], "--nothp"))
 			nothp = true;
+		else if (!strcmp(argv[i], "--huge"))
+			huge = true;
 		else if (!strcmp(argv[i], "--shared-mib") && i + 1 < argc)
 			shared_mib = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--shared-child"))
@@ -368,9 +372,12 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	add_region(map(NULL, HOT_PAGES * VPAGE, MAP_PRIVATE), HOT_PAGES);
-	main_region = map(NULL, mib << 20, MAP_PRIVATE | (sparse ? MAP_NORESERVE : 0));
-	if (nothp)
-		madvise(main_region, mib << 20, MADV_NOHUGEPAGE);
+	if (huge)
+		main_region = aligned(mib << 20, 2UL << 20);
+	else
+		main_region = map(NULL, mib << 20, MAP_PRIVATE | (sparse ? MAP_NORESERVE : 0));
+	if (nothp || huge)
+		madvise(main_region, mib << 20, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	if (sparse)
 		add_sparse(main_region, (mib << 20) / VPAGE / SPARSE_STRIDE, SPARSE_STRIDE);
 	else
@@ -379,7 +386,7 @@ int main(int argc, char **argv)
 		hot = false;
 		cold_ns = 100ULL * 1000000000ULL / (rate * regions[1].pages);
 	}
-	if (!rate) {	/* dumped whole by every pass: not in the rate's numbers */
+	if (!rate && shared_mib) {	/* not in the rate's numbers */
 		shared = &regions[nr_regions];
 		add_region(map(NULL, shared_mib << 20, MAP_SHARED), (shared_mib << 20) / VPAGE);
 	}

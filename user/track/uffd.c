@@ -22,6 +22,7 @@
 #include "collect/vma.h"
 #include "log.h"
 #include "source/parasite/ctl.h"
+#include "track/huge.h"
 #include "track/uffd.h"
 #include "tree/pstree.h"
 #include "util.h"
@@ -52,17 +53,40 @@
  */
 #define UFFD_FLAGS	(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY)
 
+/* a userfaultfd of memsplice's own, its API not set yet: the fd or -errno */
+static int create(void)
+{
+	int fd = syscall(SYS_userfaultfd, UFFD_FLAGS);
+
+	if (fd < 0 && errno == EINVAL)	/* before 5.11 */
+		fd = syscall(SYS_userfaultfd, UFFD_FLAGS & ~UFFD_USER_MODE_ONLY);
+	return fd < 0 ? -errno : fd;
+}
+
+int uffd_open(int *fdp)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = NEEDED };
+	int fd = create(), ret;
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 /* the features this kernel offers, asked of a userfaultfd of memsplice's own */
 static int offered(unsigned long long *features)
 {
 	struct uffdio_api api = { .api = UFFD_API };
-	int fd, ret = 0;
+	int fd = create(), ret = 0;
 
-	fd = syscall(SYS_userfaultfd, UFFD_FLAGS);
-	if (fd < 0 && errno == EINVAL)	/* before 5.11 */
-		fd = syscall(SYS_userfaultfd, UFFD_FLAGS & ~UFFD_USER_MODE_ONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (ioctl(fd, UFFDIO_API, &api) < 0)
 		ret = -errno;
 	close(fd);
@@ -97,7 +121,7 @@ static int fork_watch_start(struct fork_watch *w);
 static void shm_tracker_init(struct shm_tracker *st);
 static void shm_tracker_free(struct shm_tracker *st);
 
-int uffd_tracker_init(struct uffd_tracker *tr)
+int uffd_tracker_init(struct uffd_tracker *tr, bool keep_huge)
 {
 	char why[128];
 	int ret;
@@ -108,6 +132,11 @@ int uffd_tracker_init(struct uffd_tracker *tr)
 		pr_err("write-protect tracking is not available: %s", why);
 		return ret;
 	}
+	/* kept whole by the kernel: nothing to keep them from */
+	tr->protect_huge = !keep_huge || uffd_thp_kept() == 1;
+	if (!tr->protect_huge)
+		pr_info("huge pages would be split at their first write here: memory in huge "
+			"pages is dumped in full every pass");
 	tr->features &= NEEDED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
 	shm_tracker_init(&tr->shm);
 	return 0;
@@ -197,7 +226,7 @@ static int attach_one(struct uffd_tracker *tr, struct pctl *pc, const struct tas
 		return ret;
 	}
 	tr->procs[tr->nr++] = (struct uffd_proc){ .pid = t->pid, .start_time = t->start_time,
-						   .fd = fd };
+						   .fd = fd, .protect_huge = tr->protect_huge };
 	return 0;
 }
 
@@ -294,11 +323,11 @@ int uffd_scan(struct uffd_proc *p, int pagemap_fd, unsigned long start, unsigned
 	/*
 	 * New to the tracker, or not registered any more: all of it is dirty
 	 * (a failed scan may have protected pages it did not report), and
-	 * protected from now on, unless it holds a huge page: the kernel
-	 * resolves a write to a protected huge page by splitting it, and the
-	 * process would lose its huge pages to the tracker.
+	 * protected from now on, unless it holds a huge page that the
+	 * process should keep (--keep-huge-pages where the kernel splits a
+	 * protected huge page at its first write: huge.h).
 	 */
-	ret = pm_scan_has_huge(pagemap_fd, at, end);
+	ret = p->protect_huge ? 0 : pm_scan_has_huge(pagemap_fd, at, end);
 	if (ret < 0)
 		return ret;
 	if (ret) {

@@ -23,10 +23,16 @@
  * tracker sees it, and whenever the kernel says it is not registered any
  * more (unmapped and mapped again, moved by mremap).  A VMA that the
  * process registered with a userfaultfd of its own is left alone, and
- * always dumped in full; so is one that holds a huge page when the tracker
- * would register it, because the kernel resolves a write to a protected
- * huge page by splitting it.  (A huge page that appears later in a
- * registered VMA is split at its first write after a pass.)  The kernel
+ * always dumped in full.  A VMA holding transparent huge pages is tracked
+ * like any other: where the kernel keeps a protected huge page whole when
+ * it is written (kernel/patches/uffd-wp-thp/), the next pass reports its
+ * 2 MiB as written; a stock kernel splits it at that write and the next
+ * pass reports the pages written, the huge page lost to the process while
+ * the range stays protected (huge.h).  Where that is too high a price,
+ * --keep-huge-pages leaves a VMA that holds a huge page when the tracker
+ * would register it unprotected, dumped in full every pass, on such
+ * kernels.  (A huge page that appears later in a registered VMA is split
+ * at its first write after a pass, there.)  The kernel
  * does not say whose registration a VMA carries: a process that unmaps a
  * tracked range and registers its own async write-protection at the same
  * addresses would be scanned as ours (and its own written bits consumed).
@@ -153,10 +159,12 @@ struct uffd_proc {
 	int fd;
 	struct uffd_range *ranges;
 	unsigned int nr_ranges;
+	bool protect_huge;	/* VMAs holding huge pages are registered too */
 };
 
 struct uffd_tracker {
 	unsigned long long features;	/* asked of every userfaultfd */
+	bool protect_huge;		/* as uffd_proc's, for every process */
 	struct uffd_proc *procs;
 	unsigned int nr;
 	/*
@@ -173,8 +181,18 @@ struct uffd_tracker {
  */
 int uffd_probe(char *why, size_t len);
 
-/* uffd_tracker_init - an empty tracker; 0, or -errno with the reason printed */
-int uffd_tracker_init(struct uffd_tracker *tr);
+/*
+ * uffd_open - a userfaultfd of memsplice's own in *@fdp, set up for async
+ * write-protection as the tracker's are: 0 or -errno.
+ */
+int uffd_open(int *fdp);
+
+/*
+ * uffd_tracker_init - an empty tracker; 0, or -errno with the reason
+ * printed.  @keep_huge: leave VMAs holding huge pages unprotected where
+ * the kernel would split them (above).
+ */
+int uffd_tracker_init(struct uffd_tracker *tr, bool keep_huge);
 void uffd_tracker_free(struct uffd_tracker *tr);
 
 /*
