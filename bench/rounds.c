@@ -5,17 +5,25 @@
  * --nothp: 1% of its pages written a second, at random, no huge page),
  * medians of N runs.
  *
- *   rounds [-n RUNS] [-p PASSES] [-s MIB[,MIB...]] [-V sparse] TRACKER...
- *   TRACKER: uffd-wp | soft-dirty | soft-dirty:walk (without PAGEMAP_SCAN) |
- *   criu (criu pre-dump --track-mem, each on the one before; its stalls
- *   count from the end of its first pre-dump, copy included)
+ *   rounds [-n RUNS] [-p PASSES] [-s MIB[,MIB...]] [-V sparse|thp|shared] TRACKER...
+ *   TRACKER: uffd-wp | uffd-wp:keep (--keep-huge-pages) | soft-dirty |
+ *   soft-dirty:walk (without PAGEMAP_SCAN) | criu (criu pre-dump
+ *   --track-mem, each on the one before; its stalls count from the end of
+ *   its first pre-dump, copy included)
+ *   -V sparse: MIB reserved, one page in 16 MiB written;
+ *   -V thp:    MIB in huge pages (MADV_HUGEPAGE), the writes (1% of all
+ *              its pages a second) confined to its first 2%;
+ *   -V shared: 16 MiB private written as above, and MIB of shared
+ *              anonymous memory that nobody writes after set-up.
  *
- * Per run, from checkpoint's table and the victim: pass 1's frozen time;
- * the median frozen time, pages written and duration of passes 2..PASSES;
- * and the longest stall the victim saw from the end of pass 1's freeze to
- * the end (the longest time between two turns of its loop: a freeze, a
- * write fault).  Uses the test build (selftests/memsplice-test) for its
- * hook at the end of pass 1's freeze.
+ * Per run, from checkpoint's table and the victim: pass 1's pages and
+ * frozen time; the median frozen time, pages written and duration of
+ * passes 2..PASSES; the longest stall the victim saw from the end of pass
+ * 1's freeze to the end (the longest time between two turns of its loop: a
+ * freeze, a write fault); the share of its memory in huge pages at the
+ * start still in huge pages at the end (AnonHugePages).  Uses the test
+ * build (selftests/memsplice-test) for its hook at the end of pass 1's
+ * freeze.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +33,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "procfile.h"
 #include "vtest.h"
 #include "wctl.h"
 
@@ -46,7 +55,7 @@ static int reset_stall(struct ckpt_run *r, int nth)
 }
 
 struct sample {
-	double first_ms, frozen_ms, pages, pass_ms, stall_ms;
+	double first_pages, first_ms, frozen_ms, pages, pass_ms, stall_ms, huge_kept;
 };
 
 /* the passes after the first: medians of @n, and the victim's longest stall */
@@ -63,7 +72,7 @@ static int run_once(const char *tracker, const struct writer *w, int passes, str
 {
 	char n[16], *dir = make_dir("rounds");
 	const char *args[] = { "--tracker", "soft-dirty", "--final", "none", "--min-passes", n,
-			       "--max-passes", n, NULL };
+			       "--max-passes", n, NULL, NULL };
 	struct ckpt_run r = { .hook_env = "MEMSPLICE_TEST_THAWED_FD", .on_hook = reset_stall,
 			      .arg = (void *)w, .pid = w->pid };
 	struct ckpt_row rows[MAX_PASSES + 1];
@@ -73,8 +82,10 @@ static int run_once(const char *tracker, const struct writer *w, int passes, str
 	if (!dir)
 		return -1;
 	snprintf(n, sizeof(n), "%d", passes);
-	if (!strcmp(tracker, "uffd-wp"))
+	if (!strncmp(tracker, "uffd-wp", 7))
 		args[1] = "uffd-wp";
+	if (!strcmp(tracker, "uffd-wp:keep"))
+		args[8] = "--keep-huge-pages";
 	if (!strcmp(tracker, "soft-dirty:walk"))
 		setenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN", "1", 1);
 	if (ckpt_run(&r, dir, args) || !WIFEXITED(r.status) || WEXITSTATUS(r.status)) {
@@ -89,6 +100,7 @@ static int run_once(const char *tracker, const struct writer *w, int passes, str
 		pg[i - 1] = rows[i].written;
 		ms[i - 1] = rows[i].took_ms;
 	}
+	s->first_pages = rows[0].written;
 	s->first_ms = rows[0].frozen_ms;
 	later_passes(s, w, fr, pg, ms, nr - 1);
 	ret = 0;
@@ -134,6 +146,7 @@ static int run_criu_once(const struct writer *w, int passes, struct sample *s)
 			goto out;
 		}
 		if (k == 1) {
+			s->first_pages = pages;
 			s->first_ms = frozen;
 			if (restart_stall(w))
 				goto out;
@@ -154,8 +167,9 @@ out:
 static void bench(const char *label, const char *const *wargs, const char *tracker, int runs,
 		  int passes)
 {
-	double v[5][64];
+	double v[6][64], kept = -1;
 	struct writer w;
+	long huge;
 	int ok = 0;
 
 	if (!available(tracker)) {
@@ -166,6 +180,7 @@ static void bench(const char *label, const char *const *wargs, const char *track
 		fprintf(stderr, "rounds: cannot start the victim\n");
 		return;
 	}
+	huge = anon_huge_kib(w.pid);
 	for (int i = 0; i < runs; i++) {
 		struct sample s = { 0 };
 
@@ -177,16 +192,22 @@ static void bench(const char *label, const char *const *wargs, const char *track
 		v[2][ok] = s.stall_ms;
 		v[3][ok] = s.pages;
 		v[4][ok] = s.pass_ms;
+		v[5][ok] = s.first_pages;
 		ok++;
 	}
+	if (huge > 0)	/* over all the runs */
+		kept = 100.0 * anon_huge_kib(w.pid) / huge;
 	writer_stop(&w);
 	if (ok < runs) {
 		printf("%-6s %-16s %s\n", label, tracker, "(failed)");
 		return;
 	}
-	printf("%-6s %-16s %12.1f %12.2f %10.2f %10.0f %10.1f\n", label, tracker,
-	       median(v[0], ok), median(v[1], ok), median(v[2], ok), median(v[3], ok),
-	       median(v[4], ok));
+	printf("%-6s %-16s %10.0f %10.1f %10.2f %10.2f %10.0f %10.1f", label, tracker,
+	       median(v[5], ok), median(v[0], ok), median(v[1], ok), median(v[2], ok),
+	       median(v[3], ok), median(v[4], ok));
+	if (kept >= 0)
+		printf(" %9.0f%%", kept);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -194,7 +215,7 @@ int main(int argc, char **argv)
 {
 	unsigned long sizes[8] = { 64, 1024 };
 	int nsizes = 2, runs = 5, passes = 6, opt;
-	bool sparse = false;
+	const char *variant = "";
 	char *tok, *s;
 
 	while ((opt = getopt(argc, argv, "n:p:s:V:")) != -1) {
@@ -206,7 +227,12 @@ int main(int argc, char **argv)
 			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
 				sizes[nsizes++] = strtoul(tok, NULL, 10);
 			break;
-		case 'V': sparse = !strcmp(optarg, "sparse"); break;
+		case 'V':
+			variant = optarg;
+			if (strcmp(variant, "sparse") && strcmp(variant, "thp") &&
+			    strcmp(variant, "shared"))
+				goto usage;
+			break;
 		default:
 			goto usage;
 		}
@@ -214,14 +240,24 @@ int main(int argc, char **argv)
 	if (optind >= argc || runs < 1 || runs > 64 || passes < 2 || passes > MAX_PASSES)
 		goto usage;
 	printf("pre-dump rounds (%d passes) of a victim writing 1%% of its pages a second%s, "
-	       "median of %d runs\n", passes, sparse ? " (sparse: 1 page in 16 MiB)" : "", runs);
-	printf("%-6s %-16s %12s %12s %10s %10s %10s\n", "size", "tracker", "1st frozen",
-	       "frozen ms", "stall ms", "pages", "pass ms");
+	       "median of %d runs\n", passes,
+	       !strcmp(variant, "sparse") ? " (sparse: 1 page in 16 MiB)" :
+	       !strcmp(variant, "thp") ? " (in huge pages, writes in its first 2%)" :
+	       !strcmp(variant, "shared") ? " (16 MiB; SIZE is an idle shared segment)" : "",
+	       runs);
+	printf("%-6s %-16s %10s %10s %10s %10s %10s %10s %10s\n", "size", "tracker",
+	       "1st pages", "1st frozen", "frozen ms", "stall ms", "pages", "pass ms",
+	       "huge kept");
 	for (int si = 0; si < nsizes; si++) {
 		char mib[32], label[24];
 		/* 4 KiB pages: both trackers then see single pages (see benchmarks.md) */
-		const char *wargs[] = { "--rate", "1", "--nothp", "--mib", mib,
-					sparse ? "--sparse" : NULL, NULL };
+		const char *plain[] = { "--rate", "1", "--nothp", "--mib", mib,
+					!strcmp(variant, "sparse") ? "--sparse" : NULL, NULL };
+		const char *thp[] = { "--rate", "1", "--part", "2", "--huge", "--mib", mib, NULL };
+		const char *shared[] = { "--rate", "1", "--nothp", "--mib", "16", "--shared-mib",
+					 mib, NULL };
+		const char *const *wargs = !strcmp(variant, "thp") ? thp :
+					   !strcmp(variant, "shared") ? shared : plain;
 
 		snprintf(mib, sizeof(mib), "%lu", sizes[si]);
 		if (sizes[si] >= 1024 && !(sizes[si] % 1024))
@@ -233,7 +269,7 @@ int main(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: rounds [-n RUNS] [-p PASSES] [-s MIB,...] [-V sparse] "
-		"uffd-wp|soft-dirty|soft-dirty:walk|criu...\n");
+	fprintf(stderr, "usage: rounds [-n RUNS] [-p PASSES] [-s MIB,...] [-V sparse|thp|shared] "
+		"uffd-wp|uffd-wp:keep|soft-dirty|soft-dirty:walk|criu...\n");
 	return 2;
 }

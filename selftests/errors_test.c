@@ -356,6 +356,17 @@ TEST_F(bad, checkpoint_bad_tracker)
 	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1), "--tracker");
 }
 
+/* --keep-huge-pages is about the uffd-wp tracker: soft-dirty never splits */
+TEST_F(bad, checkpoint_keep_huge_pages_with_soft_dirty)
+{
+	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--tracker",
+			       "soft-dirty", "--keep-huge-pages", "--final", "none", NULL };
+
+	EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+		       "--keep-huge-pages");
+	EXPECT_FALSE(dir_has(self->dir, "1"));
+}
+
 TEST_F(bad, checkpoint_bad_final)
 {
 	const char *args[] = { "checkpoint", "-t", self->pid, "-D", self->dir, "--final",

@@ -7,7 +7,8 @@
  * always racing it.  With --churn another thread changes the VMAs all the
  * time as well.
  *
- *   writer [--mib N] [--sparse] [--nothp|--huge] [--rate PCT] [--thp] [--churn] [--own-uffd]
+ *   writer [--mib N] [--sparse] [--nothp|--huge] [--rate PCT [--part PCT]] [--thp]
+ *          [--churn] [--own-uffd]
  *          [--shared-mib N] [--shared-child] [--punch] [--forks] [--idle]
  *
  * Regions: 256 KiB hot and N MiB (default 16) of private anonymous memory
@@ -42,9 +43,10 @@
  *
  * --idle: nothing is written once set up (no writing thread, no child).
  *
- * --rate PCT: no hot writes and no shared region; PCT% of the main region's
- * written pages a second, one at a time, at random pages of it (for
- * bench/rounds).
+ * --rate PCT: no hot writes, and no shared region unless --shared-mib says
+ * so (not written then); PCT% of the main region's written pages a second,
+ * one at a time, at random pages of it (for bench/rounds), or with --part
+ * PART at random pages of its first PART% (at the same rate).
  *
  * On fd 3, once set up: "ready SEQ GAP SHARED PAGES", the addresses of the
  * write counter, of the longest stall seen (ns), and of the shared region,
@@ -333,7 +335,8 @@ static void churn(void)
 
 int main(int argc, char **argv)
 {
-	unsigned long mib = 16, rate = 0, shared_mib = 1;
+	unsigned long mib = 16, rate = 0, part = 100;
+	long shared_mib = -1;	/* -1: 1 MiB, none with --rate */
 	bool thp = false, churning = false, own = false, sparse = false, nothp = false;
 	bool huge = false;
 	bool child = false, idle = false, punch = false, forks = false;
@@ -357,7 +360,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--huge"))
 			huge = true;
 		else if (!strcmp(argv[i], "--shared-mib") && i + 1 < argc)
-			shared_mib = strtoul(argv[++i], NULL, 10);
+			shared_mib = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--shared-child"))
 			child = true;
 		else if (!strcmp(argv[i], "--forks"))
@@ -368,6 +371,8 @@ int main(int argc, char **argv)
 			idle = true;
 		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
 			rate = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--part") && i + 1 < argc)
+			part = strtoul(argv[++i], NULL, 10);
 		else
 			return 2;
 	}
@@ -385,8 +390,12 @@ int main(int argc, char **argv)
 	if (rate) {	/* rate% of the written pages a second, nothing else */
 		hot = false;
 		cold_ns = 100ULL * 1000000000ULL / (rate * regions[1].pages);
+		if (part > 0 && part < 100)	/* written from here on: the first part */
+			regions[1].pages = regions[1].pages * part / 100 ?: 1;
 	}
-	if (!rate && shared_mib) {	/* not in the rate's numbers */
+	if (shared_mib < 0)
+		shared_mib = rate ? 0 : 1;
+	if (shared_mib > 0) {	/* not in the rate's numbers: not written with --rate */
 		shared = &regions[nr_regions];
 		add_region(map(NULL, shared_mib << 20, MAP_SHARED), (shared_mib << 20) / VPAGE);
 	}
