@@ -35,7 +35,7 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c criu.c check.c show.c log.c util.
 		   tree/pstree.c tree/target.c \
 		   collect/collect.c collect/vma.c collect/mm.c collect/pagemap.c \
 		   collect/pagemap-scan.c collect/parent.c collect/smaps.c \
-		   track/uffd.c track/huge.c \
+		   track/uffd.c track/huge.c track/forks.c track/shm.c \
 		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c \
 		   source/parasite/source.c source/parasite/ctl.c \
 		   sink/image.c sink/pageserver.c \
