@@ -110,3 +110,14 @@ int open_proc(pid_t pid, const char *name, int flags)
 	fd = open(path, flags | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
+
+bool file_extent(int fd, off_t pos, off_t end, off_t *data, off_t *hole)
+{
+	*data = lseek(fd, pos, SEEK_DATA);
+	if (*data < 0 || *data >= end)
+		return false;
+	*hole = lseek(fd, *data, SEEK_HOLE);
+	if (*hole < 0 || *hole > end)
+		*hole = end;
+	return true;
+}

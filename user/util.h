@@ -3,6 +3,7 @@
 #ifndef MEMSPLICE_UTIL_H
 #define MEMSPLICE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,5 +24,12 @@ int write_all(int fd, const void *buf, size_t len);
 ssize_t pread_all(int fd, void *buf, size_t len, off_t off);
 /* open a file below /proc/PID; returns fd or -errno */
 int open_proc(pid_t pid, const char *name, int flags);
+
+/*
+ * file_extent - the first extent of data of @fd at or after @pos, before
+ * @end (SEEK_DATA, then SEEK_HOLE): true with it in [*@data, *@hole), false
+ * when there is none (or lseek fails: the rest reads as a hole).
+ */
+bool file_extent(int fd, off_t pos, off_t end, off_t *data, off_t *hole);
 
 #endif

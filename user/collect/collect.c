@@ -304,15 +304,9 @@ static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map
 			   const unsigned long *written, const struct parent_map *pmap)
 {
 	const unsigned long bits = 8 * sizeof(*written);
+	off_t data, hole;
 
-	for (off_t pos = 0; pos < end;) {
-		off_t data = lseek(fd, pos, SEEK_DATA), hole;
-
-		if (data < 0 || data >= end)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > end)
-			hole = end;
+	for (off_t pos = 0; pos < end && file_extent(fd, pos, end, &data, &hole); pos = hole) {
 		for (off_t off = data & ~(off_t)(PAGE_SIZE - 1); off < hole; off += PAGE_SIZE) {
 			unsigned long pg = off / PAGE_SIZE;
 			unsigned int flags = PE_PRESENT;
@@ -328,7 +322,6 @@ static int scan_shmem_data(struct scan *s, struct pm_job *job, int fd, void *map
 				return ret;
 		}
 		s->ctx->stats.pages_scanned += (hole - data + PAGE_SIZE - 1) / PAGE_SIZE;
-		pos = hole;
 	}
 	return 0;
 }

@@ -14,42 +14,34 @@
 
 #define MSG_BUF	8192
 
+/* one message to the proc connector: @len bytes of @data after its headers */
+static int send_cn(int fd, const void *data, size_t len)
+{
+	char buf[NLMSG_SPACE(sizeof(struct cn_msg) + 8)] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nl = (struct nlmsghdr *)buf;
+	struct cn_msg *cn = NLMSG_DATA(nl);
+
+	memset(buf, 0, sizeof(buf));
+	nl->nlmsg_len = NLMSG_LENGTH(sizeof(*cn) + len);
+	nl->nlmsg_type = NLMSG_DONE;
+	cn->id.idx = CN_IDX_PROC;
+	cn->id.val = CN_VAL_PROC;
+	cn->len = len;
+	memcpy(cn->data, data, len);
+	return send(fd, buf, nl->nlmsg_len, 0) < 0 ? -errno : 0;
+}
+
 static int send_op(int fd, enum proc_cn_mcast_op op)
 {
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) m;
-
-	memset(&m, 0, sizeof(m));
-	m.nl.nlmsg_len = sizeof(m);
-	m.nl.nlmsg_type = NLMSG_DONE;
-	m.cn.id.idx = CN_IDX_PROC;
-	m.cn.id.val = CN_VAL_PROC;
-	m.cn.len = sizeof(op);
-	m.op = op;
-	return send(fd, &m, sizeof(m), 0) < 0 ? -errno : 0;
+	return send_cn(fd, &op, sizeof(op));
 }
 
 /* the filter of Linux 6.6 (struct proc_input): forks only; older ones ignore it */
 static int send_filter(int fd)
 {
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		struct { __u32 mcast_op, event_type; } in;
-	} __attribute__((packed)) m;
+	const struct { __u32 mcast_op, event_type; } in = { PROC_CN_MCAST_LISTEN, PROC_EVENT_FORK };
 
-	memset(&m, 0, sizeof(m));
-	m.nl.nlmsg_len = sizeof(m);
-	m.nl.nlmsg_type = NLMSG_DONE;
-	m.cn.id.idx = CN_IDX_PROC;
-	m.cn.id.val = CN_VAL_PROC;
-	m.cn.len = sizeof(m.in);
-	m.in.mcast_op = PROC_CN_MCAST_LISTEN;
-	m.in.event_type = PROC_EVENT_FORK;
-	return send(fd, &m, sizeof(m), 0) < 0 ? -errno : 0;
+	return send_cn(fd, &in, sizeof(in));
 }
 
 /*

@@ -83,17 +83,10 @@ static uint64_t page_hash(const void *page)
 static void hash_pages(struct shm_seg *seg, int fd, const char *map, unsigned long pages,
 		       unsigned long *bits)
 {
-	off_t end = (off_t)pages * PAGE_SIZE;
+	off_t end = (off_t)pages * PAGE_SIZE, data, hole;
 	unsigned long next = 0;
 
-	for (off_t pos = 0; pos < end;) {
-		off_t data = lseek(fd, pos, SEEK_DATA), hole;
-
-		if (data < 0 || data >= end)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > end)
-			hole = end;
+	for (off_t pos = 0; pos < end && file_extent(fd, pos, end, &data, &hole);) {
 		for (; next < data / PAGE_SIZE; next++)
 			seg->hash[next] = 0;
 		for (; next < (hole + PAGE_SIZE - 1) / PAGE_SIZE; next++) {
