@@ -64,45 +64,12 @@
 #include "images/imgset.h"
 #include "images/pagemap-entry.h"
 #include "log.h"
+#include "proto/pageserver.h"
 #include "sink/pageserver.h"
 #include "source/source.h"
 #include "util.h"
 
-#define PS_IOV_OPEN2		4
-#define PS_IOV_PARENT		5
-#define PS_IOV_ADD_F		6
-#define PS_IOV_CLOSE		0x1023
-#define PS_CMD_BITS		16
-#define PS_TYPE_BITS		8
-#define PS_TYPE_PID		1
-#define PS_TYPE_SHMEM		2
-
 #define RETRY_MS		100	/* between refused connections */
-
-/* CRIU <= 4.1 */
-struct ps_iov24 {
-	uint32_t cmd;
-	uint32_t nr_pages;
-	uint64_t vaddr;
-	uint64_t dst_id;
-};
-
-/* CRIU >= 4.2: the same fields, nr_pages u64, natural alignment */
-struct ps_iov32 {
-	uint32_t cmd;
-	uint32_t pad;
-	uint64_t nr_pages;
-	uint64_t vaddr;
-	uint64_t dst_id;
-};
-
-_Static_assert(sizeof(struct ps_iov24) == 24, "CRIU 3.17's page_server_iov is 24 bytes");
-_Static_assert(sizeof(struct ps_iov32) == 32, "CRIU 4.2's page_server_iov is 32 bytes");
-
-union ps_hdr {
-	struct ps_iov24 v24;
-	struct ps_iov32 v32;
-};
 
 struct sink_ps {
 	int sk;
@@ -119,53 +86,6 @@ struct sink_ps {
 	unsigned long vaddr, nr_pages;
 	unsigned int flags;
 };
-
-/* a decimal number of at most 4 digits at *@s; advances *@s */
-static int version_part(const char **s, unsigned int *v)
-{
-	const char *p = *s;
-
-	*v = 0;
-	while (*p >= '0' && *p <= '9' && p - *s < 4)
-		*v = *v * 10 + (*p++ - '0');
-	if (p == *s || (*p >= '0' && *p <= '9'))
-		return -EINVAL;
-	*s = p;
-	return 0;
-}
-
-int ps_layout_of(const char *version, enum ps_layout *layout)
-{
-	unsigned int major, minor, patch;
-	const char *p = version;
-
-	if (version_part(&p, &major) || *p++ != '.' || version_part(&p, &minor))
-		return -EINVAL;
-	if (*p == '.' && (p++, version_part(&p, &patch)))
-		return -EINVAL;
-	if (*p || !major)
-		return -EINVAL;
-	*layout = major > 4 || (major == 4 && minor >= 2) ? PS_LAYOUT_32 : PS_LAYOUT_24;
-	return 0;
-}
-
-static size_t ps_hdr(enum ps_layout layout, union ps_hdr *h, uint32_t cmd, uint64_t nr_pages,
-		     uint64_t vaddr, uint64_t dst_id)
-{
-	memset(h, 0, sizeof(*h));
-	if (layout == PS_LAYOUT_24) {
-		h->v24.cmd = cmd;
-		h->v24.nr_pages = (uint32_t)nr_pages;
-		h->v24.vaddr = vaddr;
-		h->v24.dst_id = dst_id;
-		return sizeof(h->v24);
-	}
-	h->v32.cmd = cmd;
-	h->v32.nr_pages = nr_pages;
-	h->v32.vaddr = vaddr;
-	h->v32.dst_id = dst_id;
-	return sizeof(h->v32);
-}
 
 static const char *kind_name(enum pagemap_kind kind)
 {
@@ -234,7 +154,7 @@ static int ps_send_hdr(struct sink_ps *ps, uint32_t cmd, uint64_t nr_pages, uint
 		       int flags)
 {
 	union ps_hdr h;
-	struct iovec iov = { &h, ps_hdr(ps->o->layout, &h, cmd, nr_pages, vaddr, ps->dst_id) };
+	struct iovec iov = { &h, ps_encode(ps->o->layout, &h, cmd, nr_pages, vaddr, ps->dst_id) };
 
 	return ps_sendv(ps, &iov, 1, flags);
 }
@@ -404,7 +324,7 @@ static int ps_probe(struct sink_ps *ps)
 	/* has the server a parent for process 0?  (no side effect there) */
 	for (int i = 0; i < nr; i++) {
 		iov[i].iov_base = &h[i];
-		iov[i].iov_len = ps_hdr(o->layout, &h[i], PS_IOV_PARENT, 0, 0, PS_TYPE_PID);
+		iov[i].iov_len = ps_encode(o->layout, &h[i], PS_IOV_PARENT, 0, 0, PS_TYPE_PID);
 	}
 	ret = ps_sendv(ps, iov, nr, 0);
 	if (!ret)
@@ -515,7 +435,7 @@ static int sink_ps_put_pages(struct page_sink *sink, unsigned long vaddr,
 	uint32_t cmd = PE_PRESENT << PS_CMD_BITS | PS_IOV_ADD_F;
 	union ps_hdr h;
 	struct iovec iov[2] = {
-		{ &h, ps_hdr(ps->o->layout, &h, cmd, nr, vaddr, ps->dst_id) },
+		{ &h, ps_encode(ps->o->layout, &h, cmd, nr, vaddr, ps->dst_id) },
 		{ (void *)data->buf, data->len },
 	};
 	int ret;

@@ -10,16 +10,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "proto/pageserver.h"
 #include "sink/sink.h"
-
-/*
- * The page-server header, whose layout CRIU changed without a version
- * field: u32 nr_pages up to CRIU 4.1 (24 bytes), u64 from 4.2 (32 bytes).
- */
-enum ps_layout {
-	PS_LAYOUT_24 = 24,
-	PS_LAYOUT_32 = 32,
-};
 
 #define PS_DEFAULT_CRIU		"3.17"	/* Debian 12's criu */
 #define PS_DEFAULT_TIMEOUT	30	/* seconds, --page-server-timeout */
@@ -41,12 +33,6 @@ struct ps_opts {
 	enum ps_layout layout;
 	unsigned int timeout_s;
 };
-
-/*
- * ps_layout_of - the header layout of CRIU version @version ("X.Y" or
- * "X.Y.Z"); 0, or -EINVAL when @version is not one.
- */
-int ps_layout_of(const char *version, enum ps_layout *layout);
 
 /*
  * ps_connect - a connected socket to the page server, in *@fd.  Refused

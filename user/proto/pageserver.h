@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * CRIU's page-server wire format (criu/page-xfer.c), the one place that
+ * knows it: the sink sends rounds in it, and a receiver and the lazy-pages
+ * server will speak it too.
+ *
+ * Raw TCP, no greeting, no version field: each message is a header in host
+ * byte order and layout, some followed by page data.
+ * cmd = flags << PS_CMD_BITS | command (flags: PE_* of pagemap.proto);
+ * dst_id = id << PS_TYPE_BITS | type (a process's pagemap, or a shared
+ * segment's); for PS_IOV_GET the bare vpid.
+ */
+#ifndef MEMSPLICE_PROTO_PAGESERVER_H
+#define MEMSPLICE_PROTO_PAGESERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PS_IOV_ADD		1
+#define PS_IOV_HOLE		2
+#define PS_IOV_OPEN		3
+#define PS_IOV_OPEN2		4	/* -> u8: the server has a parent for it */
+#define PS_IOV_PARENT		5	/* -> s32: the server has a parent */
+#define PS_IOV_ADD_F		6	/* flags in cmd; PE_PRESENT: nr_pages of data follow */
+#define PS_IOV_GET		7	/* lazy pages: -> ADD_F | PE_PRESENT header + data */
+#define PS_IOV_CLOSE		0x1023	/* -> s32 status */
+#define PS_IOV_FORCE_CLOSE	0x1024
+#define PS_CMD_BITS		16
+#define PS_TYPE_BITS		8
+#define PS_TYPE_PID		1
+#define PS_TYPE_SHMEM		2
+
+/*
+ * The header, whose layout CRIU changed without a version field: u32
+ * nr_pages up to CRIU 4.1 (24 bytes), u64 from 4.2 (32 bytes).
+ */
+enum ps_layout {
+	PS_LAYOUT_24 = 24,
+	PS_LAYOUT_32 = 32,
+};
+
+/* CRIU <= 4.1 */
+struct ps_iov24 {
+	uint32_t cmd;
+	uint32_t nr_pages;
+	uint64_t vaddr;
+	uint64_t dst_id;
+};
+
+/* CRIU >= 4.2: the same fields, nr_pages u64, natural alignment */
+struct ps_iov32 {
+	uint32_t cmd;
+	uint32_t pad;
+	uint64_t nr_pages;
+	uint64_t vaddr;
+	uint64_t dst_id;
+};
+
+_Static_assert(sizeof(struct ps_iov24) == 24, "CRIU 3.17's page_server_iov is 24 bytes");
+_Static_assert(sizeof(struct ps_iov32) == 32, "CRIU 4.2's page_server_iov is 32 bytes");
+
+union ps_hdr {
+	struct ps_iov24 v24;
+	struct ps_iov32 v32;
+};
+
+/*
+ * ps_layout_of - the header layout of CRIU version @version ("X.Y" or
+ * "X.Y.Z"); 0, or -EINVAL when @version is not one.
+ */
+int ps_layout_of(const char *version, enum ps_layout *layout);
+
+/*
+ * ps_encode - the header of one message in @layout into *@h; its size.
+ * With 24-byte headers @nr_pages must fit 32 bits (the caller checks).
+ */
+size_t ps_encode(enum ps_layout layout, union ps_hdr *h, uint32_t cmd, uint64_t nr_pages,
+		 uint64_t vaddr, uint64_t dst_id);
+
+#endif
