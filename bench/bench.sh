@@ -12,8 +12,13 @@
 #              page-server` on loopback (bench -S: MiB/s, CPU time, peak RSS);
 #              pre-dump rounds by tracker (bench/rounds: soft-dirty only here)
 #   guest-6.12: the rounds with every tracker (soft-dirty, its pagemap walk,
-#              uffd-wp) on one kernel.
-#   guest-patched: the syscall, by reference and SPVM_STABLE, beside the
+#              uffd-wp) on one kernel; then on a victim in huge pages and
+#              one with an idle shared segment (-V thp, -V shared; 12 GiB:
+#              the trackers that write all of it every pass need the room
+#              in the guest's tmpfs).
+#   guest-patched: the same two on the patched kernel, which keeps huge
+#              pages whole under uffd-wp (kernel/patches/uffd-wp-thp/);
+#              and the syscall, by reference and SPVM_STABLE, beside the
 #              module, read and the parasite: pre-dumps to a file, then to
 #              `criu page-server` on loopback.
 # Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
@@ -37,6 +42,9 @@ bench/bench -n "$runs" -V fragmented -s 64,4096 $methods
 trackers="uffd-wp soft-dirty soft-dirty:walk criu"
 bench/rounds -n "$runs" -s 64,1024 $trackers
 bench/rounds -n "$runs" -V sparse -s 65536 $trackers
+# huge pages and shared memory: pages per pass, huge pages kept
+bench/rounds -n "$runs" -V thp -s 256,1024 uffd-wp uffd-wp:keep
+bench/rounds -n "$runs" -V shared -s 256,1024 uffd-wp
 
 mods=""
 if [ -f kernel/Makefile ] && ko=$(make -s --no-print-directory -C kernel KVER=6.1 ko-path 2>/dev/null) &&
@@ -54,9 +62,11 @@ selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
 	bench/rounds -n "$runs" -V sparse -s 65536 $trackers
 
 echo "== guest 6.12 (QEMU TCG): every tracker on one kernel"
-selftests/vm/run-guest.sh -k 6.12 -M 4G -t 3000 -- \
+selftests/vm/run-guest.sh -k 6.12 -M 12G -t 3000 -- \
 	bench/rounds -n "$runs" -s 64,1024 $trackers \; \
-	bench/rounds -n "$runs" -V sparse -s 65536 $trackers
+	bench/rounds -n "$runs" -V sparse -s 65536 $trackers \; \
+	bench/rounds -n 3 -p 4 -V thp -s 256,1024 uffd-wp uffd-wp:keep soft-dirty soft-dirty:walk \; \
+	bench/rounds -n 3 -p 4 -V shared -s 256,1024 uffd-wp soft-dirty soft-dirty:walk
 
 echo "== guest patched (the syscall: kernel/patches/ on 6.12, a minimal config with CRIU's needs)"
 if scripts/build-kernel.sh; then
@@ -64,7 +74,9 @@ if scripts/build-kernel.sh; then
 	pko=$(make -s --no-print-directory -C kernel KDIR="$PWD/build/patched/obj" ko-path 2>/dev/null) &&
 		make -s -C kernel KDIR="$PWD/build/patched/obj" >/dev/null && [ -f "$pko" ] &&
 		pmods="-i $pko"
-	selftests/vm/run-guest.sh -K build/patched/bzImage -M 4G -t 3000 $pmods -- \
+	selftests/vm/run-guest.sh -K build/patched/bzImage -M 12G -t 3000 $pmods -- \
+		bench/rounds -n 3 -p 4 -V thp -s 256,1024 uffd-wp soft-dirty \; \
+		bench/rounds -n 3 -p 4 -V shared -s 256,1024 uffd-wp soft-dirty \; \
 		bench/bench -n "$runs" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods \; \
 		bench/bench -S -n "$sruns" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods
 fi

@@ -86,7 +86,8 @@ tarball=${KERNEL_SOURCE:-/usr/src/linux-source-$series_name.tar.xz}
 # restore the test victims and to migrate them between two network
 # namespaces (namespaces, cgroups, fhandle, inotify/fanotify, socket diag,
 # tun, veth, and the "inet" nftables table its kernel probe creates, hence
-# IPv6).  Left out to keep the build near 8 minutes on 2 CPUs: ACPI (so
+# IPv6), and fork events (the proc connector) for the uffd-wp tracker's
+# shared memory, as distribution kernels have them.  Left out to keep the build near 8 minutes on 2 CPUs: ACPI (so
 # QEMU's second CPU is not found: the guest has one), swap, block devices.
 config_syms="
 64BIT SMP PRINTK BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE UNIX98_PTYS
@@ -104,6 +105,7 @@ EXPERT SPLICE_PROCESS_VM SECRETMEM
 UTS_NS IPC_NS PID_NS USER_NS TIME_NS CGROUPS FHANDLE INOTIFY_USER FANOTIFY
 PACKET PACKET_DIAG UNIX_DIAG INET_DIAG INET_TCP_DIAG INET_UDP_DIAG NETLINK_DIAG
 NETDEVICES NET_CORE TUN VETH NETFILTER NF_TABLES IPV6 NF_TABLES_INET
+CONNECTOR PROC_EVENTS
 "
 # Must not be =y: tinyconfig's picks in the choices made above (compression,
 # allocator), what EXPERT would turn on for nothing here, and EMBEDDED (6.1's
