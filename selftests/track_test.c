@@ -419,12 +419,6 @@ TEST_F_TIMEOUT(track, churning_writer_chain_is_exact, 300)
 	exact_chain(_metadata, self, wargs, -1, 3, 10);
 }
 
-/*
- * A tree that writes nothing once set up, with 64 MiB of shared anonymous
- * memory: pass 1 writes everything; the passes after it, and the final
- * dump, next to nothing (under 1 %: they wrote all of the shared segment
- * before it was tracked), and the chain is exact.
- */
 /* the passes after the first, and the final dump, each wrote under 1 % of pass 1 */
 static void later_passes_small(struct __test_metadata *_metadata, FIXTURE_DATA(track) *self,
 			       int rows_expected, unsigned long long first_min)
@@ -443,6 +437,12 @@ static void later_passes_small(struct __test_metadata *_metadata, FIXTURE_DATA(t
 	}
 }
 
+/*
+ * A tree that writes nothing once set up, with 64 MiB of shared anonymous
+ * memory: pass 1 writes everything; the passes after it, and the final
+ * dump, next to nothing (under 1 %: they wrote all of the shared segment
+ * before it was tracked), and the chain is exact.
+ */
 TEST_F_TIMEOUT(track, idle_shared_segment, 120)
 {
 	const char *wargs[] = { "--mib", "8", "--shared-mib", "64", "--idle", NULL };
