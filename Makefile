@@ -31,14 +31,14 @@ PB_H		:= $(PB_C:.c=.h)
 PB_O		:= $(PB_C:.c=.o)
 
 # user/: the pipeline, one folder per stage (README, "Layout")
-USER_SRCS	:= main.c dump.c xfer.c checkpoint.c criu.c check.c show.c log.c util.c \
+USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c log.c util.c \
 		   tree/pstree.c tree/target.c \
 		   collect/collect.c collect/vma.c collect/mm.c collect/pagemap.c \
 		   collect/pagemap-scan.c collect/parent.c collect/smaps.c \
 		   track/uffd.c track/huge.c track/forks.c track/shm.c \
 		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c \
 		   source/parasite/source.c source/parasite/ctl.c \
-		   proto/pageserver.c sink/image.c sink/pageserver.c \
+		   proto/pageserver.c serve/lazy.c sink/image.c sink/pageserver.c \
 		   images/image.c images/imgset.c images/stats.c images/sync.c
 USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)

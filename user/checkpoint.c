@@ -59,6 +59,7 @@
 #include "checkpoint.h"
 #include "collect/pagemap.h"
 #include "criu.h"
+#include "postcopy.h"
 #include "images/sync.h"
 #include "log.h"
 #include "sink/pageserver.h"
@@ -505,7 +506,7 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 	ret = check_setup(o, &uffd);
 	if (ret)
 		return ret;
-	if (uffd) {
+	if (uffd && o->max_passes) {
 		ret = uffd_tracker_init(&tr, o->keep_huge);
 		if (ret)
 			return ret;
@@ -530,6 +531,14 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 		ret = final_memsplice(o, interrupted, trp, last);
 		break;
 	case FINAL_CRIU:
+		if (o->lazy) {
+			char path[PATH_MAX];
+
+			ret = make_subdir(o->dir, "final", path, sizeof(path));
+			if (!ret)
+				ret = postcopy_run(o, interrupted, last, path);
+			break;
+		}
 		ret = final_dump(o, interrupted, last);
 		break;
 	}

@@ -98,3 +98,13 @@ int criu_run(char *const argv[], volatile sig_atomic_t *interrupted)
 		return ret;
 	return wait_child(pid, interrupted);
 }
+
+int criu_start(char *const argv[], pid_t *pid)
+{
+	return spawn(argv, -1, pid);
+}
+
+int criu_wait(pid_t pid, volatile sig_atomic_t *interrupted)
+{
+	return wait_child(pid, interrupted);
+}

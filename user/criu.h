@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * criu_version - run `criu --version` (criu from PATH) and put its version
@@ -20,5 +21,13 @@ int criu_version(char *buf, size_t len);
  * 128 + N when it was killed by signal N, or -errno when it did not start.
  */
 int criu_run(char *const argv[], volatile sig_atomic_t *interrupted);
+
+/*
+ * criu_start, criu_wait - criu_run() in two steps, for a criu that talks
+ * to memsplice over inherited fds while it runs: criu_start() returns 0
+ * with the child in *@pid, or -errno; criu_wait() returns as criu_run().
+ */
+int criu_start(char *const argv[], pid_t *pid);
+int criu_wait(pid_t pid, volatile sig_atomic_t *interrupted);
 
 #endif

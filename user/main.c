@@ -16,6 +16,7 @@
 #include "dump.h"
 #include "log.h"
 #include "memsplice.h"
+#include "postcopy.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
 #include "util.h"
@@ -37,7 +38,7 @@ enum opt {
 	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
-	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE,
+	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE, OPT_LAZY,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +57,7 @@ static const struct option long_opts[] = {
 	{ "min-passes",		required_argument, NULL, OPT_MIN_PASSES },
 	{ "tracker",		required_argument, NULL, OPT_TRACKER },
 	{ "keep-huge-pages",	no_argument,	   NULL, OPT_KEEP_HUGE },
+	{ "lazy-pages",		no_argument,	   NULL, OPT_LAZY },
 	{ "final",		required_argument, NULL, OPT_FINAL },
 	{ "page-server",	no_argument,	   NULL, OPT_PS },
 	{ "address",		required_argument, NULL, OPT_PS_ADDR },
@@ -77,6 +79,8 @@ struct cli {
 	unsigned int min_passes, max_passes;
 	enum checkpoint_tracker tracker;
 	bool keep_huge;			/* --keep-huge-pages */
+	bool lazy;			/* --lazy-pages */
+	struct lazy_opts lazy_opts;
 	enum checkpoint_final final;
 	const char *arg;		/* show's DIR */
 	char *const *rest;		/* after "--" */
@@ -143,8 +147,27 @@ static int run_checkpoint(struct cli *c)
 		pr_err("checkpoint needs -t PID and -D DIR");
 		return -EINVAL;
 	}
-	if (page_server_setup(c))
+	if (c->lazy) {
+		/* the passes go to local images; --address and --port are where to serve */
+		if (c->page_server) {
+			pr_err("--lazy-pages with --page-server is not supported yet");
+			return -EINVAL;
+		}
+		if (!c->ps.port) {
+			pr_err("--lazy-pages needs --port P (and --address A to listen on one)");
+			return -EINVAL;
+		}
+		if (!c->max_passes)	/* pure post-copy: no pass at all */
+			o.min_passes = 0;
+		c->lazy_opts.address = c->ps.address;
+		c->lazy_opts.port = c->ps.port;
+		o.lazy = &c->lazy_opts;
+	} else if (page_server_setup(c)) {
 		return -EINVAL;
+	} else if (!c->max_passes) {
+		pr_err("--max-passes 0 (no pass: pure post-copy) needs --lazy-pages");
+		return -EINVAL;
+	}
 	o.pass.page_server = c->dump.page_server;
 	return cmd_checkpoint(&o, &interrupted);
 }
@@ -176,7 +199,7 @@ static const struct command commands[] = {
 	  "                     [--final criu|dump|none] [--min-passes N] [--max-passes N]\n"
 	  "                     [--page-server --address A --port P] [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
-			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_FINAL, PS_OPTS, COMMON, 0 },
+			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_LAZY, OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
 	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--sync]\n"
 	  "                     [--page-server --address A --port P] [options]",
@@ -360,8 +383,8 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 	case OPT_STATS: c->dump.display_stats = true; break;
 	case OPT_JSON: c->dump.stats_json = arg; break;
 	case OPT_PASSES:
-		if (parse_uint(arg, 1, 100, &v)) {
-			fprintf(stderr, "memsplice: invalid --max-passes '%s' (1 to 100)\n", arg);
+		if (parse_uint(arg, 0, 100, &v)) {
+			fprintf(stderr, "memsplice: invalid --max-passes '%s' (0 to 100)\n", arg);
 			return -EINVAL;
 		}
 		c->max_passes = v;
@@ -387,6 +410,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		}
 		break;
 	case OPT_KEEP_HUGE: c->keep_huge = true; break;
+	case OPT_LAZY: c->lazy = true; break;
 	case OPT_FINAL:
 		if (!strcmp(arg, "criu"))
 			c->final = FINAL_CRIU;

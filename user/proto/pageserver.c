@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* criu's page-server wire format: see pageserver.h */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "proto/pageserver.h"
 
@@ -50,4 +52,95 @@ size_t ps_encode(enum ps_layout layout, union ps_hdr *h, uint32_t cmd, uint64_t 
 	h->v32.vaddr = vaddr;
 	h->v32.dst_id = dst_id;
 	return sizeof(h->v32);
+}
+
+void ps_decode(enum ps_layout layout, const union ps_hdr *h, struct ps_msg *m)
+{
+	if (layout == PS_LAYOUT_24) {
+		*m = (struct ps_msg){ h->v24.cmd, h->v24.nr_pages, h->v24.vaddr, h->v24.dst_id };
+		return;
+	}
+	*m = (struct ps_msg){ h->v32.cmd, h->v32.nr_pages, h->v32.vaddr, h->v32.dst_id };
+}
+
+int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = cnt };
+
+	while (mh.msg_iovlen) {
+		ssize_t n = sendmsg(c->sk, &mh, flags | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR && !*c->interrupted)
+				continue;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		while (n > 0) {
+			if ((size_t)n < mh.msg_iov->iov_len) {
+				mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
+				mh.msg_iov->iov_len -= n;
+				break;
+			}
+			n -= mh.msg_iov->iov_len;
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+	}
+	return 0;
+}
+
+int ps_recv(const struct ps_conn *c, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = recv(c->sk, p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR && !*c->interrupted)
+				continue;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len)
+{
+	while (len) {
+		ssize_t n = splice(pipe_fd, NULL, c->sk, NULL, len, SPLICE_F_MOVE);
+
+		if (n < 0) {
+			if (errno == EINTR && !*c->interrupted)
+				continue;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		if (n == 0)
+			return -EIO;	/* the source promised @len bytes */
+		len -= n;
+	}
+	return 0;
+}
+
+int ps_send_msg(const struct ps_conn *c, uint32_t cmd, uint64_t nr_pages, uint64_t vaddr,
+		uint64_t dst_id, int flags)
+{
+	union ps_hdr h;
+	struct iovec iov = { &h, ps_encode(c->layout, &h, cmd, nr_pages, vaddr, dst_id) };
+
+	return ps_sendv(c, &iov, 1, flags);
+}
+
+int ps_recv_msg(const struct ps_conn *c, struct ps_msg *m)
+{
+	union ps_hdr h;
+	int ret = ps_recv(c, &h, c->layout);
+
+	if (!ret)
+		ps_decode(c->layout, &h, m);
+	return ret;
 }

@@ -13,8 +13,10 @@
 #ifndef MEMSPLICE_PROTO_PAGESERVER_H
 #define MEMSPLICE_PROTO_PAGESERVER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define PS_IOV_ADD		1
 #define PS_IOV_HOLE		2
@@ -76,5 +78,36 @@ int ps_layout_of(const char *version, enum ps_layout *layout);
  */
 size_t ps_encode(enum ps_layout layout, union ps_hdr *h, uint32_t cmd, uint64_t nr_pages,
 		 uint64_t vaddr, uint64_t dst_id);
+
+/* one message's header, decoded */
+struct ps_msg {
+	uint32_t cmd;
+	uint64_t nr_pages, vaddr, dst_id;
+};
+
+/* ps_decode - the header *@h, read in @layout, into *@m */
+void ps_decode(enum ps_layout layout, const union ps_hdr *h, struct ps_msg *m);
+
+/*
+ * A connection: its socket (with SO_SNDTIMEO/SO_RCVTIMEO bounding every
+ * wait: -EAGAIN), the header layout spoken on it, and the flag a signal
+ * sets (a wait it interrupts ends with -EINTR).
+ */
+struct ps_conn {
+	int sk;
+	enum ps_layout layout;
+	volatile sig_atomic_t *interrupted;
+};
+
+/* ps_sendv - send all of @iov (partial sends continued); 0 or -errno */
+int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags);
+/* ps_recv - receive exactly @len bytes; a closed connection is -ECONNRESET */
+int ps_recv(const struct ps_conn *c, void *buf, size_t len);
+/* ps_splice - move @len bytes from a pipe into the socket, by reference */
+int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len);
+/* ps_send_msg - one header (no data); ps_recv_msg - one header, decoded */
+int ps_send_msg(const struct ps_conn *c, uint32_t cmd, uint64_t nr_pages, uint64_t vaddr,
+		uint64_t dst_id, int flags);
+int ps_recv_msg(const struct ps_conn *c, struct ps_msg *m);
 
 #endif

@@ -72,9 +72,8 @@
 #define RETRY_MS		100	/* between refused connections */
 
 struct sink_ps {
-	int sk;
+	struct ps_conn c;	/* the socket, its layout, and the run's signal */
 	const struct ps_opts *o;
-	volatile sig_atomic_t *interrupted;
 	/* the pagemap being sent */
 	uint64_t dst_id;
 	enum pagemap_kind kind;
@@ -102,7 +101,7 @@ static int ps_fail(const struct sink_ps *ps, int err, const char *doing)
 	const struct ps_opts *o = ps->o;
 	char step[96] = "";
 
-	if (err == -EINTR && *ps->interrupted)
+	if (err == -EINTR && *ps->c.interrupted)
 		return err;
 	if (ps->dst_id)
 		snprintf(step, sizeof(step), " of %s %lu", kind_name(ps->kind), ps->id);
@@ -123,79 +122,10 @@ static int ps_fail(const struct sink_ps *ps, int err, const char *doing)
 	return err;
 }
 
-/* send all of @iov; partial sends are continued, each wait bounded by SO_SNDTIMEO */
-static int ps_sendv(struct sink_ps *ps, struct iovec *iov, int cnt, int flags)
-{
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = cnt };
-
-	while (mh.msg_iovlen) {
-		ssize_t n = sendmsg(ps->sk, &mh, flags | MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR && !*ps->interrupted)
-				continue;
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-		}
-		while (n > 0) {
-			if ((size_t)n < mh.msg_iov->iov_len) {
-				mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
-				mh.msg_iov->iov_len -= n;
-				break;
-			}
-			n -= mh.msg_iov->iov_len;
-			mh.msg_iov++;
-			mh.msg_iovlen--;
-		}
-	}
-	return 0;
-}
-
 static int ps_send_hdr(struct sink_ps *ps, uint32_t cmd, uint64_t nr_pages, uint64_t vaddr,
 		       int flags)
 {
-	union ps_hdr h;
-	struct iovec iov = { &h, ps_encode(ps->o->layout, &h, cmd, nr_pages, vaddr, ps->dst_id) };
-
-	return ps_sendv(ps, &iov, 1, flags);
-}
-
-/* receive exactly @len bytes; a closed connection is -ECONNRESET */
-static int ps_recv(struct sink_ps *ps, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(ps->sk, p, len, 0);
-
-		if (n < 0) {
-			if (errno == EINTR && !*ps->interrupted)
-				continue;
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-		}
-		if (n == 0)
-			return -ECONNRESET;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* move @len bytes from the pipe into the socket, by reference */
-static int ps_splice(struct sink_ps *ps, int pipe_fd, size_t len)
-{
-	while (len) {
-		ssize_t n = splice(pipe_fd, NULL, ps->sk, NULL, len, SPLICE_F_MOVE);
-
-		if (n < 0) {
-			if (errno == EINTR && !*ps->interrupted)
-				continue;
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-		}
-		if (n == 0)
-			return -EIO;	/* the source promised @len bytes */
-		len -= n;
-	}
-	return 0;
+	return ps_send_msg(&ps->c, cmd, nr_pages, vaddr, ps->dst_id, flags);
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -326,9 +256,9 @@ static int ps_probe(struct sink_ps *ps)
 		iov[i].iov_base = &h[i];
 		iov[i].iov_len = ps_encode(o->layout, &h[i], PS_IOV_PARENT, 0, 0, PS_TYPE_PID);
 	}
-	ret = ps_sendv(ps, iov, nr, 0);
+	ret = ps_sendv(&ps->c, iov, nr, 0);
 	if (!ret)
-		ret = ps_recv(ps, answer, nr * sizeof(answer[0]));
+		ret = ps_recv(&ps->c, answer, nr * sizeof(answer[0]));
 	if (ret == -ECONNRESET || ret == -EPIPE) {
 		pr_err("%s:%u closed the connection at the first request, unanswered: a page "
 		       "server of CRIU %s needs --page-server-criu %s (or it failed: see its log)",
@@ -415,7 +345,7 @@ static int sink_ps_open(struct page_sink *sink, enum pagemap_kind kind, unsigned
 	}
 	ret = ps_send_hdr(ps, PS_IOV_OPEN2, 0, 0, 0);
 	if (!ret)
-		ret = ps_recv(ps, &has_parent, 1);
+		ret = ps_recv(&ps->c, &has_parent, 1);
 	if (ret) {
 		ps_fail(ps, ret, "opening the pagemap");
 		goto err;
@@ -441,12 +371,12 @@ static int sink_ps_put_pages(struct page_sink *sink, unsigned long vaddr,
 	int ret;
 
 	if (data->buf) {
-		ret = ps_sendv(ps, iov, 2, 0);
+		ret = ps_sendv(&ps->c, iov, 2, 0);
 	} else {
 		/* the header waits in the socket for the pages that follow it */
-		ret = ps_sendv(ps, iov, 1, MSG_MORE);
+		ret = ps_sendv(&ps->c, iov, 1, MSG_MORE);
 		if (!ret)
-			ret = ps_splice(ps, data->pipe_fd, data->len);
+			ret = ps_splice(&ps->c, data->pipe_fd, data->len);
 	}
 	if (ret)
 		return ps_fail(ps, ret, "sending the pages");
@@ -497,7 +427,7 @@ static int sink_ps_finish(struct page_sink *sink)
 	ps->dst_id = 0;
 	ret = ps_send_hdr(ps, PS_IOV_CLOSE, 0, 0, 0);
 	if (!ret)
-		ret = ps_recv(ps, &status, sizeof(status));
+		ret = ps_recv(&ps->c, &status, sizeof(status));
 	if (ret)
 		return ps_fail(ps, ret, "closing the pass (PS_IOV_CLOSE)");
 	if (status) {
@@ -530,9 +460,10 @@ int sink_ps_create(struct page_sink *sink, const struct ps_opts *o, struct imgse
 	}
 	ps->o = o;
 	ps->set = set;
-	ps->interrupted = interrupted;
+	ps->c.interrupted = interrupted;
+	ps->c.layout = o->layout;
 	ps->pm.fd = -1;
-	ret = ps_connect(o, interrupted, &ps->sk);
+	ret = ps_connect(o, interrupted, &ps->c.sk);
 	if (ret)
 		goto err;
 	ret = ps_probe(ps);
@@ -545,7 +476,7 @@ int sink_ps_create(struct page_sink *sink, const struct ps_opts *o, struct imgse
 	sink->priv = ps;
 	return 0;
 err_sk:
-	close(ps->sk);
+	close(ps->c.sk);
 err:
 	free(ps);
 	return ret;
@@ -559,7 +490,7 @@ void sink_ps_destroy(struct page_sink *sink)
 		return;
 	img_close(&ps->pm);
 	/* without a CLOSE before, the server takes this for a failed pass */
-	close(ps->sk);
+	close(ps->c.sk);
 	free(ps);
 	sink->priv = NULL;
 }

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The end of a post-copy migration, at the source (checkpoint
+ * --lazy-pages): criu's final dump with --lazy-pages on top of the
+ * passes, its page server told to close at once (memsplice serves the lazy
+ * pages instead, from the tree, with nothing held in pipes), the tree
+ * seized again, and the destination's `criu lazy-pages` served until it
+ * has every page; then the tree is killed.
+ *
+ * criu 3.17 with --leave-stopped --ps-socket FD --status-fd S writes the
+ * status byte once its lazy page server is ready; on PS_IOV_CLOSE it
+ * answers 0, destroys its page pipes, leaves every task SIGSTOPped,
+ * detaches and exits 0.  memsplice seizes the tree again at once.
+ *
+ * Whatever fails after criu's dump leaves the tree stopped, never resumed:
+ * the destination may already run.  One line says where it is and how to
+ * resume or kill it.  criu's dump failing resumes it (criu does).
+ */
+#ifndef MEMSPLICE_POSTCOPY_H
+#define MEMSPLICE_POSTCOPY_H
+
+#include <signal.h>
+
+struct checkpoint_opts;
+
+/* where the lazy pages are served: --address (NULL: any) and --port */
+struct lazy_opts {
+	const char *address;
+	unsigned int port;
+};
+
+/*
+ * postcopy_run - criu's lazy dump into @path (DIR/final, created) on top of
+ * pass @last, then serve the destination.  0 when the destination had
+ * every page and the tree was killed; -errno with the reason printed.
+ */
+int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
+		 unsigned int last, const char *path);
+
+#endif
