@@ -11,7 +11,7 @@ TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno
 TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test \
 		   selftests/freeze_test selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test \
 		   selftests/migrate_test selftests/spvm_wait_test selftests/spvm_populate_test
-TESTS		+= selftests/footprint_test
+TESTS		+= selftests/footprint_test selftests/lazy_test
 TESTS		+= selftests/track_test
 TESTS		+= selftests/spvm_stable_test
 TESTS		+= selftests/spvm_review_test

@@ -558,21 +558,6 @@ TEST_F_TIMEOUT(track, unprivileged_target, 300)
 	EXPECT_STREQ(before, after);
 }
 
-static int read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t got = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += n;
-	buf[got] = '\0';
-	close(fd);
-	return 0;
-}
-
 /* the fds of @pid as "N -> target" lines */
 static void fd_table(pid_t pid, char *buf, size_t len)
 {

@@ -742,3 +742,18 @@ void remove_dir(const char *dir)
 	if (system(cmd))
 		fprintf(stderr, "# cannot remove %s\n", dir);
 }
+
+int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fd);
+	return 0;
+}

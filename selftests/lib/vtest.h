@@ -177,6 +177,8 @@ bool check_says_yes(const char *what);
 int crit_show_all(const char *dir, char *failed, size_t len);
 /* stats_json_get - a number from --stats-json output */
 long long stats_json_get(const char *path, const char *key);
+/* read_text - the start of file @path as a string in @buf (@len with the NUL); 0 or -1 */
+int read_text(const char *path, char *buf, size_t len);
 /* make_dir - a fresh empty directory under TMPDIR */
 char *make_dir(const char *tag);
 void remove_dir(const char *dir);
