@@ -197,7 +197,8 @@ static const struct command commands[] = {
 	{ "checkpoint",
 	  "-t PID -D DIR [--method M] [--tracker T] [--keep-huge-pages]\n"
 	  "                     [--final criu|dump|none] [--min-passes N] [--max-passes N]\n"
-	  "                     [--page-server --address A --port P] [-- CRIU-DUMP-OPTIONS]",
+	  "                     [--page-server --address A --port P | --lazy-pages\n"
+	  "                     [--address A] --port P] [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
 			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_LAZY, OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
@@ -239,7 +240,8 @@ static void print_usage(FILE *f)
 	      "                            complete and is not.  checkpoint syncs its final\n"
 	      "                            set and the passes under it, never a pass alone\n"
 	      "  -R, --leave-running       dump: resume the tree afterwards (the default)\n"
-	      "      --max-passes N        checkpoint: at most N pre-dumps (default 5)\n"
+	      "      --max-passes N        checkpoint: at most N pre-dumps (default 5; 0 with\n"
+	      "                            --lazy-pages: none)\n"
 	      "      --min-passes N        checkpoint: at least N pre-dumps (default 1)\n"
 	      "      --tracker T           checkpoint: what finds the pages changed between\n"
 	      "                            passes: soft-dirty (every pass freezes the tree),\n"
@@ -249,6 +251,12 @@ static void print_usage(FILE *f)
 	      "                            protected huge page at its first write, dump\n"
 	      "                            memory in huge pages in full every pass instead\n"
 	      "                            of tracking it (the process keeps its huge pages)\n"
+	      "      --lazy-pages          checkpoint: criu's dump leaves memory lazy, and\n"
+	      "                            memsplice serves it from the stopped tree to\n"
+	      "                            `criu lazy-pages --page-server` on --address/--port\n"
+	      "                            until it has every page, then kills the tree (a\n"
+	      "                            failure leaves it stopped); --max-passes 0: no\n"
+	      "                            pre-copy pass (first step: no --page-server, no TLS)\n"
 	      "      --final criu|dump|none  checkpoint: then criu dump (default), memsplice's\n"
 	      "                            own dump (memory images only), or nothing\n"
 	      "      --page-server         send the pages to `criu page-server` (the pagemaps and\n"

@@ -88,10 +88,12 @@ static int lazy_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *int
 		     unsigned int last, const char *path, enum ps_layout layout)
 {
 	char pid[16], parent[32], psk[16], sfd[16];
-	const char *fixed[] = {	/* [6..8]: the chain under it */ "criu", "dump", "-t", pid, "-D", path, "--track-mem",
-				"--prev-images-dir", parent, "-o", "dump.log", "--lazy-pages",
-				"--leave-stopped", "--ps-socket", psk, "--status-fd", sfd };
-	int nfixed = ARRAY_SIZE(fixed), sv[2] = { -1, -1 }, st[2] = { -1, -1 }, ret, ret2;
+	/* the last three: the chain under it, none for pure post-copy */
+	const char *fixed[] = { "criu", "dump", "-t", pid, "-D", path, "-o", "dump.log",
+				"--lazy-pages", "--leave-stopped", "--ps-socket", psk,
+				"--status-fd", sfd, "--track-mem", "--prev-images-dir", parent };
+	int nfixed = ARRAY_SIZE(fixed) - (last ? 0 : 3), ret, ret2;
+	int sv[2] = { -1, -1 }, st[2] = { -1, -1 };
 	struct ps_conn c = { .layout = layout, .interrupted = interrupted };
 	int32_t status = -1;
 	char **argv, ready;
@@ -109,11 +111,9 @@ static int lazy_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *int
 	}
 	snprintf(pid, sizeof(pid), "%d", o->pass.pid);
 	snprintf(parent, sizeof(parent), "../%u", last);
-	if (!last)	/* pure post-copy: no pass under it */
-		fixed[6] = fixed[7] = fixed[8] = "--lazy-pages";
 	snprintf(psk, sizeof(psk), "%d", sv[1]);
 	snprintf(sfd, sizeof(sfd), "%d", st[1]);
-	memcpy(argv, fixed, sizeof(fixed));
+	memcpy(argv, fixed, nfixed * sizeof(*argv));
 	for (int i = 0; i < o->nr_criu_args; i++)
 		argv[nfixed + i] = o->criu_args[i];
 	ret = criu_start(argv, &child);
