@@ -157,6 +157,11 @@ static int run_checkpoint(struct cli *c)
 			pr_err("--lazy-pages needs --port P (and --address A to listen on one)");
 			return -EINVAL;
 		}
+		if (c->final != FINAL_CRIU) {
+			pr_err("--lazy-pages is criu's final dump made lazy: not with --final "
+			       "dump or none");
+			return -EINVAL;
+		}
 		if (!c->max_passes)	/* pure post-copy: no pass at all */
 			o.min_passes = 0;
 		c->lazy_opts.address = c->ps.address;
