@@ -234,21 +234,6 @@ static int wait_listen(pid_t pid, unsigned int port)
 	return -1;
 }
 
-static pid_t spawn_logged(const char *log, const char *const *argv)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp(argv[0], (char **)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* one pre-dump of @pid by @tool into a page server on @port */
 static int run_socket(const char *tool, pid_t pid, unsigned int port, struct sock_sample *s)
 {
@@ -277,7 +262,7 @@ static int run_socket(const char *tool, pid_t pid, unsigned int port, struct soc
 					      portstr, NULL }, 13 * sizeof(*ms_argv));
 	snprintf(log, sizeof(log), "%s/tool.log", cdir);
 	snprintf(slog, sizeof(slog), "%s/server.out", cdir);
-	server = spawn_logged(slog, server_argv);
+	server = spawn_to(server_argv, slog);
 	if (server < 0)
 		goto out;
 	if (wait_listen(server, port)) {
@@ -287,7 +272,7 @@ static int run_socket(const char *tool, pid_t pid, unsigned int port, struct soc
 		goto out;
 	}
 	t0 = now_ms();
-	child = spawn_logged(log, strncmp(tool, "memsplice:", 10) ? criu_argv : ms_argv);
+	child = spawn_to(strncmp(tool, "memsplice:", 10) ? criu_argv : ms_argv, log);
 	if (child < 0 || wait4(child, &st, 0, &ru) != child) {
 		kill(server, SIGKILL);
 		waitpid(server, NULL, 0);

@@ -36,30 +36,6 @@ FIXTURE(lazy) {
 	char err[4096];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* @argv in the background, stdout and stderr to @out */
-static pid_t spawn_to(const char *const *argv, const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		if (fd < 0 || dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
-			_exit(127);
-		execvp(argv[0], (char **)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* until @path holds @what (or exists, @what NULL), at most @seconds */
 static bool wait_for(const char *path, const char *what, double seconds)
 {

@@ -71,14 +71,6 @@ static const char *criu_bin(void)
 	return b ? b : "/usr/sbin/criu";
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Whether this machine can run the migration at all, found out by the
  * first test and shared with the others (each runs in its own child).
@@ -294,23 +286,6 @@ static void log_tail(struct __test_metadata *_metadata, const char *dir, const c
 	TH_LOG("last lines of %s:\n%s", path, file_tail(path, 12, tail, sizeof(tail)));
 }
 
-/* run @argv with stdin /dev/null and stdout+stderr into @out; the pid */
-static pid_t spawn(const char *const *argv, const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (null < 0 || fd < 0 || dup2(null, 0) || dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
-			_exit(127);
-		execvp(argv[0], (char **)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /*
  * Wait for @pid at most @seconds: its exit status, 128 + signal, or -1
  * when it did not end in time (it is killed then).  *@pid becomes 0.
@@ -349,7 +324,7 @@ static void server_start(FIXTURE_DATA(migrate) *self, int n, int prev)
 
 	snprintf(rel, sizeof(rel), "../%d", prev);
 	snprintf(out, sizeof(out), "%s/page-server.out", dir);
-	self->server = spawn(argv, out);
+	self->server = spawn_to(argv, out);
 }
 
 /* until @pid (its network namespace) listens on PORT; 0 or -1 after @seconds */
@@ -442,7 +417,7 @@ static pid_t predump_bg(FIXTURE_DATA(migrate) *self, const FIXTURE_VARIANT(migra
 	a.args[0] = memsplice_bin();
 	predump_args(self, variant, n, 0, extra, &a, 1);
 	snprintf(err, sizeof(err), "%s/src/%d.err", self->dir, n);
-	return spawn(a.args, err);
+	return spawn_to(a.args, err);
 }
 
 static void bg_err(FIXTURE_DATA(migrate) *self, int n)
@@ -673,7 +648,7 @@ TEST_F_TIMEOUT(migrate, checkpoint_command, 900)
 	snprintf(pid, sizeof(pid), "%d", self->v.pid);
 	snprintf(dir, sizeof(dir), "%s/src", self->dir);
 	snprintf(errf, sizeof(errf), "%s/checkpoint.err", self->dir);
-	ckpt = spawn(args, errf);
+	ckpt = spawn_to(args, errf);
 	ASSERT_LT(0, ckpt);
 
 	/*

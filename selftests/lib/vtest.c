@@ -757,3 +757,27 @@ int read_text(const char *path, char *buf, size_t len)
 	close(fd);
 	return 0;
 }
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+pid_t spawn_to(const char *const *argv, const char *out)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (null < 0 || fd < 0 || dup2(null, 0) || dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
+			_exit(127);
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	return pid;
+}

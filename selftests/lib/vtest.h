@@ -177,6 +177,14 @@ bool check_says_yes(const char *what);
 int crit_show_all(const char *dir, char *failed, size_t len);
 /* stats_json_get - a number from --stats-json output */
 long long stats_json_get(const char *path, const char *key);
+/* now_s - CLOCK_MONOTONIC in seconds */
+double now_s(void);
+/*
+ * spawn_to - run @argv (PATH searched) in the background, stdin on
+ * /dev/null, stdout and stderr into file @out; the child's pid, -1 if
+ * fork failed (127 is its exit status when it cannot start)
+ */
+pid_t spawn_to(const char *const *argv, const char *out);
 /* read_text - the start of file @path as a string in @buf (@len with the NUL); 0 or -1 */
 int read_text(const char *path, char *buf, size_t len);
 /* make_dir - a fresh empty directory under TMPDIR */
