@@ -85,22 +85,26 @@ static void print_row(const char *pass, const char *method, const struct dump_st
 	fflush(stdout);
 }
 
-/* criu's final dump talks to the same kind of page server as the passes */
-static int check_criu_layout(const struct checkpoint_opts *o, const char *version)
+/*
+ * The page-server header layout criu @version speaks, in *@layout, where it
+ * matters: criu's final dump talks to the same kind of page server as the
+ * passes, and a lazy dump's page server is told to close in it.
+ */
+static int check_criu_layout(const struct checkpoint_opts *o, const char *version,
+			     enum ps_layout *layout)
 {
 	const struct ps_opts *ps = o->pass.page_server;
-	enum ps_layout layout;
 
-	if (!ps)
+	if (!ps && !o->lazy)
 		return 0;
-	if (ps_layout_of(version, &layout)) {
+	if (ps_layout_of(version, layout)) {
 		pr_err("cannot tell the page-server header layout of criu %s", version);
 		return -EINVAL;
 	}
-	if (layout != ps->layout) {
+	if (ps && *layout != ps->layout) {
 		pr_err("criu %s here sends %d-byte page-server headers, but --page-server-criu %s "
 		       "says the page server reads %d-byte ones: they must be the same",
-		       version, layout, ps->criu, ps->layout);
+		       version, *layout, ps->criu, ps->layout);
 		return -EINVAL;
 	}
 	return 0;
@@ -174,7 +178,7 @@ static int check_dir(const char *dir)
 	return 0;
 }
 
-static int check_setup(const struct checkpoint_opts *o, bool *uffd)
+static int check_setup(const struct checkpoint_opts *o, bool *uffd, enum ps_layout *layout)
 {
 	static const char *const subdirs[] = { "1", "final" };	/* a run creates them */
 	static const char *const own[] = { "-t", "--tree", "-D", "--images-dir",
@@ -227,7 +231,7 @@ static int check_setup(const struct checkpoint_opts *o, bool *uffd)
 			return ret;
 		}
 		pr_info("criu %s", version);
-		ret = check_criu_layout(o, version);
+		ret = check_criu_layout(o, version, layout);
 		if (ret)
 			return ret;
 	}
@@ -500,10 +504,11 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 {
 	struct uffd_tracker tr, *trp = NULL;
 	unsigned int last;
+	enum ps_layout layout = PS_LAYOUT_24;
 	bool uffd;
 	int ret;
 
-	ret = check_setup(o, &uffd);
+	ret = check_setup(o, &uffd, &layout);
 	if (ret)
 		return ret;
 	if (uffd && o->max_passes) {
@@ -536,7 +541,7 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 
 			ret = make_subdir(o->dir, "final", path, sizeof(path));
 			if (!ret)
-				ret = postcopy_run(o, interrupted, last, path);
+				ret = postcopy_run(o, interrupted, last, path, layout);
 			break;
 		}
 		ret = final_dump(o, interrupted, last);

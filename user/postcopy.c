@@ -162,17 +162,16 @@ static void say_stopped(pid_t root)
 }
 
 int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
-		 unsigned int last, const char *path)
+		 unsigned int last, const char *path, enum ps_layout layout)
 {
 	struct source_opts sopts = { .buffer_size = o->pass.buffer_size };
 	struct page_source src = { 0 };
 	const struct page_source_ops *ops;
 	struct lazy_stats st = { 0 };
 	struct pstree tree = { 0 };
-	struct ps_conn c = { .sk = -1, .layout = PS_LAYOUT_24, .interrupted = interrupted };
+	struct ps_conn c = { .sk = -1, .layout = layout, .interrupted = interrupted };
 	struct seize_opts so = { .stop_timeout_ms = PSTREE_STOP_TIMEOUT_MS };
 	struct kerndat kd;
-	char version[64];
 	int lsk = -1, ret;
 	uint64_t t0;
 
@@ -188,10 +187,6 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 	if (ret)
 		return ret;
 	so.proc_children = kd.proc_children;
-	if (criu_version(version, sizeof(version)) || ps_layout_of(version, &c.layout)) {
-		pr_err("cannot tell criu's version");
-		return -EINVAL;
-	}
 	ret = listen_on(o->lazy, &lsk);
 	if (ret)
 		return ret;

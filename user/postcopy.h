@@ -21,6 +21,8 @@
 
 #include <signal.h>
 
+#include "proto/pageserver.h"
+
 struct checkpoint_opts;
 
 /* where the lazy pages are served: --address (NULL: any) and --port */
@@ -31,10 +33,11 @@ struct lazy_opts {
 
 /*
  * postcopy_run - criu's lazy dump into @path (DIR/final, created) on top of
- * pass @last, then serve the destination.  0 when the destination had
- * every page and the tree was killed; -errno with the reason printed.
+ * pass @last, then serve the destination in @layout (criu's, and so the
+ * daemon's at the destination).  0 when the destination had every page and
+ * the tree was killed; -errno with the reason printed.
  */
 int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
-		 unsigned int last, const char *path);
+		 unsigned int last, const char *path, enum ps_layout layout);
 
 #endif
