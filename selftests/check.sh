@@ -52,7 +52,7 @@ top=$PWD
 results=$top/build/results.txt
 stages=$top/build/stages.txt
 mkdir -p build
-rm -f "$results" "$stages" build/times-*.txt
+rm -f "$results" "$stages" build/failed.txt build/times-*.txt
 export MEMSPLICE_RESULTS="$results"
 t_check=$(date +%s)
 t_stage=$t_check

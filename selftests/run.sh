@@ -19,6 +19,11 @@
 # for selftests/summary.sh. In a guest (selftests/vm/run-guest.sh) that file
 # must lie in a directory shared writable with -o DIR.
 #
+# With $MEMSPLICE_RESULTS, every failure also goes to failed.txt beside that
+# file, "LABEL BINARY CASE: DIAGNOSTIC" a line (the case's last "# " line
+# before its "not ok", or why run.sh counted the binary failed), which
+# summary.sh prints before its last line: the end of a CI log says which.
+#
 # Each binary's time is printed after it ("# run.sh: BIN: N s"); with
 # $MEMSPLICE_RESULTS, every case's time (from the previous result line, or
 # the binary's start, to its own, so set-up counts too) goes to
@@ -44,11 +49,16 @@ timeout_s=${MEMSPLICE_TEST_TIMEOUT:-300}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run.sh.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0 skip=0
-times=/dev/null
+times=/dev/null failed=/dev/null
 if [ -n "${MEMSPLICE_RESULTS-}" ]; then
 	times=$(dirname "$MEMSPLICE_RESULTS")/times-$label.txt
+	failed=$(dirname "$MEMSPLICE_RESULTS")/failed.txt
 	: >"$times" || { echo "run.sh: cannot write $times" >&2; exit 1; }
 fi
+# one failure, for summary.sh: BINARY WHY
+failure() {
+	echo "$label $1: $2" >>"$failed"
+}
 start=$(date +%s)
 # mawk fills its whole input buffer from the pipe before it looks at a line
 # (unless -W interactive): a result would be timed when a later case's output
@@ -63,6 +73,7 @@ for bin in "$@"; do
 	case $bin in */*) ;; *) bin=./$bin ;; esac
 	if [ ! -x "$bin" ]; then
 		echo "# run.sh: $bin: not an executable file"
+		failure "${bin#./}" "not an executable file"
 		fail=$((fail + 1))
 		continue
 	fi
@@ -71,7 +82,8 @@ for bin in "$@"; do
 		rc=0
 		timeout -k 10 "$timeout_s" "$bin" 2>&1 || rc=$?
 		echo "$rc" >"$tmp/rc"
-	} | awk $awk_opts -v counts="$tmp/counts" -v times="$times" -v bin="${bin#./}" '
+	} | awk $awk_opts -v counts="$tmp/counts" -v times="$times" -v failed="$failed" \
+		-v label="$label" -v bin="${bin#./}" '
 		function now(   t) { "date +%s" | getline t; close("date +%s"); return t }
 		function timed(   t) {
 			t = now()
@@ -79,9 +91,15 @@ for bin in "$@"; do
 		}
 		BEGIN { last = now() }
 		{ print; fflush() }
-		/^# +RUN +/ { name = $3 }
+		/^# +RUN +/ { name = $3; diag = "" }
+		/^# / && !/^# +(RUN|OK|FAIL) +/ { diag = substr($0, 3) }
 		/^1\.\.[0-9]+/ { plan = substr($1, 4) + 0 }
-		/^not ok [0-9]+/ { f++; timed(); next }
+		/^not ok [0-9]+/ {
+			f++; timed()
+			printf "%s %s %s: %s\n", label, bin, name, substr(diag, 1, 300) >> failed
+			fflush(failed)
+			next
+		}
 		/^ok [0-9]+/ { if ($0 ~ /# [Ss][Kk][Ii][Pp]/) s++; else p++; timed() }
 		END { printf "%d %d %d %d\n", p, f, s, plan > counts }'
 	read -r p f s plan <"$tmp/counts"
@@ -89,15 +107,18 @@ for bin in "$@"; do
 	seen=$((p + f + s))
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo "# run.sh: $bin: timed out after ${timeout_s}s (MEMSPLICE_TEST_TIMEOUT)"
+		failure "${bin#./}" "timed out after ${timeout_s}s"
 		[ "$f" -gt 0 ] || f=1
 	elif [ "$rc" = 4 ] && [ "$seen" = 0 ]; then
 		echo "# run.sh: $bin: skipped as a whole (exit 4)"
 		s=1
 	elif [ "$rc" != 0 ] && [ "$rc" != 2 ] && [ "$rc" != 4 ] && [ "$f" = 0 ]; then
 		echo "# run.sh: $bin: exit status $rc without a failing case"
+		failure "${bin#./}" "exit status $rc without a failing case"
 		f=1
 	elif [ "$seen" -lt "$plan" ] && [ "$f" = 0 ]; then
 		echo "# run.sh: $bin: $seen of $plan planned results"
+		failure "${bin#./}" "$seen of $plan planned results"
 		f=1
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))

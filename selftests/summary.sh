@@ -6,7 +6,9 @@
 #   -> N passed, N failed, N skipped
 #
 # -t: first a table of the "STAGE SECONDS" lines of STAGES_FILE (check.sh's
-# stage times), in minutes and seconds.
+# stage times), in minutes and seconds.  Then the failures run.sh wrote to
+# failed.txt beside RESULTS_FILE, a line each, so that the end of a log
+# names them.
 #
 # Nothing is printed after that line; problems go to stderr before it.
 # A missing or empty RESULTS_FILE, an unreadable line and every
@@ -26,6 +28,13 @@ fi
 [ $# -ge 1 ] || { echo "$usage" >&2; exit 2; }
 file=$1
 shift
+# which stages failed, then which cases, as far as run.sh could tell
+failed=$(dirname "$file")/failed.txt
+if grep -Eq '^[^ ]+ pass=[0-9]+ fail=[1-9]' "$file" 2>/dev/null || [ -s "$failed" ]; then
+	echo "failed:"
+	awk '$3 ~ /^fail=[1-9]/ { printf "  %s: %d\n", $1, substr($3, 6) }' "$file" 2>/dev/null
+	[ ! -s "$failed" ] || sed 's/^/    /' "$failed"
+fi
 
 if [ ! -s "$file" ]; then
 	echo "summary: $file: missing or empty: no test run reported" >&2

@@ -6,8 +6,9 @@
  * The victim (lib/writer.c) writes without pause through every pass, and
  * with --churn remaps, splits, moves and drops its VMAs and pages.  At the
  * freeze of the final dump the test takes the victim's memory itself:
- * every page of every private VMA (pagemap and /proc/PID/mem) and the
- * shared region.  The final images, resolved through the chain down to
+ * every page of every private VMA (pagemap and /proc/PID/mem, which reads
+ * PROT_NONE too: a dump takes those pages as CRIU does) and the shared
+ * region.  The final images, resolved through the chain down to
  * pass 1 as CRIU resolves them, must hold exactly that: each page the
  * process has, with its bytes, and no page it does not have.
  */
@@ -44,7 +45,7 @@
 /* the victim's memory at the final freeze */
 struct snap_vma {
 	unsigned long start, end;
-	bool compared;		/* readable, private, not [vvar] & co: pages compared */
+	bool compared;		/* private, not [vvar] & co: pages compared */
 	char perms[8], name[32];	/* as maps said: for a failure's message */
 	uint64_t *pme;
 	char *data;		/* pages present or swapped; others untouched */
@@ -108,7 +109,7 @@ static int snap_take(pid_t pid, struct snap *s, char *why, size_t len)
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		v->pme = NULL;
 		v->data = NULL;
-		v->compared = perms[0] == 'r' && perms[3] == 'p' && strncmp(name, "[vvar", 5) &&
+		v->compared = perms[3] == 'p' && strncmp(name, "[vvar", 5) &&
 			      strcmp(name, "[vsyscall]");
 		if (!v->compared)
 			continue;
