@@ -13,7 +13,7 @@
 #              read as the full pass (MEMSPLICE_TEST_FULL=read), the device
 #              and the parasite for what differs; the parasite's and the
 #              module's suites; lazy_test (criu lazy-pages and restore
-#              --lazy-pages run there)
+#              --lazy-pages run there), its fault cases with read
 #   guest-6.12 Debian's 6.12 kernel: the module's post-6.1 API paths,
 #              soft-dirty read through PAGEMAP_SCAN, uffd-wp under criu.
 #              The module's suites, track_test, and dump, predump and
@@ -24,9 +24,10 @@
 #              uffd-wp), built by scripts/build-kernel.sh: ~7 min the first
 #              time, then cached outside the checkout (build/patched links
 #              to it).  The end-to-end suites for what differs by method and
-#              the splice_process_vm suites, on the syscall only
-#              (MEMSPLICE_TEST_METHODS=syscall MEMSPLICE_TEST_FULL=none:
-#              the device ran them on 6.12), track_test's huge-page cases
+#              the splice_process_vm suites, lazy_test's migrations, on the
+#              syscall only (MEMSPLICE_TEST_METHODS=syscall
+#              MEMSPLICE_TEST_FULL=none: the device ran them on 6.12 and
+#              6.1), track_test's huge-page cases
 #              (MEMSPLICE_TEST_CASES=huge), the two series' in-tree
 #              selftests; fails unless `memsplice check` finds the syscall
 #              there (label guest-patched:syscall).
@@ -76,7 +77,7 @@ module="spvm_abi_test spvm_stable_test spvm_wait_test spvm_populate_test spvm_re
 host_suites="$e2e track_test sync_test parasite_test $module"
 suites_61="$e2e parasite_test lazy_test $module"
 suites_612="dump_test predump_test pipeline_test track_test $module"
-suites_patched="dump_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test track_test $module"
+suites_patched="dump_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test lazy_test track_test $module"
 # paths of the built ones
 paths() {
 	for t in "$@"; do

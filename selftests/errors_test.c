@@ -384,6 +384,40 @@ TEST_F(bad, checkpoint_min_above_max_passes)
 	EXPECT_FALSE(dir_has(self->dir, "1"));
 }
 
+/* --lazy-pages and its options, each misuse refused before anything is frozen */
+TEST_F(bad, checkpoint_lazy_options_refused)
+{
+	static const struct {
+		const char *args[12], *what;
+	} cases[] = {
+		{ { "--lazy-pages", "--port", "27199", "--final", "dump" }, "--final" },
+		{ { "--lazy-pages" }, "needs --lazy-port" },
+		{ { "--lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", "27199" },
+		  "needs --lazy-port P" },
+		{ { "--lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", "27199",
+		    "--lazy-port", "27198", "--max-passes", "0" }, "no pass" },
+		{ { "--lazy-pages", "--port", "27199", "--lazy-port", "27198" }, "one is enough" },
+		{ { "--lazy-peer", "127.0.0.1" }, "go with --lazy-pages" },
+		{ { "--lazy-pages", "--port", "27199", "--lazy-timeout", "0" }, "--lazy-timeout" },
+		{ { "--max-passes", "0" }, "needs --lazy-pages" },
+		{ { "--lazy-pages", "--port", "27199", "--max-passes", "0", "--method", "parasite" },
+		  "cannot serve lazy pages" },
+		{ { "--lazy-pages", "--port", "27199", "--max-passes", "0", "--lazy-peer",
+		    "no-such-host.invalid" }, "cannot resolve --lazy-peer" },
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *args[20] = { "checkpoint", "-t", self->pid, "-D", self->dir };
+		int n = 5;
+
+		for (int k = 0; cases[i].args[k]; k++)
+			args[n++] = cases[i].args[k];
+		EXPECT_REFUSED(run_memsplice(args, self->err, sizeof(self->err), -1),
+			       cases[i].what);
+		EXPECT_FALSE(dir_has(self->dir, "1"));
+	}
+}
+
 /*
  * --tracker uffd-wp where it cannot work: a kernel without async uffd-wp
  * (6.1), or without soft-dirty for criu's final dump (the 6.18 host)

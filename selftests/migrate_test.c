@@ -46,15 +46,12 @@
 
 #include "kselftest_harness.h"
 #include "lib/pattern.h"
+#include "lib/twohosts.h"
 #include "lib/vtest.h"
 
 #define PE_PARENT	1u
 #define PE_PRESENT	4u
 
-#define NS_SRC		"memsplice-src"
-#define NS_DST		"memsplice-dst"
-#define SRC_ADDR	"10.99.0.1"
-#define DST_ADDR	"10.99.0.2"
 #define PORT		27027
 #define PORT_STR	"27027"
 
@@ -63,123 +60,6 @@
 #define CLEAN		(ANON - DIRTY)
 #define BIG		"16384"			/* 64 MiB: more than the socket buffers */
 #define TIMEOUT		"3"			/* --page-server-timeout of the fault cases */
-
-static const char *criu_bin(void)
-{
-	const char *b = getenv("MEMSPLICE_CRIU");
-
-	return b ? b : "/usr/sbin/criu";
-}
-
-/*
- * Whether this machine can run the migration at all, found out by the
- * first test and shared with the others (each runs in its own child).
- */
-static struct {
-	int state;		/* 0 unknown, 1 usable, -1 not */
-	char why[200];
-} *probe;
-
-static void __attribute__((constructor)) probe_alloc(void)
-{
-	probe = mmap(NULL, sizeof(*probe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		     -1, 0);
-	if (probe == MAP_FAILED)
-		probe = NULL;
-}
-
-static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int shell(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
-
-static void netns_remove(void)
-{
-	shell("ip netns del " NS_SRC " 2>/dev/null; ip netns del " NS_DST " 2>/dev/null");
-}
-
-/* two namespaces, one veth pair, an address at each end; 0 or -1 */
-static int netns_make(void)
-{
-	netns_remove();
-	return shell("set -e; exec 2>/dev/null >/dev/null; "
-		     "ip netns add " NS_SRC "; ip netns add " NS_DST "; "
-		     "ip link add ms-veth-s netns " NS_SRC " type veth peer name ms-veth-d "
-		     "netns " NS_DST "; "
-		     "ip -n " NS_SRC " addr add " SRC_ADDR "/24 dev ms-veth-s; "
-		     "ip -n " NS_DST " addr add " DST_ADDR "/24 dev ms-veth-d; "
-		     "for n in " NS_SRC " " NS_DST "; do ip -n $n link set lo up; done; "
-		     "ip -n " NS_SRC " link set ms-veth-s up; ip -n " NS_DST " link set ms-veth-d up")
-	       ? -1 : 0;
-}
-
-static int enter_netns(const char *name)
-{
-	char path[128];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = setns(fd, CLONE_NEWNET);
-	close(fd);
-	return ret;
-}
-
-static const char *why_unusable(void)
-{
-	/* what `criu check` wants loaded, on a kernel that does not autoload it */
-	static const char modules[] = "for m in crc32c_generic libcrc32c nfnetlink nf_tables "
-		"unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag tun "
-		"veth; do modprobe -q $m; done 2>/dev/null";
-	const char *check[] = { criu_bin(), "check", NULL };
-	char out[4096];
-
-	if (!probe)
-		return "cannot share the probe result";
-	if (probe->state)
-		return probe->state > 0 ? NULL : probe->why;
-	probe->state = -1;
-	if (shell("%s check 2>/dev/null | grep -q '^soft-dirty *yes'", memsplice_bin())) {
-		snprintf(probe->why, sizeof(probe->why), "no soft-dirty on this kernel");
-		return probe->why;
-	}
-	if (access(criu_bin(), X_OK)) {
-		snprintf(probe->why, sizeof(probe->why), "no %s (MEMSPLICE_CRIU)", criu_bin());
-		return probe->why;
-	}
-	if (run_cmd(check, out, sizeof(out))) {
-		if (system(modules) < 0)
-			return "cannot run modprobe";
-		if (run_cmd(check, out, sizeof(out))) {
-			out[strcspn(out, "\n")] = '\0';
-			snprintf(probe->why, sizeof(probe->why), "criu check fails here: %.120s", out);
-			return probe->why;
-		}
-	}
-	if (shell("command -v ip >/dev/null")) {
-		snprintf(probe->why, sizeof(probe->why), "no ip (iproute2)");
-		return probe->why;
-	}
-	if (netns_make()) {
-		netns_remove();
-		snprintf(probe->why, sizeof(probe->why), "no network namespaces with veth here");
-		return probe->why;
-	}
-	netns_remove();
-	probe->state = 1;
-	return NULL;
-}
 
 FIXTURE(migrate) {
 	struct victim v;
@@ -208,7 +88,7 @@ FIXTURE_VARIANT_ADD(migrate, syscall) { .method = "syscall" };
 
 FIXTURE_SETUP(migrate)
 {
-	const char *why = why_unusable();
+	const char *why = migration_unusable();
 	char path[600];
 
 	if (why) {
@@ -222,7 +102,7 @@ FIXTURE_SETUP(migrate)
 		SKIP(return, "%s", self->why);
 	}
 	ASSERT_EQ(0, netns_make());
-	ASSERT_EQ(0, enter_netns(NS_SRC)) {
+	ASSERT_EQ(0, netns_enter(NS_SRC)) {
 		TH_LOG("cannot enter %s: %m", NS_SRC);
 	}
 	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
@@ -751,7 +631,7 @@ static pid_t fake_server(bool answer, int note)
 		char buf[48] = { 0 };
 		int sk, c, one = 1;
 
-		if (enter_netns(NS_DST))
+		if (netns_enter(NS_DST))
 			_exit(1);
 		inet_pton(AF_INET, DST_ADDR, &sa.sin_addr);
 		sk = socket(AF_INET, SOCK_STREAM, 0);

@@ -29,6 +29,7 @@
 #include "kselftest_harness.h"
 #include "lib/hugetlb.h"
 #include "lib/pattern.h"
+#include "lib/twohosts.h"
 #include "lib/vtest.h"
 
 #define PE_PARENT	1u
@@ -38,71 +39,6 @@
 #define ANON		256			/* pages of each victim's "anon" */
 #define DIRTY		(ANON / 4)		/* pages a victim_dirty() writes there */
 #define CLEAN		(ANON - DIRTY)
-
-static const char *criu_bin(void)
-{
-	const char *b = getenv("MEMSPLICE_CRIU");
-
-	return b ? b : "/usr/sbin/criu";
-}
-
-/*
- * Whether this machine can run the pipeline at all, found out by the first
- * test and shared with the others (each runs in its own forked child).
- */
-static struct {
-	int state;		/* 0 unknown, 1 usable, -1 not */
-	char why[200];
-} *probe;
-
-static void __attribute__((constructor)) probe_alloc(void)
-{
-	probe = mmap(NULL, sizeof(*probe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		     -1, 0);
-	if (probe == MAP_FAILED)
-		probe = NULL;
-}
-
-static const char *why_unusable(void)
-{
-	/* what `criu check` wants loaded, on a kernel that does not autoload it */
-	static const char modules[] = "for m in crc32c_generic libcrc32c nfnetlink nf_tables "
-		"unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag tun "
-		"veth; do modprobe -q $m; done 2>/dev/null";
-	const char *check[] = { criu_bin(), "check", NULL };
-	char cmd[512], out[4096];
-
-	if (!probe)
-		return "cannot share the probe result";
-	if (probe->state)
-		return probe->state > 0 ? NULL : probe->why;
-	probe->state = -1;
-	snprintf(cmd, sizeof(cmd), "%s check 2>/dev/null | grep -q '^soft-dirty *yes'",
-		 memsplice_bin());
-	if (system(cmd)) {
-		snprintf(probe->why, sizeof(probe->why), "%s check: no soft-dirty on this kernel",
-			 memsplice_bin());
-		return probe->why;
-	}
-	if (access(criu_bin(), X_OK)) {
-		snprintf(probe->why, sizeof(probe->why), "no %s (MEMSPLICE_CRIU)", criu_bin());
-		return probe->why;
-	}
-	if (run_cmd(check, out, sizeof(out))) {
-		/* whichever of them loads is what there is */
-		if (system(modules) < 0) {
-			snprintf(probe->why, sizeof(probe->why), "criu check fails, no modprobe");
-			return probe->why;
-		}
-		if (run_cmd(check, out, sizeof(out))) {
-			out[strcspn(out, "\n")] = '\0';
-			snprintf(probe->why, sizeof(probe->why), "criu check fails here: %.120s", out);
-			return probe->why;
-		}
-	}
-	probe->state = 1;
-	return NULL;
-}
 
 FIXTURE(pipeline) {
 	struct victim v;
@@ -133,7 +69,7 @@ FIXTURE_VARIANT_ADD(pipeline, parasite) { .method = "parasite" };
 FIXTURE_SETUP(pipeline)
 {
 	self->old_huge = -1;
-	const char *why = why_unusable();
+	const char *why = criu_unusable();
 
 	if (why) {
 		snprintf(self->why, sizeof(self->why), "%s", why);

@@ -20,7 +20,7 @@ TESTS		+= selftests/sync_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
 		   selftests/lib/writer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
-		   $(B)/selftests/wctl.o \
+		   $(B)/selftests/wctl.o $(B)/selftests/twohosts.o \
 		   $(B)/images/pagemap.pb-c.o
 
 selftests: $(SELFTEST_BINS)
@@ -38,9 +38,10 @@ selftests/lib/writer: selftests/lib/writer.c selftests/lib/pattern.h
 selftests/lib/execer: selftests/lib/execer.c selftests/lib/execer.h selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
 
-$(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o $(B)/selftests/wctl.o: \
+$(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o $(B)/selftests/wctl.o \
+		$(B)/selftests/twohosts.o: \
 		$(B)/selftests/%.o: selftests/lib/%.c selftests/lib/vtest.h selftests/lib/imgview.h \
-		selftests/lib/fvictim.h selftests/lib/wctl.h \
+		selftests/lib/fvictim.h selftests/lib/wctl.h selftests/lib/twohosts.h \
 		selftests/lib/pattern.h $(PB_H)
 	@mkdir -p $(B)/selftests
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<

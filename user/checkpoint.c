@@ -202,9 +202,23 @@ static int check_setup(const struct checkpoint_opts *o, bool *uffd, enum ps_layo
 		       o->max_passes);
 		return -EINVAL;
 	}
-	ret = pick_tracker(o, &kd, uffd);
+	/* pure post-copy (--max-passes 0): no pass, nothing to track */
+	*uffd = false;
+	ret = o->max_passes ? pick_tracker(o, &kd, uffd) : 0;
 	if (ret)
 		return ret;
+	if (o->lazy) {
+		const struct page_source_ops *ops;
+
+		ret = source_select(o->pass.method, &ops);
+		if (ret)
+			return ret;
+		if (ops->xfer_while_frozen) {
+			pr_err("method %s cannot serve lazy pages: it moves pages only while it "
+			       "freezes the tree itself (pick read, device or syscall)", ops->name);
+			return -EINVAL;
+		}
+	}
 	for (int i = 0; i < o->nr_criu_args; i++) {
 		for (size_t k = 0; k < ARRAY_SIZE(own); k++) {
 			if (!strcmp(o->criu_args[i], own[k])) {
@@ -542,6 +556,8 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 			ret = make_subdir(o->dir, "final", path, sizeof(path));
 			if (!ret)
 				ret = postcopy_run(o, interrupted, last, path, layout);
+			if (ret)
+				rmdir(path);	/* only if nothing was written there */
 			break;
 		}
 		ret = final_dump(o, interrupted, last);

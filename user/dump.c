@@ -134,20 +134,6 @@ static int live_tree(const struct dump_opts *o, struct pstree *tree)
 	return 0;
 }
 
-/* a test build's hook (dump.h): say @word on @fd, wait for one byte */
-static int test_hook(int fd, const char *word, volatile sig_atomic_t *interrupted)
-{
-	char c;
-
-	if (fd < 0)
-		return 0;
-	if (write_all(fd, word, strlen(word)))
-		return -EIO;
-	if (read(fd, &c, 1) < 0 && errno != EINTR)
-		return -errno;
-	return *interrupted ? -EINTR : 0;
-}
-
 static void thaw(struct dump_ctx *ctx, bool *frozen, uint64_t since)
 {
 	if (!*frozen)

@@ -38,7 +38,8 @@ enum opt {
 	OPT_BUFSZ = 'b', OPT_VERBOSE = 'v', OPT_LOG = 'o', OPT_HELP = 'h',
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
-	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE, OPT_LAZY,
+	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE, OPT_LAZY, OPT_LAZY_PEER, OPT_LAZY_TIMEOUT,
+	OPT_LAZY_PORT, OPT_LAZY_ADDR,
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +59,10 @@ static const struct option long_opts[] = {
 	{ "tracker",		required_argument, NULL, OPT_TRACKER },
 	{ "keep-huge-pages",	no_argument,	   NULL, OPT_KEEP_HUGE },
 	{ "lazy-pages",		no_argument,	   NULL, OPT_LAZY },
+	{ "lazy-port",		required_argument, NULL, OPT_LAZY_PORT },
+	{ "lazy-address",	required_argument, NULL, OPT_LAZY_ADDR },
+	{ "lazy-peer",		required_argument, NULL, OPT_LAZY_PEER },
+	{ "lazy-timeout",	required_argument, NULL, OPT_LAZY_TIMEOUT },
 	{ "final",		required_argument, NULL, OPT_FINAL },
 	{ "page-server",	no_argument,	   NULL, OPT_PS },
 	{ "address",		required_argument, NULL, OPT_PS_ADDR },
@@ -80,6 +85,7 @@ struct cli {
 	enum checkpoint_tracker tracker;
 	bool keep_huge;			/* --keep-huge-pages */
 	bool lazy;			/* --lazy-pages */
+	bool lazy_detail;		/* one of the --lazy-* options that need it */
 	struct lazy_opts lazy_opts;
 	enum checkpoint_final final;
 	const char *arg;		/* show's DIR */
@@ -148,25 +154,53 @@ static int run_checkpoint(struct cli *c)
 		return -EINVAL;
 	}
 	if (c->lazy) {
-		/* the passes go to local images; --address and --port are where to serve */
-		if (c->page_server) {
-			pr_err("--lazy-pages with --page-server is not supported yet");
-			return -EINVAL;
-		}
-		if (!c->ps.port) {
-			pr_err("--lazy-pages needs --port P (and --address A to listen on one)");
-			return -EINVAL;
-		}
 		if (c->final != FINAL_CRIU) {
 			pr_err("--lazy-pages is criu's final dump made lazy: not with --final "
 			       "dump or none");
 			return -EINVAL;
 		}
+		if (c->page_server) {
+			/* the hybrid: passes to the page server, lazy pages on --lazy-port */
+			if (page_server_setup(c))
+				return -EINVAL;
+			if (!c->max_passes) {
+				pr_err("--max-passes 0 makes no pass to send to --page-server");
+				return -EINVAL;
+			}
+			if (!c->lazy_opts.port) {
+				pr_err("--lazy-pages with --page-server needs --lazy-port P: where "
+				       "the destination's criu lazy-pages connects");
+				return -EINVAL;
+			}
+			if (!c->lazy_opts.peer)	/* the destination, where the pages went */
+				c->lazy_opts.peer = c->ps.address;
+		} else {
+			/* pure post-copy: --address and --port are where to serve, as criu's */
+			if ((c->lazy_opts.port && c->ps.port) ||
+			    (c->lazy_opts.address && c->ps.address)) {
+				pr_err("--port and --lazy-port (--address and --lazy-address): one "
+				       "is enough without --page-server");
+				return -EINVAL;
+			}
+			if (!c->lazy_opts.port)
+				c->lazy_opts.port = c->ps.port;
+			if (!c->lazy_opts.address)
+				c->lazy_opts.address = c->ps.address;
+			if (!c->lazy_opts.port) {
+				pr_err("--lazy-pages needs --lazy-port P (or --port P; --lazy-address "
+				       "A to listen on one address)");
+				return -EINVAL;
+			}
+		}
 		if (!c->max_passes)	/* pure post-copy: no pass at all */
 			o.min_passes = 0;
-		c->lazy_opts.address = c->ps.address;
-		c->lazy_opts.port = c->ps.port;
+		if (!c->lazy_opts.timeout_s)
+			c->lazy_opts.timeout_s = LAZY_DEFAULT_TIMEOUT;
 		o.lazy = &c->lazy_opts;
+	} else if (c->lazy_detail) {
+		pr_err("--lazy-port, --lazy-address, --lazy-peer and --lazy-timeout go with "
+		       "--lazy-pages");
+		return -EINVAL;
 	} else if (page_server_setup(c)) {
 		return -EINVAL;
 	} else if (!c->max_passes) {
@@ -203,9 +237,12 @@ static const struct command commands[] = {
 	  "-t PID -D DIR [--method M] [--tracker T] [--keep-huge-pages]\n"
 	  "                     [--final criu|dump|none] [--min-passes N] [--max-passes N]\n"
 	  "                     [--page-server --address A --port P | --lazy-pages\n"
-	  "                     [--address A] --port P] [-- CRIU-DUMP-OPTIONS]",
+	  "                     [--address A] --port P [--lazy-peer HOST] [--lazy-timeout S]]\n"
+	  "                     [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
-			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_LAZY, OPT_FINAL, PS_OPTS, COMMON, 0 },
+			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_LAZY, OPT_LAZY_PEER, OPT_LAZY_TIMEOUT,
+	OPT_LAZY_PORT, OPT_LAZY_ADDR,
+			 OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
 	{ "pre-dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--sync]\n"
 	  "                     [--page-server --address A --port P] [options]",
@@ -258,10 +295,20 @@ static void print_usage(FILE *f)
 	      "                            of tracking it (the process keeps its huge pages)\n"
 	      "      --lazy-pages          checkpoint: criu's dump leaves memory lazy, and\n"
 	      "                            memsplice serves it from the stopped tree to\n"
-	      "                            `criu lazy-pages --page-server` on --address/--port\n"
-	      "                            until it has every page, then kills the tree (a\n"
-	      "                            failure leaves it stopped); --max-passes 0: no\n"
-	      "                            pre-copy pass (first step: no --page-server, no TLS)\n"
+	      "                            `criu lazy-pages --page-server` until it has every\n"
+	      "                            page, then kills the tree (a failure leaves it\n"
+	      "                            stopped); --max-passes 0: no pre-copy pass.  With\n"
+	      "                            --page-server the passes go there (the hybrid)\n"
+	      "      --lazy-port P         checkpoint --lazy-pages: serve on TCP port P (without\n"
+	      "                            --page-server, --port P says the same)\n"
+	      "      --lazy-address A      checkpoint --lazy-pages: listen on A only (without\n"
+	      "                            --page-server, --address A says the same)\n"
+	      "      --lazy-peer HOST      checkpoint --lazy-pages: serve only a session from\n"
+	      "                            HOST (default with --page-server: its --address);\n"
+	      "                            any other is refused and logged\n"
+	      "      --lazy-timeout S      checkpoint --lazy-pages: a session that moves no\n"
+	      "                            byte for S seconds (default "
+	      STR(LAZY_DEFAULT_TIMEOUT) ") has failed\n"
 	      "      --final criu|dump|none  checkpoint: then criu dump (default), memsplice's\n"
 	      "                            own dump (memory images only), or nothing\n"
 	      "      --page-server         send the pages to `criu page-server` (the pagemaps and\n"
@@ -424,6 +471,25 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		break;
 	case OPT_KEEP_HUGE: c->keep_huge = true; break;
 	case OPT_LAZY: c->lazy = true; break;
+	case OPT_LAZY_PEER: c->lazy_opts.peer = arg; c->lazy_detail = true; break;
+	case OPT_LAZY_ADDR: c->lazy_opts.address = arg; c->lazy_detail = true; break;
+	case OPT_LAZY_PORT:
+		if (parse_uint(arg, 1, 65535, &v)) {
+			fprintf(stderr, "memsplice: invalid --lazy-port '%s' (1 to 65535)\n", arg);
+			return -EINVAL;
+		}
+		c->lazy_opts.port = v;
+		c->lazy_detail = true;
+		break;
+	case OPT_LAZY_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &v)) {
+			fprintf(stderr, "memsplice: invalid --lazy-timeout '%s' "
+				"(1 to 3600 seconds)\n", arg);
+			return -EINVAL;
+		}
+		c->lazy_opts.timeout_s = v;
+		c->lazy_detail = true;
+		break;
 	case OPT_FINAL:
 		if (!strcmp(arg, "criu"))
 			c->final = FINAL_CRIU;
@@ -483,6 +549,7 @@ int main(int argc, char **argv)
 		.final = FINAL_CRIU,
 		.ps = { .criu = PS_DEFAULT_CRIU, .layout = PS_LAYOUT_24,
 			.timeout_s = PS_DEFAULT_TIMEOUT },
+		.lazy_opts = { .released_hook_fd = -1 },
 	};
 	const struct command *cmd = NULL;
 	const char *log_file = NULL, *name;
@@ -545,6 +612,8 @@ int main(int argc, char **argv)
 		c.dump.frozen_hook_fd = atoi(getenv("MEMSPLICE_TEST_FROZEN_FD"));
 	if (getenv("MEMSPLICE_TEST_THAWED_FD"))
 		c.dump.thawed_hook_fd = atoi(getenv("MEMSPLICE_TEST_THAWED_FD"));
+	if (getenv("MEMSPLICE_TEST_RELEASED_FD"))
+		c.lazy_opts.released_hook_fd = atoi(getenv("MEMSPLICE_TEST_RELEASED_FD"));
 	c.dump.hide_proc_children = getenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
 	c.dump.hide_pagemap_scan = getenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
 	c.dump.spvm_reference = getenv("MEMSPLICE_TEST_SPVM_REFERENCE");

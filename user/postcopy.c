@@ -3,16 +3,19 @@
 #define LOG_PREFIX "lazy: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
 #include "collect/pagemap.h"
+#include "collect/vma.h"
 #include "criu.h"
 #include "log.h"
 #include "postcopy.h"
@@ -61,21 +64,90 @@ static int listen_on(const struct lazy_opts *lo, int *fd)
 	return ret;
 }
 
-/* the one session the migration needs; -EINTR on a signal */
-static int accept_one(int lsk, volatile sig_atomic_t *interrupted, int *fd)
+/* the addresses of --lazy-peer, resolved before anything is frozen */
+static int resolve_peer(const struct lazy_opts *lo, struct addrinfo **peer)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	int ret;
+
+	*peer = NULL;
+	if (!lo->peer)
+		return 0;
+	ret = getaddrinfo(lo->peer, NULL, &hints, peer);
+	if (ret) {
+		pr_err("cannot resolve --lazy-peer %s: %s", lo->peer, gai_strerror(ret));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* the IPv4 address inside @sa (plain or v4-mapped IPv6), 0 if none */
+static bool v4_of(const struct sockaddr *sa, struct in_addr *a)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET) {
+		*a = ((const struct sockaddr_in *)sa)->sin_addr;
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(a, &s6->sin6_addr.s6_addr[12], sizeof(*a));
+		return true;
+	}
+	return false;
+}
+
+/* whether the host that connected from @from is one of @peer (none: any) */
+static bool is_peer(const struct sockaddr *from, const struct addrinfo *peer)
+{
+	struct in_addr a, b;
+
+	if (!peer)
+		return true;
+	for (const struct addrinfo *p = peer; p; p = p->ai_next) {
+		if (v4_of(from, &a) && v4_of(p->ai_addr, &b) && a.s_addr == b.s_addr)
+			return true;
+		if (from->sa_family == AF_INET6 && p->ai_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
+			    &((const struct sockaddr_in6 *)p->ai_addr)->sin6_addr,
+			    sizeof(struct in6_addr)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The one session the migration needs, from --lazy-peer where given:
+ * others are refused and logged.  -EINTR on a signal.
+ */
+static int accept_one(int lsk, const struct lazy_opts *lo, const struct addrinfo *peer,
+		      volatile sig_atomic_t *interrupted, int *fd)
 {
 	struct pollfd p = { .fd = lsk, .events = POLLIN };
 
 	while (!*interrupted) {
+		struct sockaddr_storage from;
+		socklen_t len = sizeof(from);
+		char host[NI_MAXHOST];
+
 		if (poll(&p, 1, 200) < 0 && errno != EINTR)
 			return -errno;
 		if (!(p.revents & POLLIN))
 			continue;
-		*fd = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
-		if (*fd >= 0)
+		*fd = accept4(lsk, (struct sockaddr *)&from, &len, SOCK_CLOEXEC);
+		if (*fd < 0) {
+			if (errno != EINTR && errno != ECONNABORTED)
+				return -errno;
+			continue;
+		}
+		if (is_peer((struct sockaddr *)&from, peer))
 			return 0;
-		if (errno != EINTR && errno != ECONNABORTED)
-			return -errno;
+		if (getnameinfo((struct sockaddr *)&from, len, host, sizeof(host), NULL, 0,
+				NI_NUMERICHOST))
+			snprintf(host, sizeof(host), "?");
+		pr_warn("refused a connection from %s: not --lazy-peer %s", host, lo->peer);
+		close(*fd);
+		*fd = -1;
 	}
 	return -EINTR;
 }
@@ -85,14 +157,18 @@ static int accept_one(int lsk, volatile sig_atomic_t *interrupted, int *fd)
  * criu lets the tree go, stopped, and exits.  0 when criu exited 0.
  */
 static int lazy_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
-		     unsigned int last, const char *path, enum ps_layout layout)
+		     unsigned int last, const char *path, enum ps_layout layout, bool soft_dirty)
 {
 	char pid[16], parent[32], psk[16], sfd[16];
-	/* the last three: the chain under it, none for pure post-copy */
+	/*
+	 * The last three: the chain under it (none for pure post-copy);
+	 * --track-mem alone: criu clears the soft-dirty bits once it has
+	 * dumped, which proves afterwards that the tree did not run.
+	 */
 	const char *fixed[] = { "criu", "dump", "-t", pid, "-D", path, "-o", "dump.log",
 				"--lazy-pages", "--leave-stopped", "--ps-socket", psk,
 				"--status-fd", sfd, "--track-mem", "--prev-images-dir", parent };
-	int nfixed = ARRAY_SIZE(fixed) - (last ? 0 : 3), ret, ret2;
+	int nfixed = ARRAY_SIZE(fixed) - (last ? 0 : soft_dirty ? 2 : 3), ret, ret2;
 	int sv[2] = { -1, -1 }, st[2] = { -1, -1 };
 	struct ps_conn c = { .layout = layout, .interrupted = interrupted };
 	int32_t status = -1;
@@ -161,9 +237,85 @@ static void say_stopped(pid_t root)
 	       "`kill -KILL %d` ends it", root, root, root);
 }
 
+/* the first soft-dirty page of a private anonymous mapping of @pid, in *@addr */
+static int first_written(pid_t pid, unsigned long *addr)
+{
+	struct vma_list vl;
+	uint64_t pme[512];
+	char path[64];
+	int fd, ret;
+
+	*addr = 0;
+	ret = vma_list_collect(pid, &vl);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (unsigned int i = 0; i < vl.nr && !ret && !*addr; i++) {
+		const struct vma *v = &vl.v[i];
+
+		if (!(v->status & VMA_ANON_PRIVATE) || v->io || v->hugetlb)
+			continue;
+		for (unsigned long a = v->start; a < v->end && !ret && !*addr;
+		     a += ARRAY_SIZE(pme) * PAGE_SIZE) {
+			unsigned long n = MIN(ARRAY_SIZE(pme), (v->end - a) / PAGE_SIZE);
+
+			ret = pagemap_read(fd, a, n, pme);
+			for (unsigned long k = 0; k < n && !ret; k++)
+				if ((pme[k] & PME_SOFT_DIRTY) && (pme[k] & (PME_PRESENT | PME_SWAP))) {
+					*addr = a + k * PAGE_SIZE;
+					break;
+				}
+		}
+	}
+	close(fd);
+out:
+	vma_list_free(&vl);
+	return ret;
+}
+
+/*
+ * Whether the seized @tree ran since criu's dump: 0 if not, -EBUSY (said,
+ * and @path renamed) if a page was written, another -errno if the check
+ * failed.
+ */
+static int check_untouched(const struct pstree *tree, const char *path)
+{
+	char stale[PATH_MAX + 8];
+	unsigned long addr;
+	int ret;
+
+	for (unsigned int i = 0; i < tree->nr; i++) {
+		const struct task *t = &tree->tasks[i];
+
+		if (t->zombie || (t->mm_pid && t->mm_pid != t->pid))
+			continue;
+		ret = first_written(t->pid, &addr);
+		if (ret) {
+			pr_errno(ret, "cannot read which pages of %d were written", t->pid);
+			return ret;
+		}
+		if (!addr)
+			continue;
+		snprintf(stale, sizeof(stale), "%s.stale", path);
+		if (rename(path, stale))
+			pr_errno(-errno, "cannot rename %s", path);
+		pr_err("the tree ran after criu's dump (process %d wrote %#lx): its lazy pages "
+		       "would not match the images, so none is served and %s is renamed %s; "
+		       "run checkpoint again", t->pid, addr, path, stale);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted,
 		 unsigned int last, const char *path, enum ps_layout layout)
 {
+	const struct lazy_opts *lo = o->lazy;
 	struct source_opts sopts = { .buffer_size = o->pass.buffer_size };
 	struct page_source src = { 0 };
 	const struct page_source_ops *ops;
@@ -171,45 +323,69 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 	struct pstree tree = { 0 };
 	struct ps_conn c = { .sk = -1, .layout = layout, .interrupted = interrupted };
 	struct seize_opts so = { .stop_timeout_ms = PSTREE_STOP_TIMEOUT_MS };
+	struct addrinfo *peer;
 	struct kerndat kd;
 	int lsk = -1, ret;
 	uint64_t t0;
 
-	ret = source_select(o->pass.method, &ops);
+	ret = source_select(o->pass.method, &ops);	/* not parasite: check_setup() */
 	if (ret)
 		return ret;
-	if (ops->xfer_while_frozen) {
-		pr_err("method %s cannot serve lazy pages (pick read, device or syscall)",
-		       ops->name);
-		return -EINVAL;
-	}
 	ret = kerndat_probe(&kd);
 	if (ret)
 		return ret;
 	so.proc_children = kd.proc_children;
-	ret = listen_on(o->lazy, &lsk);
+	ret = resolve_peer(lo, &peer);
 	if (ret)
 		return ret;
+	ret = listen_on(lo, &lsk);
+	if (ret)
+		goto out_peer;
 	src.ops = ops;
 	ret = ops->create(&src, &sopts);	/* says why it failed */
 	if (ret)
 		goto out_listen;
 	t0 = now_us();
-	ret = lazy_dump(o, interrupted, last, path, c.layout);
+	ret = lazy_dump(o, interrupted, last, path, c.layout, kd.soft_dirty);
 	if (ret)
 		goto out_src;	/* criu resumed the tree, or never froze it */
-	ret = pstree_seize(o->pass.pid, &so, &tree);
+	ret = test_hook(lo->released_hook_fd, "released\n", interrupted);
+	if (!ret)
+		ret = pstree_seize(o->pass.pid, &so, &tree);
 	if (ret) {
 		say_stopped(o->pass.pid);
 		goto out_src;
 	}
-	printf("lazy: the destination may start: criu lazy-pages --page-server --address "
-	       "THIS-HOST --port %u, then criu restore --lazy-pages\n", o->lazy->port);
+	if (kd.soft_dirty)
+		ret = check_untouched(&tree, path);
+	else
+		pr_info("no soft-dirty bits here: cannot prove that the tree did not run between "
+			"criu's dump and the seize");
+	if (ret)
+		goto out_tree;
+	printf("lazy: the destination may start: with %s there%s, criu lazy-pages "
+	       "--page-server --address THIS-HOST --port %u, then criu restore --lazy-pages\n",
+	       path, o->pass.page_server ? " (next to the page server's last directory, its "
+	       "parent)" : "", lo->port);
 	fflush(stdout);
-	ret = accept_one(lsk, interrupted, &c.sk);
+	ret = accept_one(lsk, lo, peer, interrupted, &c.sk);
+	if (!ret) {
+		close(lsk);	/* no second session: refused by the kernel now */
+		lsk = -1;
+		ret = ps_set_timeouts(c.sk, lo->timeout_s);
+	}
 	if (!ret)
 		ret = lazy_serve(&c, &tree, &src, &st);
-	if (ret) {
+	if (ret == -EAGAIN)
+		pr_err("the destination moved nothing for %u s (--lazy-timeout): stalled or gone",
+		       lo->timeout_s);
+out_tree:
+	if (ret == -EBUSY) {
+		pstree_release(&tree);
+		pr_err("the tree (root %d) is left stopped: nothing was served, no destination "
+		       "can run it; `kill -CONT -- %d` (each process) resumes it",
+		       o->pass.pid, o->pass.pid);
+	} else if (ret) {
 		pstree_release(&tree);	/* group-stopped by criu: stays stopped */
 		say_stopped(o->pass.pid);
 	} else {
@@ -224,6 +400,10 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 out_src:
 	ops->destroy(&src);
 out_listen:
-	close(lsk);
+	if (lsk >= 0)
+		close(lsk);
+out_peer:
+	if (peer)
+		freeaddrinfo(peer);
 	return ret;
 }

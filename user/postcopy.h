@@ -15,6 +15,19 @@
  * Whatever fails after criu's dump leaves the tree stopped, never resumed:
  * the destination may already run.  One line says where it is and how to
  * resume or kill it.  criu's dump failing resumes it (criu does).
+ *
+ * Proof that the tree did not run in between (criu --track-mem cleared
+ * the soft-dirty bits while it held the tree): once seized again, a
+ * soft-dirty page in a private mapping is a write after criu's dump, and
+ * the lazy pages would mix two moments.  Nothing is served then: DIR/final
+ * is renamed DIR/final.stale (criu restore cannot take it for a good set)
+ * and the tree is left stopped.  Without soft-dirty bits (criu's
+ * --track-mem needs them too) this cannot be checked, and is said.
+ *
+ * The session: only from --lazy-peer where given (any other connection is
+ * refused and logged, the listener stays open for the right one); once
+ * accepted, the listener is closed; a session that moves no byte for
+ * --lazy-timeout seconds has failed.
  */
 #ifndef MEMSPLICE_POSTCOPY_H
 #define MEMSPLICE_POSTCOPY_H
@@ -25,10 +38,20 @@
 
 struct checkpoint_opts;
 
-/* where the lazy pages are served: --address (NULL: any) and --port */
+#define LAZY_DEFAULT_TIMEOUT	60	/* seconds */
+
+/* where and to whom the lazy pages are served */
 struct lazy_opts {
-	const char *address;
-	unsigned int port;
+	const char *address;		/* --address: where to listen (NULL: any) */
+	unsigned int port;		/* --port */
+	const char *peer;		/* --lazy-peer: the only host served (NULL: any) */
+	unsigned int timeout_s;		/* --lazy-timeout: a session stalled that long fails */
+	/*
+	 * A test build's hook (MEMSPLICE_TEST_RELEASED_FD): once criu let
+	 * the tree go, before it is seized again, "released" is said on the
+	 * fd and one byte awaited; -1 without.
+	 */
+	int released_hook_fd;
 };
 
 /*

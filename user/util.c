@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,4 +121,17 @@ bool file_extent(int fd, off_t pos, off_t end, off_t *data, off_t *hole)
 	if (*hole < 0 || *hole > end)
 		*hole = end;
 	return true;
+}
+
+int test_hook(int fd, const char *word, volatile sig_atomic_t *interrupted)
+{
+	char c;
+
+	if (fd < 0)
+		return 0;
+	if (write_all(fd, word, strlen(word)))
+		return -EIO;
+	if (read(fd, &c, 1) < 0 && errno != EINTR)
+		return -errno;
+	return *interrupted ? -EINTR : 0;
 }

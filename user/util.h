@@ -3,6 +3,7 @@
 #ifndef MEMSPLICE_UTIL_H
 #define MEMSPLICE_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,11 @@ uint64_t now_us(void);
 int read_file(const char *path, char **out, size_t *len);
 /* write all of @len bytes; returns 0 or -errno */
 int write_all(int fd, const void *buf, size_t len);
+/*
+ * test_hook - a test build's hook (MEMSPLICE_TEST_*_FD): say @word on @fd
+ * and wait for one byte; nothing when @fd < 0.  -EINTR when interrupted.
+ */
+int test_hook(int fd, const char *word, volatile sig_atomic_t *interrupted);
 /* pread all of @len bytes at @off; returns bytes read (short at EOF/EFAULT) or -errno */
 ssize_t pread_all(int fd, void *buf, size_t len, off_t off);
 /* open a file below /proc/PID; returns fd or -errno */

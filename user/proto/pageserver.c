@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "proto/pageserver.h"
 
@@ -61,6 +64,18 @@ void ps_decode(enum ps_layout layout, const union ps_hdr *h, struct ps_msg *m)
 		return;
 	}
 	*m = (struct ps_msg){ h->v32.cmd, h->v32.nr_pages, h->v32.vaddr, h->v32.dst_id };
+}
+
+int ps_set_timeouts(int sk, unsigned int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+	int one = 1;
+
+	if (setsockopt(sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		return -errno;
+	return 0;
 }
 
 int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags)

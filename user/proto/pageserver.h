@@ -99,6 +99,11 @@ struct ps_conn {
 	volatile sig_atomic_t *interrupted;
 };
 
+/*
+ * ps_set_timeouts - bound every wait on the TCP socket @sk to @seconds
+ * (SO_SNDTIMEO, SO_RCVTIMEO: -EAGAIN), headers sent at once (TCP_NODELAY)
+ */
+int ps_set_timeouts(int sk, unsigned int seconds);
 /* ps_sendv - send all of @iov (partial sends continued); 0 or -errno */
 int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags);
 /* ps_recv - receive exactly @len bytes; a closed connection is -ECONNRESET */

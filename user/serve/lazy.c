@@ -153,19 +153,16 @@ static int serve(struct lazy *l)
 		struct iovec iov = { &status, sizeof(status) };
 		int ret = ps_recv_msg(l->c, &m);
 
-		if (ret == -ECONNRESET) {
-			pr_err("the destination closed the session before it had every page");
-			return ret;
-		}
-		if (ret) {
+		if (ret && ret != -ECONNRESET && ret != -EAGAIN && ret != -EINTR)
 			pr_errno(ret, "reading a request of the destination");
-			return ret;
-		}
+		if (!ret && (m.cmd & ((1u << PS_CMD_BITS) - 1)) == PS_IOV_GET)
+			ret = serve_get(l, &m);		/* says why, but for the socket's */
+		if (ret == -ECONNRESET || ret == -EPIPE)
+			pr_err("the destination closed the session before it had every page");
+		if (ret)
+			return ret;	/* the caller says -EAGAIN (--lazy-timeout), -EINTR */
 		switch (m.cmd & ((1u << PS_CMD_BITS) - 1)) {
 		case PS_IOV_GET:
-			ret = serve_get(l, &m);
-			if (ret)
-				return ret;
 			break;
 		case PS_IOV_CLOSE:
 		case PS_IOV_FORCE_CLOSE:

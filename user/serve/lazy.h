@@ -36,7 +36,8 @@ struct lazy_stats {
  * lazy_serve - answer the GETs of the session on @c from the frozen
  * @tree, moving pages with @src (created, not attached), until the peer
  * closes the session.  0 when it did (CLOSE answered), -errno otherwise,
- * printed.  @st counts what was served either way.
+ * printed, but for -EAGAIN (a wait bounded by the socket's timeouts ran
+ * out) and -EINTR.  @st counts what was served either way.
  */
 int lazy_serve(const struct ps_conn *c, const struct pstree *tree, struct page_source *src,
 	       struct lazy_stats *st);

@@ -130,18 +130,6 @@ static int ps_send_hdr(struct sink_ps *ps, uint32_t cmd, uint64_t nr_pages, uint
 
 /* ---- connecting ---------------------------------------------------------- */
 
-static int set_timeouts(int sk, unsigned int seconds)
-{
-	struct timeval tv = { .tv_sec = seconds };
-	int one = 1;
-
-	if (setsockopt(sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
-		return -errno;
-	return 0;
-}
-
 /* one attempt at @ai, at most @wait_ms; the connected socket or -errno */
 static int try_connect(const struct addrinfo *ai, int wait_ms)
 {
@@ -231,7 +219,7 @@ int ps_connect(const struct ps_opts *o, volatile sig_atomic_t *interrupted, int 
 		pr_errno(sk, "cannot connect to the page server at %s:%u", o->address, o->port);
 		return sk;
 	}
-	ret = set_timeouts(sk, o->timeout_s);
+	ret = ps_set_timeouts(sk, o->timeout_s);
 	if (ret) {
 		pr_errno(ret, "cannot set up the socket to %s:%u", o->address, o->port);
 		close(sk);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Two "hosts" for the migration tests: network namespaces joined by a veth
+ * pair (10.99.0.1 the source, 10.99.0.2 the destination; both exist only
+ * for a test), and whether this machine can run criu, and a migration, at
+ * all (criu that runs, soft-dirty, ip, veth).
+ */
+#ifndef MEMSPLICE_TWOHOSTS_H
+#define MEMSPLICE_TWOHOSTS_H
+
+#define NS_SRC		"memsplice-src"
+#define NS_DST		"memsplice-dst"
+#define SRC_ADDR	"10.99.0.1"
+#define DST_ADDR	"10.99.0.2"
+
+/* criu_bin - the criu the tests run ($MEMSPLICE_CRIU, default /usr/sbin/criu) */
+const char *criu_bin(void);
+/* shell - system() of a printf-formatted command: its exit status, -1 if none */
+int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* netns_make - both namespaces, the veth pair, the addresses; 0 or -1 */
+int netns_make(void);
+void netns_remove(void);
+/* netns_enter - move the calling thread into namespace @name; 0 or -1 */
+int netns_enter(const char *name);
+/*
+ * criu_unusable - NULL if criu runs here (and soft-dirty, which criu's
+ * chains need, is there), or why not.  migration_unusable - the same, and
+ * ip with network namespaces and veth.  The first call (of any test
+ * process of the binary) finds out; the others share its answer.
+ */
+const char *criu_unusable(void);
+const char *migration_unusable(void);
+
+#endif
