@@ -23,7 +23,7 @@ CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
 XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude -Iinclude/uapi \
 		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
-LIBS		:= -lprotobuf-c -lcap -lkmod
+LIBS		:= -lprotobuf-c -lcap -lkmod -lgnutls
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(PROTOS:images/%.proto=$(B)/images/%.pb-c.c)
@@ -38,7 +38,7 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 		   track/uffd.c track/huge.c track/forks.c track/shm.c \
 		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c \
 		   source/parasite/source.c source/parasite/ctl.c \
-		   proto/pageserver.c serve/lazy.c sink/image.c sink/pageserver.c \
+		   proto/pageserver.c proto/tls.c serve/lazy.c sink/image.c sink/pageserver.c \
 		   images/image.c images/imgset.c images/stats.c images/sync.c
 USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)

@@ -7,7 +7,8 @@
 #   scripts/deps.sh --guest    also what selftests/vm/run-guest.sh needs, and
 #                              what scripts/build-kernel.sh needs to build the
 #                              patched kernels the third and fourth guests
-#                              boot (gcc-multilib: the static i386 test)
+#                              boot (gcc-multilib: the static i386 test;
+#                              gnutls-bin: certtool, the TLS test's certificates)
 #   scripts/deps.sh --fresh-root  also what selftests/fresh-root.sh needs
 #                              (make check: --guest --fresh-root)
 #
@@ -17,10 +18,10 @@ set -eu
 
 base="build-essential pkg-config libcap-dev libprotobuf-c-dev
 protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
-python3-protobuf strace"
+python3-protobuf strace libgnutls28-dev"
 demo="qemu-system-x86 busybox-static cpio zstd linux-image-amd64"
 guest="$demo linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
-flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib"
+flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib gnutls-bin"
 fresh_root="debootstrap git"
 
 pkgs=$base

@@ -384,8 +384,11 @@ TEST_F(bad, checkpoint_min_above_max_passes)
 	EXPECT_FALSE(dir_has(self->dir, "1"));
 }
 
-/* --lazy-pages and its options, each misuse refused before anything is frozen */
-TEST_F(bad, checkpoint_lazy_options_refused)
+/*
+ * --lazy-pages, --tls and their options, each misuse refused before
+ * anything is frozen
+ */
+TEST_F(bad, checkpoint_session_options_refused)
 {
 	static const struct {
 		const char *args[12], *what;
@@ -404,6 +407,10 @@ TEST_F(bad, checkpoint_lazy_options_refused)
 		  "cannot serve lazy pages" },
 		{ { "--lazy-pages", "--port", "27199", "--max-passes", "0", "--lazy-peer",
 		    "no-such-host.invalid" }, "cannot resolve --lazy-peer" },
+		{ { "--tls" }, "--tls secures" },
+		{ { "--lazy-pages", "--port", "27199", "--tls-cert", "c.pem" }, "go with --tls" },
+		{ { "--tls", "--page-server", "--address", "127.0.0.1", "--port", "27199" },
+		  "cannot take over" },
 	};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -70,6 +70,8 @@ FIXTURE(lazy) {
 	char pid[16];		/* the victim's */
 	struct vregion *anon;
 	int sk;			/* a test's connection to the source */
+	char certs[3][800];	/* the TLS test's CA, certificate, key */
+	const char *tls[8];	/* their options, for criu and memsplice; { NULL } if none */
 };
 
 FIXTURE_VARIANT(lazy) {
@@ -175,6 +177,49 @@ static const char *get_pages(int sk, unsigned long addr, unsigned int nr, uint64
 	return NULL;
 }
 
+/* @more (NULL-terminated) after the @*n entries of @argv (@max with the NULL) */
+static void append(const char **argv, int *n, int max, const char *const *more)
+{
+	for (; *more && *n < max - 1; more++)
+		argv[(*n)++] = *more;
+	argv[*n] = NULL;
+}
+
+/*
+ * A CA and one certificate it signed, for both ends (the addresses of both
+ * hosts and the loopback in it: criu checks them), into self->tls
+ */
+static int make_certs(FIXTURE_DATA(lazy) *self)
+{
+	static const char *const names[] = { "ca.pem", "cert.pem", "key.pem" };
+	const char *d = self->dir;
+
+	for (int i = 0; i < 3; i++)
+		snprintf(self->certs[i], sizeof(self->certs[i]), "%s/%s", d, names[i]);
+	if (shell("set -e; cd '%s'; exec >/dev/null 2>&1; "
+		  "printf 'cn = memsplice test CA\\nca\\ncert_signing_key\\nexpiration_days = 2\\n' "
+		  ">ca.tmpl; "
+		  "printf 'cn = memsplice test\\nip_address = " SRC_ADDR "\\nip_address = "
+		  DST_ADDR "\\nip_address = 127.0.0.1\\ntls_www_server\\ntls_www_client\\n"
+		  "signing_key\\nencryption_key\\nexpiration_days = 2\\n' >cert.tmpl; "
+		  "certtool --generate-privkey --key-type=ecdsa --outfile ca-key.pem; "
+		  "certtool --generate-self-signed --load-privkey ca-key.pem --template ca.tmpl "
+		  "--outfile ca.pem; "
+		  "certtool --generate-privkey --key-type=ecdsa --outfile key.pem; "
+		  "certtool --generate-certificate --load-privkey key.pem --load-ca-certificate "
+		  "ca.pem --load-ca-privkey ca-key.pem --template cert.tmpl --outfile cert.pem", d))
+		return -1;
+	self->tls[0] = "--tls";
+	self->tls[1] = "--tls-cacert";
+	self->tls[2] = self->certs[0];
+	self->tls[3] = "--tls-cert";
+	self->tls[4] = self->certs[1];
+	self->tls[5] = "--tls-key";
+	self->tls[6] = self->certs[2];
+	self->tls[7] = NULL;
+	return 0;
+}
+
 /* the victim, @args, in a pid namespace and a session of its own */
 static int start_victim(FIXTURE_DATA(lazy) *self, const char *const *args, int nr_ready,
 			int nr_threads)
@@ -200,8 +245,8 @@ static pid_t start_memsplice(FIXTURE_DATA(lazy) *self, const char *bin, const ch
 				 "--method", method, "--lazy-pages", "--lazy-port", PORT };
 	int n = 11;
 
-	for (; *extra && n < 39; extra++)
-		argv[n++] = *extra;
+	append(argv, &n, 40, extra);
+	append(argv, &n, 40, self->tls);
 	self->ms = spawn_to(argv, self->out);
 	return self->ms;
 }
@@ -304,9 +349,10 @@ static void destination(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *s
 			int parent, long min_pages)
 {
 	char final[800], pidfile[800], sock[800], buf[8192];
-	const char *lp[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "lazy-pages",
-			     "--page-server", "--address", SRC_ADDR, "--port", PORT, "-D", final,
-			     "-W", self->work, "-o", "lazy.log", NULL };
+	const char *lp[32] = { "ip", "netns", "exec", NS_DST, criu_bin(), "lazy-pages",
+			       "--page-server", "--address", SRC_ADDR, "--port", PORT, "-D", final,
+			       "-W", self->work, "-o", "lazy.log" };
+	int n = 17;
 	const char *rs[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "restore",
 			     "--lazy-pages", "-D", final, "-W", self->work, "-d", "-o",
 			     "restore.log", "--pidfile", pidfile, NULL };
@@ -316,6 +362,7 @@ static void destination(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *s
 	snprintf(final, sizeof(final), "%s/final", self->dst);
 	snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", self->work);
 	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", self->work);
+	append(lp, &n, 32, self->tls);
 	ASSERT_EQ(0, shell("mkdir '%s' && cp '%s'/final/*.img '%s'/", final, self->src, final));
 	if (parent)
 		ASSERT_EQ(0, shell("ln -s ../%d '%s/parent'", parent, final));
@@ -349,6 +396,7 @@ FIXTURE_SETUP(lazy)
 
 	memset(&self->v, 0, sizeof(self->v));
 	self->ms = self->daemon = self->server = self->sk = -1;
+	self->tls[0] = NULL;
 	if (why) {
 		snprintf(self->why, sizeof(self->why), "%s", why);
 		SKIP(return, "%s", self->why);
@@ -409,10 +457,15 @@ TEST_F_TIMEOUT(lazy, pure_postcopy_restores_exact, 300)
 static pid_t server_start(FIXTURE_DATA(lazy) *self, int n, int prev)
 {
 	char dir[800], rel[16], out[900];
-	const char *argv[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "page-server",
-			       "-D", dir, "--address", DST_ADDR, "--port", PS_PORT, "-o",
-			       "page-server.log", prev ? "--prev-images-dir" : NULL, rel, NULL };
+	const char *argv[32] = { "ip", "netns", "exec", NS_DST, criu_bin(), "page-server",
+				 "-D", dir, "--address", DST_ADDR, "--port", PS_PORT, "-o",
+				 "page-server.log" };
+	const char *parent[] = { "--prev-images-dir", rel, NULL };
+	int k = 14;
 
+	append(argv, &k, 32, self->tls);
+	if (prev)
+		append(argv, &k, 32, parent);
 	snprintf(dir, sizeof(dir), "%s/%d", self->dst, n);
 	snprintf(rel, sizeof(rel), "../%d", prev);
 	snprintf(out, sizeof(out), "%s.out", dir);
@@ -425,51 +478,101 @@ static pid_t server_start(FIXTURE_DATA(lazy) *self, int n, int prev)
  * The hybrid: two passes to the destination's page servers, the victim
  * dirtying a quarter of its memory and mapping a new region while the
  * second moves (a test build's hook holds it there), then criu's lazy dump:
- * what was dirtied comes lazily, the rest from the passes.
+ * what was dirtied comes lazily, the rest from the passes.  Until the
+ * source says the destination may start; true then.
  */
-TEST_F_TIMEOUT(lazy, hybrid_restores_exact, 300)
+static bool hybrid_source(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *self,
+			  const char *method)
 {
 	const char *extra[] = { "--min-passes", "2", "--max-passes", "2", "--page-server",
 				"--address", DST_ADDR, "--port", PS_PORT, NULL };
 	char fdarg[16], word[16];
 	int hook[2], hooks = 0, n = 1;
-	double end;
+	bool ready = false;
 
-	NEED_SETUP();
-	ASSERT_EQ(0, start_victim(self, rich, 2, 4));
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, hook));
+	if (start_victim(self, rich, 2, 4) || socketpair(AF_UNIX, SOCK_STREAM, 0, hook))
+		return false;
 	snprintf(fdarg, sizeof(fdarg), "%d", hook[1]);
 	setenv("MEMSPLICE_TEST_THAWED_FD", fdarg, 1);
-	ASSERT_LT(0, server_start(self, 1, 0));
-	ASSERT_LT(0, start_memsplice(self, "./selftests/memsplice-test", variant->method, extra));
+	if (server_start(self, 1, 0) < 0 ||
+	    start_memsplice(self, "./selftests/memsplice-test", method, extra) < 0)
+		return false;
 	close(hook[1]);
 	/* one page server per pass, each on the one before; the hooks answered */
-	for (end = now_s() + 200; now_s() < end && !wait_for(self->out, "may start", 0);) {
+	for (double end = now_s() + 200; now_s() < end && !ready;) {
 		struct pollfd p = { .fd = hook[0], .events = POLLIN };
 		int st;
 
 		if (poll(&p, 1, 20) == 1) {
-			ASSERT_LT(0, read(hook[0], word, sizeof(word)));
-			if (++hooks == 2)
-				for (int i = 0; i < self->v.nr_pids; i++)
-					ASSERT_EQ(0, victim_dirty(&self->v, self->v.pids[i]));
-			ASSERT_EQ(1, write(hook[0], "", 1));
+			if (read(hook[0], word, sizeof(word)) <= 0)
+				break;
+			hooks++;
+			for (int i = 0; hooks == 2 && i < self->v.nr_pids; i++)
+				if (victim_dirty(&self->v, self->v.pids[i]))
+					goto out;
+			if (write(hook[0], "", 1) != 1)
+				break;
 		}
 		if (self->server > 0 && waitpid(self->server, &st, WNOHANG) == self->server) {
 			self->server = -1;
-			ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st)) TH_LOG("page server %d", n);
-			if (n == 1)
-				ASSERT_LT(0, server_start(self, ++n, 1));
+			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+				char log[900];
+
+				snprintf(log, sizeof(log), "%s/%d/page-server.log", self->dst, n);
+				TH_LOG("page server %d failed: %s", n,
+				       file_tail(log, 6, self->err, sizeof(self->err)));
+				break;
+			}
+			if (n == 1 && server_start(self, ++n, 1) < 0)
+				break;
 		}
-		ASSERT_NE(self->ms, waitpid(self->ms, NULL, WNOHANG)) {
-			read_text(self->out, self->err, sizeof(self->err));
-			TH_LOG("memsplice ended: %s", self->err);
+		if (waitpid(self->ms, NULL, WNOHANG) == self->ms) {
+			self->ms = -1;
+			break;
 		}
+		ready = wait_for(self->out, "may start", 0);
 	}
+out:
 	close(hook[0]);
-	ASSERT_EQ(2, hooks);
-	ASSERT_TRUE(wait_for(self->out, "may start", 0));
+	if (!ready || hooks != 2) {
+		read_text(self->out, self->err, sizeof(self->err));
+		TH_LOG("%d hooks; memsplice: %s", hooks,
+		       strstr(self->err, "memsplice:") ?: self->err);
+	}
+	return ready && hooks == 2;
+}
+
+TEST_F_TIMEOUT(lazy, hybrid_restores_exact, 300)
+{
+	NEED_SETUP();
+	ASSERT_TRUE(hybrid_source(_metadata, self, variant->method));
 	/* what was dirtied: a quarter of each process's "anon" */
+	destination(_metadata, self, 2, 2 * ANON / 4);
+}
+
+/*
+ * The hybrid over TLS, each session of it: the passes to `criu
+ * page-server --tls`, and the lazy pages to `criu lazy-pages --tls`.  A
+ * stranger at the destination's address without TLS is refused first.
+ */
+TEST_F_TIMEOUT(lazy, hybrid_over_tls, 300)
+{
+	const char *stranger[] = { "ip", "netns", "exec", NS_DST, "timeout", "30", "bash", "-c",
+				   "exec 3<>/dev/tcp/" SRC_ADDR "/" PORT "; echo hello >&3; "
+				   "cat <&3 >/dev/null", NULL };
+	char out[256];
+
+	NEED_SETUP();
+	FULL_PASS_ONLY(variant->method);
+	ASSERT_EQ(0, make_certs(self)) TH_LOG("certtool failed (gnutls-bin)");
+	ASSERT_TRUE(hybrid_source(_metadata, self, variant->method));
+	/* it connects, and is closed (or reset) at its first bytes */
+	run_cmd(stranger, out, sizeof(out));
+	EXPECT_EQ(NULL, strstr(out, "connect")) TH_LOG("%s", out);
+	ASSERT_TRUE(wait_for(self->out, "refused a connection from " DST_ADDR, 10)) {
+		read_text(self->out, self->err, sizeof(self->err));
+		TH_LOG("memsplice: %s", self->err);
+	}
 	destination(_metadata, self, 2, 2 * ANON / 4);
 }
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "memsplice.h"
 #include "postcopy.h"
+#include "proto/tls.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
 #include "util.h"
@@ -39,7 +40,7 @@ enum opt {
 	OPT_PREV = 256, OPT_TRACK, OPT_KILL, OPT_STATS, OPT_JSON, OPT_PASSES, OPT_FINAL,
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
 	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE, OPT_LAZY, OPT_LAZY_PEER, OPT_LAZY_TIMEOUT,
-	OPT_LAZY_PORT, OPT_LAZY_ADDR,
+	OPT_LAZY_PORT, OPT_LAZY_ADDR, OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +70,10 @@ static const struct option long_opts[] = {
 	{ "port",		required_argument, NULL, OPT_PS_PORT },
 	{ "page-server-criu",	required_argument, NULL, OPT_PS_CRIU },
 	{ "page-server-timeout", required_argument, NULL, OPT_PS_TIMEOUT },
+	{ "tls",		no_argument,	   NULL, OPT_TLS },
+	{ "tls-cacert",		required_argument, NULL, OPT_TLS_CACERT },
+	{ "tls-cert",		required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key",		required_argument, NULL, OPT_TLS_KEY },
 	{ "verbose",		no_argument,	   NULL, OPT_VERBOSE },
 	{ "log-file",		required_argument, NULL, OPT_LOG },
 	{ "help",		no_argument,	   NULL, OPT_HELP },
@@ -84,6 +89,9 @@ struct cli {
 	unsigned int min_passes, max_passes;
 	enum checkpoint_tracker tracker;
 	bool keep_huge;			/* --keep-huge-pages */
+	bool tls;			/* --tls */
+	bool tls_detail;		/* --tls-cacert, --tls-cert or --tls-key */
+	struct tls_opts tls_opts;
 	bool lazy;			/* --lazy-pages */
 	bool lazy_detail;		/* one of the --lazy-* options that need it */
 	struct lazy_opts lazy_opts;
@@ -100,6 +108,20 @@ struct command {
 	int (*run)(struct cli *c);
 };
 
+/* --tls and its files: for the sessions of @what, which the command has when @has */
+static int tls_setup(struct cli *c, bool has, const char *what)
+{
+	if (c->tls_detail && !c->tls) {
+		pr_err("--tls-cacert, --tls-cert and --tls-key go with --tls");
+		return -EINVAL;
+	}
+	if (c->tls && !has) {
+		pr_err("--tls secures the sessions of %s, and there is none", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* --page-server and the options that go with it, as criu names them */
 static int page_server_setup(struct cli *c)
 {
@@ -114,7 +136,58 @@ static int page_server_setup(struct cli *c)
 		pr_err("--page-server needs --address and --port of a `criu page-server`");
 		return -EINVAL;
 	}
+	if (c->tls)
+		c->ps.tls = &c->tls_opts;
 	c->dump.page_server = &c->ps;
+	return 0;
+}
+
+/* --lazy-pages and the options that go with it, into @o */
+static int lazy_setup(struct cli *c, struct checkpoint_opts *o)
+{
+	if (c->final != FINAL_CRIU) {
+		pr_err("--lazy-pages is criu's final dump made lazy: not with --final dump or none");
+		return -EINVAL;
+	}
+	if (c->page_server) {
+		/* the hybrid: passes to the page server, lazy pages on --lazy-port */
+		if (page_server_setup(c))
+			return -EINVAL;
+		if (!c->max_passes) {
+			pr_err("--max-passes 0 makes no pass to send to --page-server");
+			return -EINVAL;
+		}
+		if (!c->lazy_opts.port) {
+			pr_err("--lazy-pages with --page-server needs --lazy-port P: where the "
+			       "destination's criu lazy-pages connects");
+			return -EINVAL;
+		}
+		if (!c->lazy_opts.peer)	/* the destination, where the pages went */
+			c->lazy_opts.peer = c->ps.address;
+	} else {
+		/* pure post-copy: --address and --port are where to serve, as criu's */
+		if ((c->lazy_opts.port && c->ps.port) || (c->lazy_opts.address && c->ps.address)) {
+			pr_err("--port and --lazy-port (--address and --lazy-address): one is "
+			       "enough without --page-server");
+			return -EINVAL;
+		}
+		if (!c->lazy_opts.port)
+			c->lazy_opts.port = c->ps.port;
+		if (!c->lazy_opts.address)
+			c->lazy_opts.address = c->ps.address;
+		if (!c->lazy_opts.port) {
+			pr_err("--lazy-pages needs --lazy-port P (or --port P; --lazy-address A to "
+			       "listen on one address)");
+			return -EINVAL;
+		}
+	}
+	if (!c->max_passes)	/* pure post-copy: no pass at all */
+		o->min_passes = 0;
+	if (!c->lazy_opts.timeout_s)
+		c->lazy_opts.timeout_s = LAZY_DEFAULT_TIMEOUT;
+	if (c->tls)
+		c->lazy_opts.tls = &c->tls_opts;
+	o->lazy = &c->lazy_opts;
 	return 0;
 }
 
@@ -124,7 +197,7 @@ static int run_dump(struct cli *c)
 		pr_err("%s needs -t PID and -D DIR", c->dump.pre_dump ? "pre-dump" : "dump");
 		return -EINVAL;
 	}
-	if (page_server_setup(c))
+	if (tls_setup(c, c->page_server, "--page-server") || page_server_setup(c))
 		return -EINVAL;
 	return dump_tree(&c->dump, &interrupted, NULL);
 }
@@ -153,50 +226,11 @@ static int run_checkpoint(struct cli *c)
 		pr_err("checkpoint needs -t PID and -D DIR");
 		return -EINVAL;
 	}
+	if (tls_setup(c, c->page_server || c->lazy, "--page-server or --lazy-pages"))
+		return -EINVAL;
 	if (c->lazy) {
-		if (c->final != FINAL_CRIU) {
-			pr_err("--lazy-pages is criu's final dump made lazy: not with --final "
-			       "dump or none");
+		if (lazy_setup(c, &o))
 			return -EINVAL;
-		}
-		if (c->page_server) {
-			/* the hybrid: passes to the page server, lazy pages on --lazy-port */
-			if (page_server_setup(c))
-				return -EINVAL;
-			if (!c->max_passes) {
-				pr_err("--max-passes 0 makes no pass to send to --page-server");
-				return -EINVAL;
-			}
-			if (!c->lazy_opts.port) {
-				pr_err("--lazy-pages with --page-server needs --lazy-port P: where "
-				       "the destination's criu lazy-pages connects");
-				return -EINVAL;
-			}
-			if (!c->lazy_opts.peer)	/* the destination, where the pages went */
-				c->lazy_opts.peer = c->ps.address;
-		} else {
-			/* pure post-copy: --address and --port are where to serve, as criu's */
-			if ((c->lazy_opts.port && c->ps.port) ||
-			    (c->lazy_opts.address && c->ps.address)) {
-				pr_err("--port and --lazy-port (--address and --lazy-address): one "
-				       "is enough without --page-server");
-				return -EINVAL;
-			}
-			if (!c->lazy_opts.port)
-				c->lazy_opts.port = c->ps.port;
-			if (!c->lazy_opts.address)
-				c->lazy_opts.address = c->ps.address;
-			if (!c->lazy_opts.port) {
-				pr_err("--lazy-pages needs --lazy-port P (or --port P; --lazy-address "
-				       "A to listen on one address)");
-				return -EINVAL;
-			}
-		}
-		if (!c->max_passes)	/* pure post-copy: no pass at all */
-			o.min_passes = 0;
-		if (!c->lazy_opts.timeout_s)
-			c->lazy_opts.timeout_s = LAZY_DEFAULT_TIMEOUT;
-		o.lazy = &c->lazy_opts;
 	} else if (c->lazy_detail) {
 		pr_err("--lazy-port, --lazy-address, --lazy-peer and --lazy-timeout go with "
 		       "--lazy-pages");
@@ -205,6 +239,10 @@ static int run_checkpoint(struct cli *c)
 		return -EINVAL;
 	} else if (!c->max_passes) {
 		pr_err("--max-passes 0 (no pass: pure post-copy) needs --lazy-pages");
+		return -EINVAL;
+	} else if (c->tls && c->final == FINAL_CRIU) {
+		pr_err("--tls: criu's final dump cannot take over memsplice's TLS session to the "
+		       "page server (use --lazy-pages, or --final dump or none)");
 		return -EINVAL;
 	}
 	o.pass.page_server = c->dump.page_server;
@@ -228,7 +266,8 @@ static int run_show(struct cli *c)
 }
 
 #define COMMON		OPT_VERBOSE, OPT_LOG, OPT_HELP
-#define PS_OPTS		OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT
+#define PS_OPTS		OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, \
+			OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY
 #define DUMP_OPTS	OPT_TREE, OPT_DIR, OPT_PREV, OPT_TRACK, OPT_METHOD, OPT_BUFSZ, \
 			OPT_STATS, OPT_JSON, OPT_SYNC, PS_OPTS
 
@@ -321,6 +360,11 @@ static void print_usage(FILE *f)
 	      STR(PS_DEFAULT_TIMEOUT) ") for the server\n"
 	      "                            to listen (refused connections are retried), to\n"
 	      "                            take more data, to answer\n"
+	      "      --tls                 TLS on the page-server and lazy-pages sessions, as\n"
+	      "                            criu's --tls (pages are then copied, not spliced)\n"
+	      "      --tls-cacert F        CA certificates (default " TLS_DEFAULT_CACERT ")\n"
+	      "      --tls-cert F          this end's certificate (default " TLS_DEFAULT_CERT ")\n"
+	      "      --tls-key F           its key (default " TLS_DEFAULT_KEY ")\n"
 	      "  -m, --method M            auto (default), or one of:", f);
 	for (size_t i = 0; i < nr_sources; i++)
 		fprintf(f, " %s", sources[i]->name);
@@ -503,6 +547,10 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		}
 		break;
 	case OPT_PS: c->page_server = true; break;
+	case OPT_TLS: c->tls = true; break;
+	case OPT_TLS_CACERT: c->tls_opts.cacert = arg; c->tls_detail = true; break;
+	case OPT_TLS_CERT: c->tls_opts.cert = arg; c->tls_detail = true; break;
+	case OPT_TLS_KEY: c->tls_opts.key = arg; c->tls_detail = true; break;
 	case OPT_PS_ADDR: c->ps.address = arg; c->ps_detail = true; break;
 	case OPT_PS_PORT:
 		if (parse_uint(arg, 1, 65535, &v)) {

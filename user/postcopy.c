@@ -20,6 +20,7 @@
 #include "log.h"
 #include "postcopy.h"
 #include "proto/pageserver.h"
+#include "proto/tls.h"
 #include "serve/lazy.h"
 #include "source/select.h"
 #include "source/source.h"
@@ -117,37 +118,47 @@ static bool is_peer(const struct sockaddr *from, const struct addrinfo *peer)
 }
 
 /*
- * The one session the migration needs, from --lazy-peer where given:
- * others are refused and logged.  -EINTR on a signal.
+ * The one session the migration needs, into @c: from --lazy-peer where
+ * given, and through a TLS handshake with --tls; any other connection is
+ * refused and logged, and the wait goes on.  -EINTR on a signal.
  */
 static int accept_one(int lsk, const struct lazy_opts *lo, const struct addrinfo *peer,
-		      volatile sig_atomic_t *interrupted, int *fd)
+		      struct ps_conn *c)
 {
 	struct pollfd p = { .fd = lsk, .events = POLLIN };
 
-	while (!*interrupted) {
+	while (!*c->interrupted) {
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
 		char host[NI_MAXHOST];
+		int ret;
 
 		if (poll(&p, 1, 200) < 0 && errno != EINTR)
 			return -errno;
 		if (!(p.revents & POLLIN))
 			continue;
-		*fd = accept4(lsk, (struct sockaddr *)&from, &len, SOCK_CLOEXEC);
-		if (*fd < 0) {
+		c->sk = accept4(lsk, (struct sockaddr *)&from, &len, SOCK_CLOEXEC);
+		if (c->sk < 0) {
 			if (errno != EINTR && errno != ECONNABORTED)
 				return -errno;
 			continue;
 		}
-		if (is_peer((struct sockaddr *)&from, peer))
-			return 0;
 		if (getnameinfo((struct sockaddr *)&from, len, host, sizeof(host), NULL, 0,
 				NI_NUMERICHOST))
 			snprintf(host, sizeof(host), "?");
-		pr_warn("refused a connection from %s: not --lazy-peer %s", host, lo->peer);
-		close(*fd);
-		*fd = -1;
+		ret = ps_set_timeouts(c->sk, lo->timeout_s);
+		if (ret) {
+			pr_errno(ret, "cannot set up the socket from %s", host);
+			return ret;
+		}
+		if (!is_peer((struct sockaddr *)&from, peer))
+			pr_warn("refused a connection from %s: not --lazy-peer %s", host, lo->peer);
+		else if (lo->tls && tls_start(c->sk, lo->tls, true, lo->peer, &c->tls))
+			pr_warn("refused a connection from %s: no TLS session (above)", host);
+		else
+			return 0;
+		close(c->sk);
+		c->sk = -1;
 	}
 	return -EINTR;
 }
@@ -368,11 +379,10 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 	       path, o->pass.page_server ? " (next to the page server's last directory, its "
 	       "parent)" : "", lo->port);
 	fflush(stdout);
-	ret = accept_one(lsk, lo, peer, interrupted, &c.sk);
+	ret = accept_one(lsk, lo, peer, &c);
 	if (!ret) {
 		close(lsk);	/* no second session: refused by the kernel now */
 		lsk = -1;
-		ret = ps_set_timeouts(c.sk, lo->timeout_s);
 	}
 	if (!ret)
 		ret = lazy_serve(&c, &tree, &src, &st);
@@ -395,6 +405,7 @@ out_tree:
 	pstree_free(&tree);
 	printf("lazy: %lu pages served in %lu requests; the source was frozen %.1f ms from "
 	       "criu's dump to the last page\n", st.pages, st.requests, (now_us() - t0) / 1e3);
+	tls_end(c.tls, !ret);
 	if (c.sk >= 0)
 		close(c.sk);
 out_src:

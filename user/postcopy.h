@@ -37,6 +37,7 @@
 #include "proto/pageserver.h"
 
 struct checkpoint_opts;
+struct tls_opts;
 
 #define LAZY_DEFAULT_TIMEOUT	60	/* seconds */
 
@@ -46,6 +47,7 @@ struct lazy_opts {
 	unsigned int port;		/* --port */
 	const char *peer;		/* --lazy-peer: the only host served (NULL: any) */
 	unsigned int timeout_s;		/* --lazy-timeout: a session stalled that long fails */
+	const struct tls_opts *tls;	/* --tls: the session encrypted (NULL: plain TCP) */
 	/*
 	 * A test build's hook (MEMSPLICE_TEST_RELEASED_FD): once criu let
 	 * the tree go, before it is seized again, "released" is said on the

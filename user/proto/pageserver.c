@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include "proto/pageserver.h"
+#include "proto/tls.h"
 
 /* a decimal number of at most 4 digits at *@s; advances *@s */
 static int version_part(const char **s, unsigned int *v)
@@ -78,9 +80,34 @@ int ps_set_timeouts(int sk, unsigned int seconds)
 	return 0;
 }
 
+/* all of @len bytes at @buf through the TLS session */
+static int tls_send_all(const struct ps_conn *c, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = tls_send(c->tls, buf, len);
+
+		if (n == -EINTR && !*c->interrupted)
+			continue;
+		if (n < 0)
+			return (int)n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = cnt };
+
+	for (int i = 0; c->tls && i < cnt; i++) {
+		int ret = tls_send_all(c, iov[i].iov_base, iov[i].iov_len);
+
+		if (ret)
+			return ret;
+	}
+	if (c->tls)
+		return 0;
 
 	while (mh.msg_iovlen) {
 		ssize_t n = sendmsg(c->sk, &mh, flags | MSG_NOSIGNAL);
@@ -109,12 +136,14 @@ int ps_recv(const struct ps_conn *c, void *buf, size_t len)
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = recv(c->sk, p, len, 0);
+		ssize_t n = c->tls ? tls_recv(c->tls, p, len) : recv(c->sk, p, len, 0);
 
+		if (n < 0 && !c->tls)
+			n = errno == EWOULDBLOCK ? -EAGAIN : -errno;
 		if (n < 0) {
-			if (errno == EINTR && !*c->interrupted)
+			if (n == -EINTR && !*c->interrupted)
 				continue;
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+			return (int)n;
 		}
 		if (n == 0)
 			return -ECONNRESET;
@@ -124,8 +153,32 @@ int ps_recv(const struct ps_conn *c, void *buf, size_t len)
 	return 0;
 }
 
+/* under TLS: through the session's buffer */
+static int tls_from_pipe(const struct ps_conn *c, int pipe_fd, size_t len)
+{
+	size_t size;
+	char *buf = tls_buffer(c->tls, &size);
+
+	while (len) {
+		ssize_t n = read(pipe_fd, buf, len < size ? len : size);
+		int ret;
+
+		if (n < 0 && errno == EINTR && !*c->interrupted)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;	/* the source promised @len bytes */
+		ret = tls_send_all(c, buf, n);
+		if (ret)
+			return ret;
+		len -= n;
+	}
+	return 0;
+}
+
 int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len)
 {
+	if (c->tls)
+		return tls_from_pipe(c, pipe_fd, len);
 	while (len) {
 		ssize_t n = splice(pipe_fd, NULL, c->sk, NULL, len, SPLICE_F_MOVE);
 

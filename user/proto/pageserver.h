@@ -90,13 +90,17 @@ void ps_decode(enum ps_layout layout, const union ps_hdr *h, struct ps_msg *m);
 
 /*
  * A connection: its socket (with SO_SNDTIMEO/SO_RCVTIMEO bounding every
- * wait: -EAGAIN), the header layout spoken on it, and the flag a signal
- * sets (a wait it interrupts ends with -EINTR).
+ * wait: -EAGAIN), the header layout spoken on it, the flag a signal sets
+ * (a wait it interrupts ends with -EINTR), and its TLS session (NULL:
+ * plain TCP; proto/tls.h).
  */
+struct tls;
+
 struct ps_conn {
 	int sk;
 	enum ps_layout layout;
 	volatile sig_atomic_t *interrupted;
+	struct tls *tls;
 };
 
 /*
@@ -108,7 +112,7 @@ int ps_set_timeouts(int sk, unsigned int seconds);
 int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags);
 /* ps_recv - receive exactly @len bytes; a closed connection is -ECONNRESET */
 int ps_recv(const struct ps_conn *c, void *buf, size_t len);
-/* ps_splice - move @len bytes from a pipe into the socket, by reference */
+/* ps_splice - move @len bytes from a pipe into the socket, by reference (copied under TLS) */
 int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len);
 /* ps_send_msg - one header (no data); ps_recv_msg - one header, decoded */
 int ps_send_msg(const struct ps_conn *c, uint32_t cmd, uint64_t nr_pages, uint64_t vaddr,

@@ -66,6 +66,7 @@
 #include "log.h"
 #include "proto/pageserver.h"
 #include "sink/pageserver.h"
+#include "proto/tls.h"
 #include "source/source.h"
 #include "util.h"
 
@@ -424,6 +425,8 @@ static int sink_ps_finish(struct page_sink *sink)
 		return -EPROTO;
 	}
 	/* the server now waits for our end of the connection: sink_ps_destroy */
+	tls_end(ps->c.tls, true);
+	ps->c.tls = NULL;
 	return 0;
 }
 
@@ -454,6 +457,11 @@ int sink_ps_create(struct page_sink *sink, const struct ps_opts *o, struct imgse
 	ret = ps_connect(o, interrupted, &ps->c.sk);
 	if (ret)
 		goto err;
+	if (o->tls) {
+		ret = tls_start(ps->c.sk, o->tls, false, o->address, &ps->c.tls);
+		if (ret)
+			goto err_sk;
+	}
 	ret = ps_probe(ps);
 	if (ret == -EINTR && *interrupted)
 		pr_err("interrupted by signal %d while asking the page server at %s:%u",
@@ -464,6 +472,7 @@ int sink_ps_create(struct page_sink *sink, const struct ps_opts *o, struct imgse
 	sink->priv = ps;
 	return 0;
 err_sk:
+	tls_end(ps->c.tls, false);
 	close(ps->c.sk);
 err:
 	free(ps);
@@ -478,6 +487,7 @@ void sink_ps_destroy(struct page_sink *sink)
 		return;
 	img_close(&ps->pm);
 	/* without a CLOSE before, the server takes this for a failed pass */
+	tls_end(ps->c.tls, false);
 	close(ps->c.sk);
 	free(ps);
 	sink->priv = NULL;

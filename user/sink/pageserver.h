@@ -25,13 +25,17 @@
  * @timeout_s: how long to wait for the server: to accept a connection
  *             (refused connections are retried meanwhile), to take more
  *             data, to answer a request
+ * @tls:       --tls: the session encrypted (NULL: plain TCP)
  */
+struct tls_opts;
+
 struct ps_opts {
 	const char *address;
 	unsigned int port;
 	const char *criu;
 	enum ps_layout layout;
 	unsigned int timeout_s;
+	const struct tls_opts *tls;
 };
 
 /*
