@@ -76,7 +76,7 @@ selftests/memsplice-test: $(filter-out $(B)/user/main.o,$(USER_O)) $(B)/user/mai
 BENCH_DEPS	:= bench/common.c bench/common.h $(VTEST_O) $(B)/user/images/image.o $(B)/user/log.o \
 		   $(B)/user/util.o $(B)/images/stats.pb-c.o
 
-bench/bench bench/rounds bench/copypair: bench/%: bench/%.c $(BENCH_DEPS)
+bench/bench bench/rounds bench/copypair bench/lazy: bench/%: bench/%.c $(BENCH_DEPS)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(filter-out %.h,$(BENCH_DEPS)) -lprotobuf-c
 
 # ---- set-up, tests, demo, bench ----------------------------------------------
@@ -95,7 +95,7 @@ check:
 
 bench:
 	@scripts/deps.sh --guest
-	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair
+	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy
 	bench/bench.sh
 
 install: user/memsplice
@@ -103,7 +103,7 @@ install: user/memsplice
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
 
 clean:
-	rm -rf $(B) user/memsplice bench/bench bench/rounds bench/copypair $(SELFTEST_BINS) \
+	rm -rf $(B) user/memsplice bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
 .PHONY: all deps demo check bench install clean selftests

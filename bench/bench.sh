@@ -10,7 +10,11 @@
 #              --track-mem on top (bench -P: what criu took from the chain,
 #              its frozen time); then the same tools pre-dumping to `criu
 #              page-server` on loopback (bench -S: MiB/s, CPU time, peak RSS);
-#              pre-dump rounds by tracker (bench/rounds: soft-dirty only here)
+#              pre-dump rounds by tracker (bench/rounds: soft-dirty only here);
+#              then the end of a migration between two network namespaces,
+#              criu's ways and memsplice's, pre-copy and post-copy (bench/lazy:
+#              downtime, time until every page is there, memory pinned at
+#              the source, its CPU time; 8 GiB: three copies of 1 GiB at once)
 #   guest-6.12: the rounds with every tracker (soft-dirty, its pagemap walk,
 #              uffd-wp) on one kernel; then on a victim in huge pages and
 #              one with an idle shared segment (-V thp, -V shared; 12 GiB:
@@ -23,7 +27,7 @@
 #              `criu page-server` on loopback.
 # Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
 # MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG),
-# MEMSPLICE_BENCH_PIPELINE_SIZES (MiB, default 64,256).
+# MEMSPLICE_BENCH_PIPELINE_SIZES (MiB, default 64,256), MEMSPLICE_BENCH_LAZY_RUNS (3).
 set -eu
 cd "$(dirname "$0")/.."
 sizes=${MEMSPLICE_BENCH_SIZES:-64,1024}
@@ -60,6 +64,10 @@ selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
 	bench/bench -S -n "$sruns" -s "$sizes" $methods criu:read criu:splice \; \
 	bench/rounds -n "$runs" -s 64,1024 $trackers \; \
 	bench/rounds -n "$runs" -V sparse -s 65536 $trackers
+
+echo "== guest 6.1 (QEMU TCG): the end of a migration, pre-copy and post-copy"
+selftests/vm/run-guest.sh -k 6.1 -M 8G -t 3000 $mods -- \
+	bench/lazy -n "${MEMSPLICE_BENCH_LAZY_RUNS:-3}" -s 256,1024 criu criu-lazy ms ms-lazy ms-hybrid
 
 echo "== guest 6.12 (QEMU TCG): every tracker on one kernel"
 selftests/vm/run-guest.sh -k 6.12 -M 12G -t 3000 -- \

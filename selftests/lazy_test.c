@@ -45,6 +45,7 @@
 #include "lib/pattern.h"
 #include "lib/twohosts.h"
 #include "lib/vtest.h"
+#include "lib/wctl.h"
 
 #define PORT		"27100"		/* memsplice serves the lazy pages there */
 #define PS_PORT		"27027"		/* the hybrid's page servers */
@@ -697,6 +698,31 @@ TEST_F_TIMEOUT(lazy, tree_ran_after_dump_refused, 120)
 	EXPECT_NE(0, access(final, F_OK));
 	EXPECT_EQ(0, access(stale, F_OK));
 	source_stopped_intact(_metadata, self);
+}
+
+/*
+ * Threads with rseq areas (glibc registers one per thread; the victim's
+ * are off): the kernel rewrites them while criu's parasite runs, after
+ * criu cleared the soft-dirty bits.  That is not the tree running: the
+ * source serves.
+ */
+TEST_F_TIMEOUT(lazy, rseq_writes_are_not_running, 120)
+{
+	const char *wargs[] = { "--mib", "8", "--rate", "1", "--nothp", "--shared-mib", "0",
+				NULL };
+	const char *extra[] = { "--max-passes", "0", NULL };
+	struct writer w;
+
+	NEED_SETUP();
+	FULL_PASS_ONLY(variant->method);
+	ASSERT_EQ(0, writer_start_ns(&w, wargs, -1, true));
+	snprintf(self->pid, sizeof(self->pid), "%d", w.pid);
+	self->v.pid = w.pid;	/* killed by the teardown */
+	ASSERT_LT(0, start_memsplice(self, memsplice_bin(), variant->method, extra));
+	EXPECT_TRUE(wait_for(self->out, "may start", 120)) {
+		read_text(self->out, self->err, sizeof(self->err));
+		TH_LOG("memsplice: %s", self->err);
+	}
 }
 
 /* criu's dump fails (an option it does not know): the source runs on */

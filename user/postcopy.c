@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/ptrace.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -248,9 +250,47 @@ static void say_stopped(pid_t root)
 	       "`kill -KILL %d` ends it", root, root, root);
 }
 
-/* the first soft-dirty page of a private anonymous mapping of @pid, in *@addr */
-static int first_written(pid_t pid, unsigned long *addr)
+#define MAX_RSEQ_PAGES	64
+
+/*
+ * The pages holding the rseq areas of @t's threads, into @pages: the kernel
+ * writes a thread's cpu_id there each time it returns to user mode, as it
+ * did while criu's parasite ran in it after criu cleared the soft-dirty
+ * bits.  Their number (none where the kernel cannot say: before 5.13).
+ */
+static int rseq_pages(const struct task *t, unsigned long *pages)
 {
+	int n = 0;
+
+	for (unsigned int i = 0; i < t->nr_threads && n < MAX_RSEQ_PAGES - 1; i++) {
+		struct ptrace_rseq_configuration conf = { 0 };
+
+		if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->threads[i], sizeof(conf), &conf) <= 0 ||
+		    !conf.rseq_abi_pointer)
+			continue;
+		pages[n++] = conf.rseq_abi_pointer & ~(PAGE_SIZE - 1);
+		pages[n++] = (conf.rseq_abi_pointer + conf.rseq_abi_size - 1) & ~(PAGE_SIZE - 1);
+	}
+	return n;
+}
+
+static bool among(unsigned long page, const unsigned long *pages, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pages[i] == page)
+			return true;
+	return false;
+}
+
+/*
+ * The first soft-dirty page of a private anonymous mapping of @t, in
+ * *@addr, but for its threads' rseq areas
+ */
+static int first_written(const struct task *t, unsigned long *addr)
+{
+	unsigned long skip[MAX_RSEQ_PAGES];
+	int nskip = rseq_pages(t, skip);
+	pid_t pid = t->pid;
 	struct vma_list vl;
 	uint64_t pme[512];
 	char path[64];
@@ -277,7 +317,8 @@ static int first_written(pid_t pid, unsigned long *addr)
 
 			ret = pagemap_read(fd, a, n, pme);
 			for (unsigned long k = 0; k < n && !ret; k++)
-				if ((pme[k] & PME_SOFT_DIRTY) && (pme[k] & (PME_PRESENT | PME_SWAP))) {
+				if ((pme[k] & PME_SOFT_DIRTY) && (pme[k] & (PME_PRESENT | PME_SWAP)) &&
+				    !among(a + k * PAGE_SIZE, skip, nskip)) {
 					*addr = a + k * PAGE_SIZE;
 					break;
 				}
@@ -305,7 +346,7 @@ static int check_untouched(const struct pstree *tree, const char *path)
 
 		if (t->zombie || (t->mm_pid && t->mm_pid != t->pid))
 			continue;
-		ret = first_written(t->pid, &addr);
+		ret = first_written(t, &addr);
 		if (ret) {
 			pr_errno(ret, "cannot read which pages of %d were written", t->pid);
 			return ret;

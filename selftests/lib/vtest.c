@@ -147,12 +147,7 @@ static void __attribute__((noreturn)) victim_exec(const char **argv, const struc
 	_exit(127);
 }
 
-/*
- * The pid namespace: an intermediate child unshares CLONE_NEWPID, forks the
- * namespace's init, hands its pid back and exits; the init is then
- * reparented to the nearest subreaper.  Returns the init's pid.
- */
-static pid_t fork_pidns_init(const char **argv, const struct victim_opts *o, int wfd)
+pid_t fork_pidns(void)
 {
 	pid_t mid, init = -1;
 	int npfd[2], st;
@@ -166,8 +161,11 @@ static pid_t fork_pidns_init(const char **argv, const struct victim_opts *o, int
 		if (unshare(CLONE_NEWPID))
 			_exit(126);
 		init = fork();
-		if (init == 0)
-			victim_exec(argv, o, wfd);
+		if (init == 0) {
+			close(npfd[0]);
+			close(npfd[1]);
+			return 0;	/* the namespace's init, on its way */
+		}
 		_exit(init > 0 && write(npfd[1], &init, sizeof(init)) == sizeof(init) ? 0 : 126);
 	}
 	close(npfd[1]);
@@ -213,13 +211,9 @@ int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, i
 	} else if (pipe2(pfd, O_CLOEXEC)) {
 		return -1;
 	}
-	if (o->pidns) {
-		v->pid = fork_pidns_init(argv, o, pfd[1]);
-	} else {
-		v->pid = fork();
-		if (v->pid == 0)
-			victim_exec(argv, o, pfd[1]);
-	}
+	v->pid = o->pidns ? fork_pidns() : fork();
+	if (v->pid == 0)
+		victim_exec(argv, o, pfd[1]);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
 	if (v->pid < 0) {

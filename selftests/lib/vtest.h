@@ -75,6 +75,13 @@ int victim_reap(struct victim *v);
  * the number of processes found, -1 on error.
  */
 int victim_adopt(struct victim *v, pid_t root);
+/*
+ * fork_pidns - fork() into a new pid namespace: 0 in the child, which is
+ * its init (an intermediate process unshares CLONE_NEWPID, forks it and
+ * exits, so it is reparented to the nearest subreaper); its pid in the
+ * parent, -1 on failure
+ */
+pid_t fork_pidns(void);
 /* ns_pid - @pid's pid in its own (innermost) pid namespace, from NSpid; -1 if gone */
 pid_t ns_pid(pid_t pid);
 /* victim_verify - ask @pid to check its own memory; 0 if it says ok */

@@ -13,9 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vtest.h"
 #include "wctl.h"
 
 int writer_start(struct writer *w, const char *const *args, int uid)
+{
+	return writer_start_ns(w, args, uid, false);
+}
+
+int writer_start_ns(struct writer *w, const char *const *args, int uid, bool detached)
 {
 	const char *argv[16] = { "./selftests/lib/writer" };
 	char line[160];
@@ -23,18 +29,35 @@ int writer_start(struct writer *w, const char *const *args, int uid)
 	FILE *f;
 
 	memset(w, 0, sizeof(*w));
-	for (int i = 0; args[i] && n < 15; i++)
+	for (int i = 0; args[i] && n < 14; i++)
 		argv[n++] = args[i];
+	if (detached)
+		argv[n++] = "--detach";
 	if (pipe2(fds, O_CLOEXEC))
 		return -1;
-	w->pid = fork();
+	w->pid = detached ? fork_pidns() : fork();
 	if (w->pid < 0)
 		return -1;
 	if (w->pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
 		dup2(fds[1], 3);
 		if (uid >= 0 && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
 			_exit(126);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* after setuid(), which clears it */
+		if (detached) {	/* what criu dumps without --shell-job */
+			static char exe[4096];
+
+			if (null < 0 || dup2(null, 0) || dup2(null, 1) != 1 || dup2(null, 2) != 2)
+				_exit(127);
+			setsid();
+			close_range(4, ~0U, 0);
+			/* criu's parasite mounts a proc of the namespace below the cwd */
+			if (!realpath(argv[0], exe) || chdir("/tmp"))
+				_exit(127);
+			argv[0] = exe;
+		} else {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);	/* after setuid(), which clears it */
+		}
 		execv(argv[0], (char **)argv);
 		_exit(127);
 	}

@@ -19,6 +19,13 @@ struct writer {
 
 /* writer_start - ./selftests/lib/writer @args, as @uid if >= 0; 0 once ready */
 int writer_start(struct writer *w, const char *const *args, int uid);
+/*
+ * writer_start_ns - the same, @detached: the init of a pid namespace and a
+ * session of its own, stdio on /dev/null, no fd kept to us (--detach), its
+ * cwd /tmp (writable, for criu's parasite): a tree criu can dump and
+ * restore while the source tree still exists
+ */
+int writer_start_ns(struct writer *w, const char *const *args, int uid, bool detached);
 void writer_stop(struct writer *w);
 /* writer_word - the word at @addr of the writer (e.g. seq_addr), 0 if unreadable */
 uint64_t writer_word(const struct writer *w, unsigned long addr);

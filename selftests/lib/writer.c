@@ -9,7 +9,7 @@
  *
  *   writer [--mib N] [--sparse] [--nothp|--huge] [--rate PCT [--part PCT]] [--thp]
  *          [--churn] [--own-uffd]
- *          [--shared-mib N] [--shared-child] [--punch] [--forks] [--idle]
+ *          [--shared-mib N] [--shared-child] [--punch] [--forks] [--idle] [--detach]
  *
  * Regions: 256 KiB hot and N MiB (default 16) of private anonymous memory
  * (--sparse: reserved, one page written in 16 MiB; --nothp: MADV_NOHUGEPAGE;
@@ -50,7 +50,12 @@
  *
  * On fd 3, once set up: "ready SEQ GAP SHARED PAGES", the addresses of the
  * write counter, of the longest stall seen (ns), and of the shared region,
- * and its size in pages.  Runs until killed.
+ * and its size in pages.  Runs until killed.  --detach: fd 3 is closed
+ * then, so that criu finds no pipe to the outside (bench/lazy migrates it).
+ *
+ * Time is CLOCK_REALTIME: a tree that criu restores lands in a time
+ * namespace whose monotonic clock continues where the dump left it, which
+ * would hide the time it did not run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -141,7 +146,7 @@ static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
@@ -339,7 +344,7 @@ int main(int argc, char **argv)
 	long shared_mib = -1;	/* -1: 1 MiB, none with --rate */
 	bool thp = false, churning = false, own = false, sparse = false, nothp = false;
 	bool huge = false;
-	bool child = false, idle = false, punch = false, forks = false;
+	bool child = false, idle = false, punch = false, forks = false, detach = false;
 	char *main_region;
 	struct region none = { 0 }, *shared = &none;
 	pthread_t th;
@@ -369,6 +374,8 @@ int main(int argc, char **argv)
 			punch = true;
 		else if (!strcmp(argv[i], "--idle"))
 			idle = true;
+		else if (!strcmp(argv[i], "--detach"))
+			detach = true;
 		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
 			rate = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--part") && i + 1 < argc)
@@ -417,6 +424,8 @@ int main(int argc, char **argv)
 		return 1;
 	dprintf(REPORT_FD, "ready %lx %lx %lx %lu\n", (unsigned long)&seq,
 		(unsigned long)&max_gap_ns, (unsigned long)shared->addr, shared->pages);
+	if (detach)
+		close(REPORT_FD);
 	if (idle)
 		for (;;)
 			pause();
