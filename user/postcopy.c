@@ -444,8 +444,9 @@ out_tree:
 		pstree_release(&tree);
 	}
 	pstree_free(&tree);
-	printf("lazy: %lu pages served in %lu requests; the source was frozen %.1f ms from "
-	       "criu's dump to the last page\n", st.pages, st.requests, (now_us() - t0) / 1e3);
+	printf("lazy: %lu pages served in %lu requests (%lu on demand, %lu in the background); "
+	       "the source was frozen %.1f ms from criu's dump to the last page\n", st.pages,
+	       st.requests, st.demand, st.pages - st.demand, (now_us() - t0) / 1e3);
 	tls_end(c.tls, !ret);
 	if (c.sk >= 0)
 		close(c.sk);

@@ -142,6 +142,7 @@ static int serve_get(struct lazy *l, const struct ps_msg *m)
 		return ret;
 	l->st->requests++;
 	l->st->pages += nr;
+	l->st->demand += m->nr_pages == 1;
 	return 0;
 }
 

@@ -27,9 +27,15 @@
 struct page_source;
 struct pstree;
 
+/*
+ * criu lazy-pages asks for one page at a fault of the restored tree, and
+ * for 16 pages and more (64 KiB growing to 4 MiB) when it pulls the rest
+ * in the background: a one-page request is counted on demand.
+ */
 struct lazy_stats {
 	unsigned long requests;		/* GETs answered */
 	unsigned long pages;		/* pages sent */
+	unsigned long demand;		/* of them, one-page requests: faults */
 };
 
 /*
