@@ -290,7 +290,7 @@ static int first_written(const struct task *t, unsigned long *addr)
 {
 	unsigned long skip[MAX_RSEQ_PAGES];
 	int nskip = rseq_pages(t, skip);
-	pid_t pid = t->pid;
+	pid_t pid = t->mm_pid ?: t->pid;	/* a live thread's view: the leader may have exited */
 	struct vma_list vl;
 	uint64_t pme[512];
 	char path[64];
@@ -344,7 +344,7 @@ static int check_untouched(const struct pstree *tree, const char *path)
 	for (unsigned int i = 0; i < tree->nr; i++) {
 		const struct task *t = &tree->tasks[i];
 
-		if (t->zombie || (t->mm_pid && t->mm_pid != t->pid))
+		if (t->zombie)
 			continue;
 		ret = first_written(t, &addr);
 		if (ret) {
