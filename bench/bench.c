@@ -340,7 +340,6 @@ int main(int argc, char **argv)
 	const char *shape = "anon";
 	unsigned int port = PS_PORT;
 	unsigned long sizes[8];
-	char *s, *tok;
 
 	while ((c = getopt(argc, argv, "n:s:V:PS")) != -1) {
 		switch (c) {
@@ -348,10 +347,7 @@ int main(int argc, char **argv)
 		case 'V': shape = optarg; break;
 		case 'P': pipeline = true; break;
 		case 'S': sock = true; break;
-		case 's':
-			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
-				sizes[nsizes++] = strtoul(tok, NULL, 10);
-			break;
+		case 's': nsizes += parse_sizes(optarg, sizes + nsizes, 8 - nsizes); break;
 		default:
 			fprintf(stderr, "usage: bench [-n RUNS] [-s MIB,...] [-V SHAPE] [-P|-S] TOOL...\n");
 			return 2;

@@ -2,6 +2,7 @@
 /* What bench and rounds share: see common.h */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,16 @@ double median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int parse_sizes(char *arg, unsigned long *sizes, int max)
+{
+	char *tok;
+	int n = 0;
+
+	for (; n < max && (tok = strtok(arg, ",")); arg = NULL)
+		sizes[n++] = strtoul(tok, NULL, 10);
+	return n;
 }
 
 int stats_read_dir(const char *dir, double *frozen_ms, double *pages, double *parent)

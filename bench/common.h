@@ -7,6 +7,8 @@
 double now_ms(void);
 /* median - of @n values (sorts @v) */
 double median(double *v, int n);
+/* parse_sizes - at most @max comma-separated sizes (-s MIB,MIB...) into @sizes; how many */
+int parse_sizes(char *arg, unsigned long *sizes, int max);
 
 /*
  * stats_read_dir - frozen time, pages written and pages taken from the

@@ -72,24 +72,6 @@ struct job {
 	int status;
 };
 
-static pid_t spawn(const char *const *argv, const char *out, int status_fd)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (null < 0 || fd < 0 || dup2(null, 0) || dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
-			_exit(127);
-		if (status_fd >= 0 && dup2(status_fd, 5) != 5)
-			_exit(127);
-		execvp(argv[0], (char **)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* wait for @j; its rusage kept; 0 if it exited 0 */
 static int finish(struct job *j)
 {
@@ -108,7 +90,7 @@ static double cpu_s(const struct job *j)
 /* run @argv to its end: 0 if it exited 0; its CPU time added to *@cpu */
 static int run(const char *const *argv, const char *out, double *cpu)
 {
-	struct job j = { .pid = spawn(argv, out, -1) };
+	struct job j = { .pid = spawn_with(argv, out, O_APPEND, -1, -1) };
 	int ret = finish(&j);
 
 	*cpu += cpu_s(&j);
@@ -197,7 +179,7 @@ static int lazy_destination(const char *final, const char *work, const char *pid
 	const char *rs[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "restore",
 			     "--lazy-pages", "-D", final, "-W", work, "-d", "-o", "restore.log",
 			     "--pidfile", pidfile, NULL };
-	struct job daemon = { .pid = spawn(lp, log, -1) };
+	struct job daemon = { .pid = spawn_with(lp, log, O_APPEND, -1, -1) };
 	char sock[700];
 	double unused = 0;
 	int ret;
@@ -276,7 +258,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 		} else {
 			if (pipe2(st, O_CLOEXEC))
 				return -1;
-			src.pid = spawn(ldump, log, st[1]);
+			src.pid = spawn_with(ldump, log, O_APPEND, st[1], 5);
 			close(st[1]);
 			ret = read(st[0], &c, 1) == 1 ? 0 : -1;
 			close(st[0]);
@@ -299,7 +281,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 			ms[n++] = "--lazy-port";
 			ms[n++] = PORT;
 		}
-		src.pid = spawn(ms, out, -1);
+		src.pid = spawn_with(ms, out, O_APPEND, -1, -1);
 		if (!lazy) {
 			ret = finish(&src);
 			cpu += cpu_s(&src);
@@ -399,16 +381,11 @@ int main(int argc, char **argv)
 	unsigned long sizes[8] = { 256, 1024 };
 	int runs = 3, nsizes = 2, c;
 	const char *why;
-	char *s, *tok;
 
 	while ((c = getopt(argc, argv, "n:s:")) != -1) {
 		switch (c) {
 		case 'n': runs = atoi(optarg); break;
-		case 's':
-			nsizes = 0;
-			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
-				sizes[nsizes++] = strtoul(tok, NULL, 10);
-			break;
+		case 's': nsizes = parse_sizes(optarg, sizes, 8); break;
 		default:
 			goto usage;
 		}

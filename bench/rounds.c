@@ -216,17 +216,12 @@ int main(int argc, char **argv)
 	unsigned long sizes[8] = { 64, 1024 };
 	int nsizes = 2, runs = 5, passes = 6, opt;
 	const char *variant = "";
-	char *tok, *s;
 
 	while ((opt = getopt(argc, argv, "n:p:s:V:")) != -1) {
 		switch (opt) {
 		case 'n': runs = atoi(optarg); break;
 		case 'p': passes = atoi(optarg); break;
-		case 's':
-			nsizes = 0;
-			for (s = optarg; (tok = strtok(s, ",")) && nsizes < 8; s = NULL)
-				sizes[nsizes++] = strtoul(tok, NULL, 10);
-			break;
+		case 's': nsizes = parse_sizes(optarg, sizes, 8); break;
 		case 'V':
 			variant = optarg;
 			if (strcmp(variant, "sparse") && strcmp(variant, "thp") &&

@@ -83,12 +83,6 @@ FIXTURE_VARIANT_ADD(lazy, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(lazy, device) { .method = "device" };
 FIXTURE_VARIANT_ADD(lazy, syscall) { .method = "syscall" };
 
-/* the 6.1 harness runs the body even after SKIP() in the setup */
-#define NEED_SETUP() do { \
-	if (!self->dir) \
-		SKIP(return, "%s", self->why); \
-} while (0)
-
 /* two processes, threads, shared memory, THP, PROT_NONE memory with data */
 static const char *const rich[] = { "--anon", "2048", "--nothp", "--shared", "32",
 				    "--protnone", "16", "--thp", "4", "--threads", "2",

@@ -80,12 +80,6 @@ FIXTURE_VARIANT_ADD(migrate, device) { .method = "device" };
 FIXTURE_VARIANT_ADD(migrate, parasite) { .method = "parasite" };
 FIXTURE_VARIANT_ADD(migrate, syscall) { .method = "syscall" };
 
-/* the 6.1 harness runs the body even after SKIP() in the setup */
-#define NEED_SETUP() do { \
-	if (!self->dir) \
-		SKIP(return, "%s", self->why); \
-} while (0)
-
 FIXTURE_SETUP(migrate)
 {
 	const char *why = migration_unusable();

@@ -60,12 +60,6 @@ FIXTURE_VARIANT_ADD(pipeline, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(pipeline, device) { .method = "device" };
 FIXTURE_VARIANT_ADD(pipeline, parasite) { .method = "parasite" };
 
-/* the 6.1 harness runs the body even after SKIP() in the setup */
-#define NEED_SETUP() do { \
-	if (!self->dir) \
-		SKIP(return, "%s", self->why); \
-} while (0)
-
 FIXTURE_SETUP(pipeline)
 {
 	self->old_huge = -1;

@@ -39,7 +39,7 @@ FIXTURE_VARIANT_ADD(predump, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(predump, device) { .method = "device" };
 FIXTURE_VARIANT_ADD(predump, parasite) { .method = "parasite" };
 
-#define NEED_SETUP() do { \
+#define NEED_PREDUMP_SETUP() do { \
 	if (!self->d[2]) \
 		SKIP(return, "method %s or soft-dirty not available here, or not selected", variant->method); \
 } while (0)
@@ -113,7 +113,7 @@ TEST_F(predump, chain_writes_only_dirty_pages)
 	uint64_t bad = 0;
 	char json[600];
 
-	NEED_SETUP();
+	NEED_PREDUMP_SETUP();
 	anon = victim_region(&self->v, self->v.pid, "anon");
 	ASSERT_NE(NULL, anon);
 
@@ -173,7 +173,7 @@ TEST_F(predump, unchanged_victim_writes_almost_nothing)
 	struct vregion *anon;
 	struct dump_view dv;
 
-	NEED_SETUP();
+	NEED_PREDUMP_SETUP();
 	anon = victim_region(&self->v, self->v.pid, "anon");
 	ASSERT_NE(NULL, anon);
 	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 0, NULL));
@@ -199,7 +199,7 @@ TEST_F(predump, retry_after_failed_tracked_pass)
 	uint64_t bad = 0;
 	char marker[600];
 
-	NEED_SETUP();
+	NEED_PREDUMP_SETUP();
 	anon = victim_region(&self->v, self->v.pid, "anon");
 	ASSERT_NE(NULL, anon);
 	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 0, NULL));
@@ -234,7 +234,7 @@ TEST_F(predump, parent_without_the_pid)
 	char cmd[1400], pid[16];
 	const char *args[] = { "pre-dump", "-t", pid, "-D", self->d[2], NULL };
 
-	NEED_SETUP();
+	NEED_PREDUMP_SETUP();
 	anon = victim_region(&self->v, self->v.pid, "anon");
 	ASSERT_NE(NULL, anon);
 	ASSERT_EQ(0, pass(_metadata, self, variant, "pre-dump", 0, NULL));

@@ -762,13 +762,20 @@ double now_s(void)
 
 pid_t spawn_to(const char *const *argv, const char *out)
 {
+	return spawn_with(argv, out, O_TRUNC, -1, -1);
+}
+
+pid_t spawn_with(const char *const *argv, const char *out, int oflags, int keep, int as)
+{
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = open(out, O_WRONLY | O_CREAT | oflags, 0644);
 
 		if (null < 0 || fd < 0 || dup2(null, 0) || dup2(fd, 1) != 1 || dup2(fd, 2) != 2)
+			_exit(127);
+		if (keep >= 0 && dup2(keep, as) != as)
 			_exit(127);
 		execvp(argv[0], (char **)argv);
 		_exit(127);
