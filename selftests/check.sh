@@ -102,7 +102,11 @@ for k in $guests; do
 		staged guest-i386
 		continue
 	fi
-	kernel="-k $k" kmake="KVER=$k" extra="" probe=":" cases=
+	# one version for the guest and its module (scripts/kver.sh)
+	v=$k
+	[ "$k" = patched ] || v=$(scripts/kver.sh "$k") || v=$k
+	echo "check: guest-$k boots $v"
+	kernel="-k $v" kmake="KVER=$v" extra="" probe=":" cases=
 	case $k in
 	6.1) run=$(paths $suites_61) methods= full=read ;;
 	6.12) run=$(paths $suites_612) methods=device full=none ;;
@@ -143,8 +147,20 @@ for k in $guests; do
 		unset MEMSPLICE_SPVM_KO
 	fi
 	# -t: a bound for a hung guest, not a speed limit (TCG)
+	# its own complaints (a guest that stopped before its tests: why, and
+	# the console's last lines) also go to failed.txt, for the log's end
+	rc=0
 	selftests/vm/run-guest.sh $kernel -t 2400 -o "$top/build" $mods -d "$top/build/dmesg-$k.txt" -- \
-		"$probe;" selftests/run.sh --name "guest-$k" $run $extra
+		"$probe;" selftests/run.sh --name "guest-$k" $run $extra 2>"$top/build/run-guest-$k.err" || rc=$?
+	cat "$top/build/run-guest-$k.err" >&2
+	case $rc in
+	2 | 124 | 125)
+		{
+			echo "guest-$k run-guest.sh: exit $rc, its last lines:"
+			tail -n 12 "$top/build/run-guest-$k.err" | sed 's/^/  /'
+		} >>build/failed.txt
+		;;
+	esac
 	if grep -Eq 'BUG:|WARNING:|Oops|general protection|leak' "$top/build/dmesg-$k.txt" 2>/dev/null; then
 		echo "check: guest $k: the kernel log shows a problem:" >&2
 		grep -E 'BUG:|WARNING:|Oops|general protection|leak' "$top/build/dmesg-$k.txt" | head -5 >&2

@@ -6,8 +6,9 @@
 #       -- COMMAND...
 #
 #   -k KVER     Debian kernel: a full version (6.1.0-56-amd64) or X.Y (6.1,
-#               6.12) for the newest installed /boot/vmlinuz-X.Y.*-amd64 with
-#               its /lib/modules. Default 6.1.
+#               6.12), resolved by scripts/kver.sh as kernel/Makefile's
+#               KVER=X.Y is (the newest with its /lib/modules and headers).
+#               Default 6.1.
 #   -K BZIMAGE  a self-built kernel instead, with virtio-pci and 9p built in
 #               (scripts/build-kernel.sh makes build/patched/bzImage; its
 #               modules, e.g. make -C kernel KDIR=build/patched/obj, load
@@ -80,11 +81,9 @@ if [ -n "$kimage" ]; then
 	moddir=
 else
 	if [ ! -e "/boot/vmlinuz-$kver" ] && [[ $kver =~ ^[0-9]+\.[0-9]+$ ]]; then
-		alias=$kver kver=
-		for v in $(ls /boot | sed -n "s/^vmlinuz-\(${alias//./\\.}\.[^ ]*-amd64\)\$/\1/p" | sort -rV); do
-			[ -f "/lib/modules/$v/modules.dep" ] && { kver=$v; break; }
-		done
-		[ -n "$kver" ] || die "no /boot/vmlinuz-$alias.*-amd64 with /lib/modules (scripts/deps.sh --guest)"
+		alias=$kver
+		kver=$("$root/scripts/kver.sh" "$alias") ||
+			die "no /boot/vmlinuz-$alias.*-amd64 with /lib/modules (scripts/deps.sh --guest)"
 	fi
 	kimage=/boot/vmlinuz-$kver
 	moddir=/lib/modules/$kver
