@@ -38,12 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,56 +92,6 @@ static int run(const char *const *argv, const char *out, double *cpu)
 
 	*cpu += cpu_s(&j);
 	return ret;
-}
-
-/* bytes in the pipes @pid holds (each pipe once), by FIONREAD on copies of them */
-static double pipe_bytes(pid_t pid)
-{
-	int pidfd = syscall(SYS_pidfd_open, pid, 0);
-	unsigned long seen[256];
-	int nseen = 0;
-	double bytes = 0;
-	char path[64], link[64];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	d = opendir(path);
-	if (pidfd < 0 || !d) {
-		if (d)
-			closedir(d);
-		if (pidfd >= 0)
-			close(pidfd);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		char fdpath[400];
-		unsigned long ino;
-		ssize_t n;
-		int fd, avail = 0, dup = 0;
-
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
-		n = readlink(fdpath, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (sscanf(link, "pipe:[%lu]", &ino) != 1)
-			continue;
-		for (int i = 0; i < nseen; i++)
-			dup |= seen[i] == ino;
-		if (dup || nseen == 256)
-			continue;
-		seen[nseen++] = ino;
-		fd = syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
-		if (fd < 0)
-			continue;
-		if (!ioctl(fd, FIONREAD, &avail))
-			bytes += avail;
-		close(fd);
-	}
-	closedir(d);
-	close(pidfd);
-	return bytes;
 }
 
 /* whether @pid has ended (not reaped: finish() does) */
@@ -264,7 +211,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 			close(st[0]);
 			if (ret)
 				goto out;
-			s->pinned_mib = pipe_bytes(src.pid) / (1 << 20);
+			s->pinned_mib = proc_pipe_bytes(src.pid) / (double)(1 << 20);
 		}
 	} else {
 		const char *ms[24] = { memsplice_bin(), "checkpoint", "-t", pid, "-D", dir };
@@ -290,7 +237,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 		} else {
 			if (!wait_text(out, "may start", &src))
 				goto out;
-			s->pinned_mib = pipe_bytes(src.pid) / (1 << 20);
+			s->pinned_mib = proc_pipe_bytes(src.pid) / (double)(1 << 20);
 		}
 	}
 	if (lazy) {

@@ -11,7 +11,13 @@
  * post-copy (no pass) and the hybrid (passes to the page server, then the
  * rest lazily) run for every method; the victim has two processes with
  * threads, shared memory (not lazy: it arrives with the images), THP and
- * PROT_NONE memory holding data.
+ * PROT_NONE memory holding data; and a child forked after the restore,
+ * whose faults criu asks for with its parent's id.
+ *
+ * The source holds none of the tree's memory while it serves: once it
+ * says the destination may start, no criu is left in its namespace (criu's
+ * page pipes are gone) and memsplice's own pipes are empty; while it
+ * serves they hold at most its --buffer-size.
  *
  * The fault cases (FULL_PASS_ONLY) talk to the source themselves over the
  * source namespace's loopback, as criu lazy-pages would (24-byte headers:
@@ -27,6 +33,7 @@
  * elsewhere.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -54,6 +61,8 @@
 #define ADD_F		6
 #define CLOSE		0x1023
 #define PE_PRESENT	4
+#define BUFFER		(256 << 10)	/* memsplice's --buffer-size: what it may hold */
+#define BUFFER_ARG	"256K"
 
 /* criu 3.17's page-server header */
 struct hdr {
@@ -237,8 +246,9 @@ static pid_t start_memsplice(FIXTURE_DATA(lazy) *self, const char *bin, const ch
 			     const char *const *extra)
 {
 	const char *argv[40] = { bin, "checkpoint", "-t", self->pid, "-D", self->src,
-				 "--method", method, "--lazy-pages", "--lazy-port", PORT };
-	int n = 11;
+				 "--method", method, "--lazy-pages", "--lazy-port", PORT,
+				 "--buffer-size", BUFFER_ARG };
+	int n = 13;
 
 	append(argv, &n, 40, extra);
 	append(argv, &n, 40, self->tls);
@@ -333,42 +343,90 @@ static const char *served_line(FIXTURE_DATA(lazy) *self)
 	return s;
 }
 
+/* processes named criu in this (the source's) network namespace */
+static int criu_here(void)
+{
+	char path[64], comm[32], ns[64], mine[64] = "";
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (readlink("/proc/self/ns/net", mine, sizeof(mine) - 1) <= 0 || !(d = opendir("/proc")))
+		return -1;
+	while ((de = readdir(d))) {
+		int pid = atoi(de->d_name);
+		ssize_t len;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		len = readlink(path, ns, sizeof(ns) - 1);
+		if (len <= 0)
+			continue;
+		ns[len] = '\0';
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if (!strcmp(ns, mine) && !read_text(path, comm, sizeof(comm)) &&
+		    !strcmp(comm, "criu\n"))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 /*
  * The destination, once the source said it may start: DIR/src/final's
  * images copied to DIR/dst/final (its parent DIR/dst/@parent if > 0),
  * `criu lazy-pages` and `criu restore --lazy-pages` from there in the
- * destination namespace; memsplice done; the restored tree verifies
- * itself.  At least @min_pages served.
+ * destination namespace.  The source holds none of the tree's memory
+ * meanwhile: criu's dump (and its page pipes) gone, memsplice's pipes
+ * empty before the first request and within --buffer-size (BUFFER) while
+ * it serves.  Returns the restored tree's root, 0 on failure.
  */
-static void destination(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *self,
-			int parent, long min_pages)
+static pid_t destination_start(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *self,
+			       int parent)
 {
 	char final[800], pidfile[800], sock[800], buf[8192];
 	const char *lp[32] = { "ip", "netns", "exec", NS_DST, criu_bin(), "lazy-pages",
 			       "--page-server", "--address", SRC_ADDR, "--port", PORT, "-D", final,
-			       "-W", self->work, "-o", "lazy.log" };
-	int n = 17;
+			       "-W", self->work, "-o", "lazy.log", "-v4" };
+	int n = 18;
 	const char *rs[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "restore",
 			     "--lazy-pages", "-D", final, "-W", self->work, "-d", "-o",
 			     "restore.log", "--pidfile", pidfile, NULL };
-	int nr = self->v.nr_pids, st;
-	pid_t root;
+	long pinned;
 
+	EXPECT_EQ(0, criu_here());
+	EXPECT_EQ(0, proc_pipe_bytes(self->ms));
 	snprintf(final, sizeof(final), "%s/final", self->dst);
 	snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", self->work);
 	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", self->work);
 	append(lp, &n, 32, self->tls);
-	ASSERT_EQ(0, shell("mkdir '%s' && cp '%s'/final/*.img '%s'/", final, self->src, final));
-	if (parent)
-		ASSERT_EQ(0, shell("ln -s ../%d '%s/parent'", parent, final));
+	if (shell("mkdir '%s' && cp '%s'/final/*.img '%s'/", final, self->src, final) ||
+	    (parent && shell("ln -s ../%d '%s/parent'", parent, final)))
+		return 0;
 	self->daemon = spawn_to(lp, "/dev/null");
-	ASSERT_LT(0, self->daemon);
-	ASSERT_TRUE(wait_for(sock, NULL, 60));
-	ASSERT_EQ(0, run_cmd(rs, self->err, sizeof(self->err))) {
+	if (self->daemon < 0 || !wait_for(sock, NULL, 60))
+		return 0;
+	if (run_cmd(rs, self->err, sizeof(self->err))) {
 		TH_LOG("criu restore: %s", self->err);
 		snprintf(buf, sizeof(buf), "%s/restore.log", self->work);
 		TH_LOG("restore.log: %s", file_tail(buf, 8, self->err, sizeof(self->err)));
+		return 0;
 	}
+	pinned = proc_pipe_bytes(self->ms);	/* -1 if it is done already */
+	EXPECT_GE(BUFFER, pinned);
+	return read_text(pidfile, buf, sizeof(buf)) ? 0 : atoi(buf);
+}
+
+/*
+ * Then: memsplice done, at least @min_pages served, criu lazy-pages done;
+ * the source gone, the restored tree at @root verifies itself.
+ */
+static void destination_finish(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *self,
+			       pid_t root, long min_pages)
+{
+	int nr = self->v.nr_pids, st;
+
 	EXPECT_EQ(0, source_exit(self)) TH_LOG("memsplice: %s", self->err);
 	EXPECT_LE(min_pages, pages_served(self)) TH_LOG("%s", self->err);
 	TH_LOG("%s", served_line(self));
@@ -376,13 +434,18 @@ static void destination(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *s
 	self->daemon = -1;
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-	/* the source is gone; the restored tree verifies its memory */
 	ASSERT_EQ(0, victim_reap(&self->v));
-	ASSERT_EQ(0, read_text(pidfile, buf, sizeof(buf)));
-	root = atoi(buf);
-	ASSERT_LT(0, root);
 	ASSERT_EQ(nr, victim_adopt(&self->v, root));
 	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+static void destination(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *self,
+			int parent, long min_pages)
+{
+	pid_t root = destination_start(_metadata, self, parent);
+
+	ASSERT_LT(0, root);
+	destination_finish(_metadata, self, root, min_pages);
 }
 
 FIXTURE_SETUP(lazy)
@@ -446,6 +509,35 @@ TEST_F_TIMEOUT(lazy, pure_postcopy_restores_exact, 300)
 	}
 	/* both processes' "anon", and more (THP, PROT_NONE, heaps, stacks) */
 	destination(_metadata, self, 0, 2 * ANON);
+}
+
+/*
+ * A process forked after the restore while its parent's pages are still
+ * lazy: criu lazy-pages asks for the child's faults with the parent's id
+ * (its handle_fork()), and memsplice serves them from the parent's frozen
+ * memory.  64 MiB, so that criu's background transfer is far from done
+ * when the child forks: its log must show the fork and a fault of the
+ * child's (the child's userfaultfd) served; the child checks every page.
+ */
+TEST_F_TIMEOUT(lazy, child_forked_after_restore_served, 300)
+{
+	static const char *const big[] = { "--anon", "16384", "--nothp", NULL };
+	const char *extra[] = { "--max-passes", "0", NULL };
+	pid_t root;
+
+	NEED_SETUP();
+	FULL_PASS_ONLY(variant->method);
+	ASSERT_EQ(0, start_victim(self, big, 1, 0));
+	ASSERT_LT(0, start_memsplice(self, memsplice_bin(), variant->method, extra));
+	ASSERT_TRUE(wait_for(self->out, "may start", 120));
+	root = destination_start(_metadata, self, 0);
+	ASSERT_LT(0, root);
+	EXPECT_EQ(0, victim_verify_forked(&self->v, root));
+	destination_finish(_metadata, self, root, 16384);
+	EXPECT_EQ(0, shell("awk '/FORK: child with ufd=/ { split($0, a, \"ufd=\"); u = a[2] + 0; next }"
+			   " u && index($0, \"-\" u \": #PF at\") { f = 1 } END { exit !f }'"
+			   " '%s/lazy.log'", self->work))
+		TH_LOG("criu lazy-pages saw no fault of a forked child (%s/lazy.log)", self->work);
 }
 
 /* `criu page-server` in the destination namespace into dst/@n, parent dst/@prev if > 0 */

@@ -4,6 +4,9 @@
  * with pattern_fill(), describes them on fd 3 and says "ready".  Then it
  * waits for signals (never sleeps):
  *   SIGUSR1  verify every region, answer "PID ok" or "PID bad ..."
+ *   SIGWINCH fork a child that verifies every region and exits (in a tree
+ *            restored with lazy pages, the child faults in pages its
+ *            parent never had); answer "PID forked ok" or "PID forked bad ..."
  *   SIGUSR2  dirty every 4th page of "anon" and of the --hugetlb regions
  *            (next generation) and map a new 8-page region; answer
  *            "PID dirtied GEN"
@@ -157,7 +160,8 @@ static void fill(struct region *r)
 	       r->pages, (unsigned long long)r->seed);
 }
 
-static int verify(void)
+/* the first wrong page as "NAME page N" into @why, -1; 0 if all are right */
+static int check(char *why, size_t len)
 {
 	for (int k = 0; k < nr_regions; k++) {
 		struct region *r = &regions[k];
@@ -173,15 +177,42 @@ static int verify(void)
 			if (r->written_even && (i & 1))
 				seed = r->seed ^ 0xf11e;	/* the file's own bytes */
 			if (pattern_check((void *)a, a, seed) >= 0) {
-				report("%d bad %s page %lu\n", self_pid(), r->name, i);
+				snprintf(why, len, "%s page %lu", r->name, i);
 				return -1;
 			}
 		}
 		if (r->prot != (PROT_READ | PROT_WRITE))
 			mprotect(r->addr, r->pages * VPAGE, r->prot);
 	}
-	report("%d ok\n", self_pid());
 	return 0;
+}
+
+static void verify(void)
+{
+	char why[128];
+
+	if (check(why, sizeof(why)))
+		report("%d bad %s\n", self_pid(), why);
+	else
+		report("%d ok\n", self_pid());
+}
+
+/* SIGWINCH: the same check in a child forked now; its exit status says */
+static void verify_forked(void)
+{
+	char why[128] = "fork failed";
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0)
+		_exit(check(why, sizeof(why)) ? 1 : 0);
+	if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st)) {
+		report("%d forked ok\n", self_pid());
+		return;
+	}
+	if (pid > 0)
+		snprintf(why, sizeof(why), "child status %#x", st);
+	report("%d forked bad: %s\n", self_pid(), why);
 }
 
 static struct opts {
@@ -448,6 +479,7 @@ static int serve(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGTERM);
 	for (;;) {
 		struct timespec zero = { 0, 0 };
@@ -465,6 +497,7 @@ static int serve(void)
 		}
 		switch (sig) {
 		case SIGUSR1: verify(); break;
+		case SIGWINCH: verify_forked(); break;
 		case SIGUSR2: dirty(); break;
 		case SIGTERM: return 0;
 		}
@@ -511,6 +544,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 

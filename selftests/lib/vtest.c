@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,18 +243,29 @@ int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, i
 	return 0;
 }
 
-int victim_verify(struct victim *v, pid_t pid)
+/* send @sig to @pid and wait for its answer holding @word: 0 if it holds @ok */
+static int ask(struct victim *v, pid_t pid, int sig, const char *word, const char *ok)
 {
 	char *l;
 
-	if (kill(pid, SIGUSR1))
+	if (kill(pid, sig))
 		return -1;
-	l = wait_for(v, pid, " ok");
-	if (!l || !strstr(l, " ok")) {
+	l = wait_for(v, pid, word);
+	if (!l || !strstr(l, ok)) {
 		fprintf(stderr, "# victim %d: %s", pid, l ? l : "no answer\n");
 		return -1;
 	}
 	return 0;
+}
+
+int victim_verify(struct victim *v, pid_t pid)
+{
+	return ask(v, pid, SIGUSR1, " ok", " ok");
+}
+
+int victim_verify_forked(struct victim *v, pid_t pid)
+{
+	return ask(v, pid, SIGWINCH, "forked", "forked ok");
 }
 
 int victim_verify_all(struct victim *v)
@@ -485,6 +498,55 @@ int proc_tracer(pid_t pid)
 	char v[64];
 
 	return status_field(pid, "TracerPid:", v, sizeof(v)) ? -1 : atoi(v);
+}
+
+long proc_pipe_bytes(pid_t pid)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	unsigned long seen[256];
+	int nseen = 0;
+	long bytes = 0;
+	char path[64], link[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (pidfd < 0 || !d) {
+		if (d)
+			closedir(d);
+		if (pidfd >= 0)
+			close(pidfd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		char fdpath[400];
+		unsigned long ino;
+		ssize_t n;
+		int fd, avail = 0, dup = 0;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "pipe:[%lu]", &ino) != 1)
+			continue;
+		for (int i = 0; i < nseen; i++)
+			dup |= seen[i] == ino;
+		if (dup || nseen == 256)
+			continue;
+		seen[nseen++] = ino;
+		fd = syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (fd < 0)
+			continue;
+		if (!ioctl(fd, FIONREAD, &avail))
+			bytes += avail;
+		close(fd);
+	}
+	closedir(d);
+	close(pidfd);
+	return bytes;
 }
 
 int proc_children(pid_t pid, pid_t *out, int max)

@@ -87,6 +87,8 @@ pid_t ns_pid(pid_t pid);
 /* victim_verify - ask @pid to check its own memory; 0 if it says ok */
 int victim_verify(struct victim *v, pid_t pid);
 int victim_verify_all(struct victim *v);
+/* victim_verify_forked - ask @pid to fork a child that checks the memory; 0 if ok */
+int victim_verify_forked(struct victim *v, pid_t pid);
 /* victim_dirty - ask @pid to dirty every 4th "anon" page and map a new region */
 int victim_dirty(struct victim *v, pid_t pid);
 void victim_kill(struct victim *v);
@@ -118,6 +120,12 @@ int proc_tracer(pid_t pid);
  * from /proc/PID/task/PID/children, into @out; how many, -1 if unreadable
  */
 int proc_children(pid_t pid, pid_t *out, int max);
+/*
+ * proc_pipe_bytes - bytes in the pipes @pid holds (each pipe once, by
+ * FIONREAD on a pidfd_getfd() copy): what it pins of someone's memory
+ * there.  -1 if @pid is gone or not ours to look at.
+ */
+long proc_pipe_bytes(pid_t pid);
 
 /*
  * run_memsplice - run the tool with @args (NULL-terminated), as @uid when
