@@ -716,6 +716,42 @@ TEST_F_TIMEOUT(lazy, destination_gone_leaves_source_stopped, 120)
 }
 
 /* a destination that stops talking: --lazy-timeout ends the session */
+/*
+ * Requests criu's own page server would end the session on (its
+ * page_pipe_read() finds nothing): pages outside any private mapping,
+ * of a process the tree does not have.  Each ends it with one line
+ * saying what was asked, the source stopped and intact.
+ */
+TEST_F_TIMEOUT(lazy, requests_outside_the_tree_end_session, 120)
+{
+	const struct { uint64_t vaddr, vpid; const char *says; } bad[] = {
+		{ 0x10000, 1, "not in any private mapping" },
+		{ 0, 1, "not in any private mapping" },
+		{ 0, 999, "which the tree does not have" },
+	};
+
+	NEED_SETUP();
+	FULL_PASS_ONLY(variant->method);
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct hdr h = { GET, 1, bad[i].vaddr ?: self->anon->addr, bad[i].vpid }, a;
+
+		ASSERT_TRUE(serving(_metadata, self, variant->method, 1));
+		ASSERT_EQ(sizeof(h), send(self->sk, &h, sizeof(h), MSG_NOSIGNAL));
+		EXPECT_NE(0, recv_all(self->sk, &a, sizeof(a)));	/* closed, no answer */
+		close(self->sk);
+		self->sk = -1;
+		EXPECT_EQ(1, source_exit(self));
+		EXPECT_NE(NULL, strstr(self->err, bad[i].says)) TH_LOG("%s", self->err);
+		EXPECT_NE(NULL, strstr(self->err, "left stopped, never resumed"))
+			TH_LOG("%s", self->err);
+		source_stopped_intact(_metadata, self);
+		victim_kill(&self->v);
+		memset(&self->v, 0, sizeof(self->v));
+		/* the next memsplice's output from its start (spawn_to truncates late) */
+		ASSERT_EQ(0, shell("rm -rf '%s'/final* '%s'", self->src, self->out));
+	}
+}
+
 TEST_F_TIMEOUT(lazy, stalled_destination_times_out, 120)
 {
 	const char *extra[] = { "--lazy-timeout", "1", NULL };
