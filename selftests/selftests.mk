@@ -17,6 +17,7 @@ TESTS		+= selftests/spvm_stable_test
 TESTS		+= selftests/spvm_review_test
 TESTS		+= selftests/spvm_race_test
 TESTS		+= selftests/sync_test
+TESTS		+= selftests/store_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
 		   selftests/lib/writer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
@@ -65,3 +66,9 @@ selftests/spvm_fuzz: selftests/spvm_fuzz.c selftests/lib/fuzz.h selftests/lib/sp
 selftests/spvm_i386_test: selftests/spvm_i386_test.c selftests/lib/pattern.h $(KSFT_HDRS) \
 			  $(wildcard include/*.h include/uapi/linux/*.h)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -m32 -static -o $@ $<
+
+# the receiver's store on its own, linked with the tool's objects it uses
+STORE_TEST_O	:= $(B)/user/receive/store.o $(B)/user/log.o $(B)/user/util.o
+selftests/store_test: selftests/store_test.c $(STORE_TEST_O) $(VTEST_O) $(KSFT_HDRS) \
+		      selftests/lib/vtest.h selftests/lib/pattern.h user/receive/store.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(STORE_TEST_O) $(VTEST_O) -lprotobuf-c
