@@ -142,6 +142,7 @@ TEST_F(store, round_survives_reopen)
 	store_close(self->s);
 	self->s = NULL;
 	ASSERT_EQ(0, store_open(self->path, &self->s));
+	EXPECT_EQ(1, store_rounds(self->s));
 	ASSERT_EQ(1, store_nr_objects(self->s));
 	EXPECT_EQ(OBJ, store_object_id(self->s, 0));
 	r = store_runs(self->s, OBJ, &nr);
@@ -208,6 +209,7 @@ TEST_F(store, broken_round_leaves_last_commit)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
 	ASSERT_EQ(0, store_open(self->path, &self->s));
+	EXPECT_EQ(1, store_rounds(self->s));
 	EXPECT_EQ(20, listed(self->s, OBJ));
 	for (int i = 0; i < 16; i++) {
 		EXPECT_EQ(0, held(self->s, OBJ, A + i * PG, 1)) TH_LOG("page %d", i);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "memsplice.h"
 #include "postcopy.h"
+#include "receive/receive.h"
 #include "proto/tls.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
@@ -41,6 +42,7 @@ enum opt {
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
 	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE, OPT_LAZY, OPT_LAZY_PEER, OPT_LAZY_TIMEOUT,
 	OPT_LAZY_PORT, OPT_LAZY_ADDR, OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +72,9 @@ static const struct option long_opts[] = {
 	{ "port",		required_argument, NULL, OPT_PS_PORT },
 	{ "page-server-criu",	required_argument, NULL, OPT_PS_CRIU },
 	{ "page-server-timeout", required_argument, NULL, OPT_PS_TIMEOUT },
+	{ "peer",		required_argument, NULL, OPT_PEER },
+	{ "rounds",		required_argument, NULL, OPT_ROUNDS },
+	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
 	{ "tls",		no_argument,	   NULL, OPT_TLS },
 	{ "tls-cacert",		required_argument, NULL, OPT_TLS_CACERT },
 	{ "tls-cert",		required_argument, NULL, OPT_TLS_CERT },
@@ -95,6 +100,7 @@ struct cli {
 	bool lazy;			/* --lazy-pages */
 	bool lazy_detail;		/* one of the --lazy-* options that need it */
 	struct lazy_opts lazy_opts;
+	struct receive_opts receive;
 	enum checkpoint_final final;
 	const char *arg;		/* show's DIR */
 	char *const *rest;		/* after "--" */
@@ -157,25 +163,25 @@ static int lazy_setup(struct cli *c, struct checkpoint_opts *o)
 			pr_err("--max-passes 0 makes no pass to send to --page-server");
 			return -EINVAL;
 		}
-		if (!c->lazy_opts.port) {
+		if (!c->lazy_opts.srv.port) {
 			pr_err("--lazy-pages with --page-server needs --lazy-port P: where the "
 			       "destination's criu lazy-pages connects");
 			return -EINVAL;
 		}
-		if (!c->lazy_opts.peer)	/* the destination, where the pages went */
-			c->lazy_opts.peer = c->ps.address;
+		if (!c->lazy_opts.srv.peer)	/* the destination, where the pages went */
+			c->lazy_opts.srv.peer = c->ps.address;
 	} else {
 		/* pure post-copy: --address and --port are where to serve, as criu's */
-		if ((c->lazy_opts.port && c->ps.port) || (c->lazy_opts.address && c->ps.address)) {
+		if ((c->lazy_opts.srv.port && c->ps.port) || (c->lazy_opts.srv.address && c->ps.address)) {
 			pr_err("--port and --lazy-port (--address and --lazy-address): one is "
 			       "enough without --page-server");
 			return -EINVAL;
 		}
-		if (!c->lazy_opts.port)
-			c->lazy_opts.port = c->ps.port;
-		if (!c->lazy_opts.address)
-			c->lazy_opts.address = c->ps.address;
-		if (!c->lazy_opts.port) {
+		if (!c->lazy_opts.srv.port)
+			c->lazy_opts.srv.port = c->ps.port;
+		if (!c->lazy_opts.srv.address)
+			c->lazy_opts.srv.address = c->ps.address;
+		if (!c->lazy_opts.srv.port) {
 			pr_err("--lazy-pages needs --lazy-port P (or --port P; --lazy-address A to "
 			       "listen on one address)");
 			return -EINVAL;
@@ -183,10 +189,10 @@ static int lazy_setup(struct cli *c, struct checkpoint_opts *o)
 	}
 	if (!c->max_passes)	/* pure post-copy: no pass at all */
 		o->min_passes = 0;
-	if (!c->lazy_opts.timeout_s)
-		c->lazy_opts.timeout_s = LAZY_DEFAULT_TIMEOUT;
+	if (!c->lazy_opts.srv.timeout_s)
+		c->lazy_opts.srv.timeout_s = LAZY_DEFAULT_TIMEOUT;
 	if (c->tls)
-		c->lazy_opts.tls = &c->tls_opts;
+		c->lazy_opts.srv.tls = &c->tls_opts;
 	o->lazy = &c->lazy_opts;
 	return 0;
 }
@@ -249,6 +255,24 @@ static int run_checkpoint(struct cli *c)
 	return cmd_checkpoint(&o, &interrupted);
 }
 
+static int run_receive(struct cli *c)
+{
+	struct receive_opts *o = &c->receive;
+
+	o->dir = c->dump.dir;
+	o->srv.address = c->ps.address;
+	o->srv.port = c->ps.port;
+	if (!o->dir || !o->srv.port || !o->rounds) {
+		pr_err("receive needs -D DIR, --port P and --rounds N");
+		return -EINVAL;
+	}
+	if (tls_setup(c, true, "receive"))
+		return -EINVAL;
+	if (c->tls)
+		o->srv.tls = &c->tls_opts;
+	return cmd_receive(o, &interrupted);
+}
+
 static int run_check(struct cli *c)
 {
 	return cmd_check(c->dump.method);
@@ -289,6 +313,11 @@ static const struct command commands[] = {
 	{ "dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--kill] [--sync]\n"
 	  "                     [options]",
 	  (const int[]){ DUMP_OPTS, OPT_LEAVE, OPT_KILL, COMMON, 0 }, run_dump },
+	{ "receive", "-D DIR --port P --rounds N [--address A] [--peer HOST] [--timeout S]\n"
+	  "                     [--tls ...]",
+	  (const int[]){ OPT_DIR, OPT_PS_ADDR, OPT_PS_PORT, OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT,
+			 OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY, COMMON, 0 },
+	  run_receive },
 	{ "check", "[--method M]", (const int[]){ OPT_METHOD, COMMON, 0 }, run_check },
 	{ "show", "DIR", (const int[]){ OPT_DIR, COMMON, 0 }, run_show },
 };
@@ -515,14 +544,14 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		break;
 	case OPT_KEEP_HUGE: c->keep_huge = true; break;
 	case OPT_LAZY: c->lazy = true; break;
-	case OPT_LAZY_PEER: c->lazy_opts.peer = arg; c->lazy_detail = true; break;
-	case OPT_LAZY_ADDR: c->lazy_opts.address = arg; c->lazy_detail = true; break;
+	case OPT_LAZY_PEER: c->lazy_opts.srv.peer = arg; c->lazy_detail = true; break;
+	case OPT_LAZY_ADDR: c->lazy_opts.srv.address = arg; c->lazy_detail = true; break;
 	case OPT_LAZY_PORT:
 		if (parse_uint(arg, 1, 65535, &v)) {
 			fprintf(stderr, "memsplice: invalid --lazy-port '%s' (1 to 65535)\n", arg);
 			return -EINVAL;
 		}
-		c->lazy_opts.port = v;
+		c->lazy_opts.srv.port = v;
 		c->lazy_detail = true;
 		break;
 	case OPT_LAZY_TIMEOUT:
@@ -531,7 +560,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 				"(1 to 3600 seconds)\n", arg);
 			return -EINVAL;
 		}
-		c->lazy_opts.timeout_s = v;
+		c->lazy_opts.srv.timeout_s = v;
 		c->lazy_detail = true;
 		break;
 	case OPT_FINAL:
@@ -545,6 +574,22 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 			fprintf(stderr, "memsplice: invalid --final '%s' (criu, dump or none)\n", arg);
 			return -EINVAL;
 		}
+		break;
+	case OPT_PEER: c->receive.srv.peer = arg; break;
+	case OPT_ROUNDS:
+		if (parse_uint(arg, 1, 1000000, &v)) {
+			fprintf(stderr, "memsplice: invalid --rounds '%s' (1 to 1000000)\n", arg);
+			return -EINVAL;
+		}
+		c->receive.rounds = v;
+		break;
+	case OPT_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &v)) {
+			fprintf(stderr, "memsplice: invalid --timeout '%s' (1 to 3600 seconds)\n",
+				arg);
+			return -EINVAL;
+		}
+		c->receive.srv.timeout_s = v;
 		break;
 	case OPT_PS: c->page_server = true; break;
 	case OPT_TLS: c->tls = true; break;
@@ -597,7 +642,10 @@ int main(int argc, char **argv)
 		.final = FINAL_CRIU,
 		.ps = { .criu = PS_DEFAULT_CRIU, .layout = PS_LAYOUT_24,
 			.timeout_s = PS_DEFAULT_TIMEOUT },
-		.lazy_opts = { .released_hook_fd = -1 },
+		.lazy_opts = { .srv = { .name = "lazy", .peer_option = "--lazy-peer" },
+				.released_hook_fd = -1 },
+		.receive = { .srv = { .name = "receive", .peer_option = "--peer",
+				      .timeout_s = RECEIVE_DEFAULT_TIMEOUT } },
 	};
 	const struct command *cmd = NULL;
 	const char *log_file = NULL, *name;

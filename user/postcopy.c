@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,142 +26,6 @@
 #include "source/source.h"
 #include "tree/pstree.h"
 #include "util.h"
-
-/* the listening socket for the destination, bound before anything is frozen */
-static int listen_on(const struct lazy_opts *lo, int *fd)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE };
-	struct addrinfo *ai, *a;
-	char port[8];
-	int ret, one = 1;
-
-	snprintf(port, sizeof(port), "%u", lo->port);
-	ret = getaddrinfo(lo->address, port, &hints, &ai);
-	if (ret) {
-		pr_err("cannot resolve %s: %s", lo->address ?: "*", gai_strerror(ret));
-		return -EINVAL;
-	}
-	ret = -EADDRNOTAVAIL;
-	for (a = ai; a; a = a->ai_next) {
-		int sk = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-
-		if (sk < 0) {
-			ret = -errno;
-			continue;
-		}
-		setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!bind(sk, a->ai_addr, a->ai_addrlen) && !listen(sk, 1)) {
-			*fd = sk;
-			ret = 0;
-			break;
-		}
-		ret = -errno;
-		close(sk);
-	}
-	freeaddrinfo(ai);
-	if (ret)
-		pr_errno(ret, "cannot listen on %s:%u", lo->address ?: "*", lo->port);
-	return ret;
-}
-
-/* the addresses of --lazy-peer, resolved before anything is frozen */
-static int resolve_peer(const struct lazy_opts *lo, struct addrinfo **peer)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	int ret;
-
-	*peer = NULL;
-	if (!lo->peer)
-		return 0;
-	ret = getaddrinfo(lo->peer, NULL, &hints, peer);
-	if (ret) {
-		pr_err("cannot resolve --lazy-peer %s: %s", lo->peer, gai_strerror(ret));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* the IPv4 address inside @sa (plain or v4-mapped IPv6), 0 if none */
-static bool v4_of(const struct sockaddr *sa, struct in_addr *a)
-{
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-	if (sa->sa_family == AF_INET) {
-		*a = ((const struct sockaddr_in *)sa)->sin_addr;
-		return true;
-	}
-	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		memcpy(a, &s6->sin6_addr.s6_addr[12], sizeof(*a));
-		return true;
-	}
-	return false;
-}
-
-/* whether the host that connected from @from is one of @peer (none: any) */
-static bool is_peer(const struct sockaddr *from, const struct addrinfo *peer)
-{
-	struct in_addr a, b;
-
-	if (!peer)
-		return true;
-	for (const struct addrinfo *p = peer; p; p = p->ai_next) {
-		if (v4_of(from, &a) && v4_of(p->ai_addr, &b) && a.s_addr == b.s_addr)
-			return true;
-		if (from->sa_family == AF_INET6 && p->ai_family == AF_INET6 &&
-		    !memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
-			    &((const struct sockaddr_in6 *)p->ai_addr)->sin6_addr,
-			    sizeof(struct in6_addr)))
-			return true;
-	}
-	return false;
-}
-
-/*
- * The one session the migration needs, into @c: from --lazy-peer where
- * given, and through a TLS handshake with --tls; any other connection is
- * refused and logged, and the wait goes on.  -EINTR on a signal.
- */
-static int accept_one(int lsk, const struct lazy_opts *lo, const struct addrinfo *peer,
-		      struct ps_conn *c)
-{
-	struct pollfd p = { .fd = lsk, .events = POLLIN };
-
-	while (!*c->interrupted) {
-		struct sockaddr_storage from;
-		socklen_t len = sizeof(from);
-		char host[NI_MAXHOST];
-		int ret;
-
-		if (poll(&p, 1, 200) < 0 && errno != EINTR)
-			return -errno;
-		if (!(p.revents & POLLIN))
-			continue;
-		c->sk = accept4(lsk, (struct sockaddr *)&from, &len, SOCK_CLOEXEC);
-		if (c->sk < 0) {
-			if (errno != EINTR && errno != ECONNABORTED)
-				return -errno;
-			continue;
-		}
-		if (getnameinfo((struct sockaddr *)&from, len, host, sizeof(host), NULL, 0,
-				NI_NUMERICHOST))
-			snprintf(host, sizeof(host), "?");
-		ret = ps_set_timeouts(c->sk, lo->timeout_s);
-		if (ret) {
-			pr_errno(ret, "cannot set up the socket from %s", host);
-			return ret;
-		}
-		if (!is_peer((struct sockaddr *)&from, peer))
-			pr_warn("refused a connection from %s: not --lazy-peer %s", host, lo->peer);
-		else if (lo->tls && tls_start(c->sk, lo->tls, true, lo->peer, &c->tls))
-			pr_warn("refused a connection from %s: no TLS session (above)", host);
-		else
-			return 0;
-		close(c->sk);
-		c->sk = -1;
-	}
-	return -EINTR;
-}
 
 /*
  * criu's lazy dump, until its page server is ready, then told to close:
@@ -375,9 +237,9 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 	struct pstree tree = { 0 };
 	struct ps_conn c = { .sk = -1, .layout = layout, .interrupted = interrupted };
 	struct seize_opts so = { .stop_timeout_ms = PSTREE_STOP_TIMEOUT_MS };
-	struct addrinfo *peer;
+	struct ps_server srv = { .sk = -1 };
 	struct kerndat kd;
-	int lsk = -1, ret;
+	int ret;
 	uint64_t t0;
 
 	ret = source_select(o->pass.method, &ops);	/* not parasite: check_setup() */
@@ -387,12 +249,9 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 	if (ret)
 		return ret;
 	so.proc_children = kd.proc_children;
-	ret = resolve_peer(lo, &peer);
+	ret = ps_server_open(&srv, &lo->srv);	/* before anything is frozen */
 	if (ret)
 		return ret;
-	ret = listen_on(lo, &lsk);
-	if (ret)
-		goto out_peer;
 	src.ops = ops;
 	ret = ops->create(&src, &sopts);	/* says why it failed */
 	if (ret)
@@ -418,18 +277,15 @@ int postcopy_run(const struct checkpoint_opts *o, volatile sig_atomic_t *interru
 	printf("lazy: the destination may start: with %s there%s, criu lazy-pages "
 	       "--page-server --address THIS-HOST --port %u, then criu restore --lazy-pages\n",
 	       path, o->pass.page_server ? " (next to the page server's last directory, its "
-	       "parent)" : "", lo->port);
+	       "parent)" : "", lo->srv.port);
 	fflush(stdout);
-	ret = accept_one(lsk, lo, peer, &c);
-	if (!ret) {
-		close(lsk);	/* no second session: refused by the kernel now */
-		lsk = -1;
-	}
+	ret = ps_server_accept(&srv, &c);
+	ps_server_stop(&srv);	/* no second session: refused by the kernel now */
 	if (!ret)
 		ret = lazy_serve(&c, &tree, &src, &st);
 	if (ret == -EAGAIN)
 		pr_err("the destination moved nothing for %u s (--lazy-timeout): stalled or gone",
-		       lo->timeout_s);
+		       lo->srv.timeout_s);
 out_tree:
 	if (ret == -EBUSY) {
 		pstree_release(&tree);
@@ -453,10 +309,6 @@ out_tree:
 out_src:
 	ops->destroy(&src);
 out_listen:
-	if (lsk >= 0)
-		close(lsk);
-out_peer:
-	if (peer)
-		freeaddrinfo(peer);
+	ps_server_close(&srv);
 	return ret;
 }

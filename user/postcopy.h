@@ -34,20 +34,17 @@
 
 #include <signal.h>
 
+#include "proto/listen.h"
 #include "proto/pageserver.h"
 
 struct checkpoint_opts;
-struct tls_opts;
 
 #define LAZY_DEFAULT_TIMEOUT	60	/* seconds */
 
 /* where and to whom the lazy pages are served */
 struct lazy_opts {
-	const char *address;		/* --address: where to listen (NULL: any) */
-	unsigned int port;		/* --port */
-	const char *peer;		/* --lazy-peer: the only host served (NULL: any) */
-	unsigned int timeout_s;		/* --lazy-timeout: a session stalled that long fails */
-	const struct tls_opts *tls;	/* --tls: the session encrypted (NULL: plain TCP) */
+	struct ps_server_opts srv;	/* --lazy-address, --lazy-port, --lazy-peer,
+					   --lazy-timeout, --tls */
 	/*
 	 * A test build's hook (MEMSPLICE_TEST_RELEASED_FD): once criu let
 	 * the tree go, before it is seized again, "released" is said on the

@@ -212,3 +212,28 @@ int ps_recv_msg(const struct ps_conn *c, struct ps_msg *m)
 		ps_decode(c->layout, &h, m);
 	return ret;
 }
+
+int ps_recv_first(struct ps_conn *c, struct ps_msg *m)
+{
+	union ps_hdr h;
+	uint64_t at16;
+	uint32_t cmd;
+	int ret = ps_recv(c, &h, PS_LAYOUT_24);
+
+	if (ret)
+		return ret;
+	cmd = h.v24.cmd & ((1u << PS_CMD_BITS) - 1);
+	if (cmd != PS_IOV_OPEN && cmd != PS_IOV_OPEN2 && cmd != PS_IOV_PARENT)
+		return -EPROTO;
+	memcpy(&at16, (char *)&h + 16, sizeof(at16));
+	c->layout = at16 ? PS_LAYOUT_24 : PS_LAYOUT_32;
+	if (c->layout == PS_LAYOUT_32) {
+		ret = ps_recv(c, (char *)&h + PS_LAYOUT_24, PS_LAYOUT_32 - PS_LAYOUT_24);
+		if (ret)
+			return ret;
+		if (h.v32.pad)
+			return -EPROTO;
+	}
+	ps_decode(c->layout, &h, m);
+	return m->dst_id ? 0 : -EPROTO;
+}

@@ -118,5 +118,13 @@ int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len);
 int ps_send_msg(const struct ps_conn *c, uint32_t cmd, uint64_t nr_pages, uint64_t vaddr,
 		uint64_t dst_id, int flags);
 int ps_recv_msg(const struct ps_conn *c, struct ps_msg *m);
+/*
+ * ps_recv_first - a session's first header, read by a server, whose layout
+ * it tells (the wire has no version field): a sender opens a pagemap
+ * first (OPEN, OPEN2 or PARENT, vaddr 0, dst_id not 0), and bytes 16-23
+ * hold dst_id in a 24-byte header, vaddr (0) in a 32-byte one.  Sets
+ * c->layout.  -EPROTO for a first header that opens nothing.
+ */
+int ps_recv_first(struct ps_conn *c, struct ps_msg *m);
 
 #endif

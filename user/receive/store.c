@@ -27,7 +27,7 @@
 /* the index file: this header, per object its id and run count then its runs, a checksum */
 struct index_hdr {
 	uint32_t magic, version;
-	uint64_t nr_objects, nr_runs;
+	uint64_t rounds, nr_objects, nr_runs;
 };
 
 struct index_obj {
@@ -54,6 +54,7 @@ struct store {
 	size_t nr_round;
 	struct obj *cur;		/* the one being listed */
 	bool open;
+	uint64_t rounds;		/* committed */
 	uint64_t *used;			/* a bit per slot: committed or the round's */
 	uint64_t nr_bits, hint;
 };
@@ -326,7 +327,7 @@ static int cmp_obj(const void *a, const void *b)
 
 static int index_write(struct store *s, const struct obj *objs, size_t nr_objs)
 {
-	struct index_hdr h = { INDEX_MAGIC, INDEX_VERSION, nr_objs, 0 };
+	struct index_hdr h = { INDEX_MAGIC, INDEX_VERSION, s->rounds + 1, nr_objs, 0 };
 	size_t len, off;
 	uint64_t sum;
 	char *buf;
@@ -396,6 +397,7 @@ static int index_parse(struct store *s, const char *buf, size_t len, uint64_t nr
 	    len != sizeof(h) + h.nr_objects * sizeof(struct index_obj) +
 		   h.nr_runs * sizeof(struct index_run) + sizeof(sum))
 		return -EBADMSG;
+	s->rounds = h.rounds;
 	s->objs = calloc(h.nr_objects ?: 1, sizeof(*s->objs));
 	if (!s->objs)
 		return -ENOMEM;
@@ -510,6 +512,7 @@ int store_commit(struct store *s)
 	s->nr_round = 0;
 	s->cur = NULL;
 	s->open = false;
+	s->rounds++;
 	slots_rebuild(s);
 	/* what no listing holds past the last slot in use goes back to the filesystem */
 	for (uint64_t i = 0; i < s->nr_bits; i++)
@@ -585,6 +588,11 @@ void store_close(struct store *s)
 	close(s->pages);
 	close(s->dirfd);
 	free(s);
+}
+
+uint64_t store_rounds(const struct store *s)
+{
+	return s->rounds;
 }
 
 size_t store_nr_objects(const struct store *s)

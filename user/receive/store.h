@@ -16,7 +16,7 @@
  * so that it survives the receiver's restart; tmpfs or disk as DIR is):
  *
  *   pages   4 KiB slots; each held page is in one slot
- *   index   the committed listings: a header (magic, version, counts),
+ *   index   the committed listings: a header (magic, version, rounds, counts),
  *           the objects, their runs, a checksum; replaced by rename
  *
  *   committed index:  obj 1: [a, 3 pages, slots 0-2] [b, 2 pages, lazy]
@@ -91,6 +91,8 @@ int store_commit(struct store *s);
 /* store_abort - forget the round: the state of the last commit */
 void store_abort(struct store *s);
 
+/* store_rounds - how many rounds it committed, over every run of the receiver */
+uint64_t store_rounds(const struct store *s);
 /* the committed objects: their number, the id of the @i-th (ascending) */
 size_t store_nr_objects(const struct store *s);
 uint64_t store_object_id(const struct store *s, size_t i);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One round into the store: a sender's page-server session (criu
+ * pre-dump/dump --page-server, or memsplice's page-server sink), answered
+ * as criu 3.17's page server answers (criu/page-xfer.c), its header layout
+ * told from its first message.
+ *
+ *   OPEN, OPEN2     the object's listing starts (OPEN2 answers a byte:
+ *                   whether the store holds data of it, the "parent")
+ *   PARENT          answers an s32: the same
+ *   ADD_F, ADD      PE_PRESENT: pages follow; PE_PARENT: the store's copy
+ *   HOLE            stays; other flags (PE_LAZY): listed, no data
+ *   CLOSE           the round is committed, then answered 0
+ *
+ * Anything else ends the session with one line and the store as the last
+ * commit left it: a lie (PE_PARENT for a page the store does not hold,
+ * runs out of order), a lazy-pages request, a connection that breaks or
+ * stalls (the socket's timeouts).
+ */
+#ifndef MEMSPLICE_RECEIVE_SESSION_H
+#define MEMSPLICE_RECEIVE_SESSION_H
+
+#include <stdint.h>
+
+struct ps_conn;
+struct store;
+
+/* what a round brought */
+struct round_stats {
+	uint64_t objects, pages, kept, holes;	/* holes: pages listed without data */
+};
+
+/*
+ * receive_session - the round on @c (its layout set from the first header)
+ * into @s; 0 once committed and answered, -errno with the reason printed
+ */
+int receive_session(struct ps_conn *c, struct store *s, struct round_stats *st);
+
+#endif
