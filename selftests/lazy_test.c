@@ -98,23 +98,6 @@ static const char *const rich[] = { "--anon", "2048", "--nothp", "--shared", "32
 				    "--children", "1", NULL };
 static const char *const small[] = { "--anon", "256", "--nothp", NULL };
 
-/* until @path holds @what (or exists, @what NULL), at most @seconds */
-static bool wait_for(const char *path, const char *what, double seconds)
-{
-	double end = now_s() + seconds;
-	char buf[8192];
-
-	for (;;) {
-		if (!what && !access(path, F_OK))
-			return true;
-		if (what && !read_text(path, buf, sizeof(buf)) && strstr(buf, what))
-			return true;
-		if (now_s() >= end)
-			return false;
-		usleep(20 * 1000);	/* polled with a deadline, not a synchronisation */
-	}
-}
-
 /* a connection to the source's lazy server, from @from (NULL: any); -errno */
 static int dial(const char *from)
 {
@@ -268,7 +251,7 @@ static bool start_source(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) *
 	if (start_victim(self, small, 1, 0) ||
 	    start_memsplice(self, memsplice_bin(), method, argv) < 0)
 		return false;
-	if (wait_for(self->out, "may start", 120))
+	if (file_says(self->out, "may start", 120))
 		return true;
 	read_text(self->out, self->err, sizeof(self->err));
 	TH_LOG("memsplice: %s", self->err);
@@ -405,7 +388,7 @@ static pid_t destination_start(struct __test_metadata *_metadata, FIXTURE_DATA(l
 	    (parent && shell("ln -s ../%d '%s/parent'", parent, final)))
 		return 0;
 	self->daemon = spawn_to(lp, "/dev/null");
-	if (self->daemon < 0 || !wait_for(sock, NULL, 60))
+	if (self->daemon < 0 || !file_says(sock, NULL, 60))
 		return 0;
 	if (run_cmd(rs, self->err, sizeof(self->err))) {
 		TH_LOG("criu restore: %s", self->err);
@@ -499,7 +482,7 @@ TEST_F_TIMEOUT(lazy, pure_postcopy_restores_exact, 300)
 	NEED_SETUP();
 	ASSERT_EQ(0, start_victim(self, rich, 2, 4));
 	ASSERT_LT(0, start_memsplice(self, memsplice_bin(), variant->method, extra));
-	ASSERT_TRUE(wait_for(self->out, "may start", 120)) {
+	ASSERT_TRUE(file_says(self->out, "may start", 120)) {
 		char log[900];
 
 		read_text(self->out, self->err, sizeof(self->err));
@@ -529,7 +512,7 @@ TEST_F_TIMEOUT(lazy, child_forked_after_restore_served, 300)
 	FULL_PASS_ONLY(variant->method);
 	ASSERT_EQ(0, start_victim(self, big, 1, 0));
 	ASSERT_LT(0, start_memsplice(self, memsplice_bin(), variant->method, extra));
-	ASSERT_TRUE(wait_for(self->out, "may start", 120));
+	ASSERT_TRUE(file_says(self->out, "may start", 120));
 	root = destination_start(_metadata, self, 0);
 	ASSERT_LT(0, root);
 	EXPECT_EQ(0, victim_verify_forked(&self->v, root));
@@ -617,7 +600,7 @@ static bool hybrid_source(struct __test_metadata *_metadata, FIXTURE_DATA(lazy) 
 			self->ms = -1;
 			break;
 		}
-		ready = wait_for(self->out, "may start", 0);
+		ready = file_says(self->out, "may start", 0);
 	}
 out:
 	close(hook[0]);
@@ -656,7 +639,7 @@ TEST_F_TIMEOUT(lazy, hybrid_over_tls, 300)
 	/* it connects, and is closed (or reset) at its first bytes */
 	run_cmd(stranger, out, sizeof(out));
 	EXPECT_EQ(NULL, strstr(out, "connect")) TH_LOG("%s", out);
-	ASSERT_TRUE(wait_for(self->out, "refused a connection from " DST_ADDR, 10)) {
+	ASSERT_TRUE(file_says(self->out, "refused a connection from " DST_ADDR, 10)) {
 		read_text(self->out, self->err, sizeof(self->err));
 		TH_LOG("memsplice: %s", self->err);
 	}
@@ -841,7 +824,7 @@ TEST_F_TIMEOUT(lazy, rseq_writes_are_not_running, 120)
 	snprintf(self->pid, sizeof(self->pid), "%d", w.pid);
 	self->v.pid = w.pid;	/* killed by the teardown */
 	ASSERT_LT(0, start_memsplice(self, memsplice_bin(), variant->method, extra));
-	EXPECT_TRUE(wait_for(self->out, "may start", 120)) {
+	EXPECT_TRUE(file_says(self->out, "may start", 120)) {
 		read_text(self->out, self->err, sizeof(self->err));
 		TH_LOG("memsplice: %s", self->err);
 	}

@@ -17,7 +17,7 @@ TESTS		+= selftests/spvm_stable_test
 TESTS		+= selftests/spvm_review_test
 TESTS		+= selftests/spvm_race_test
 TESTS		+= selftests/sync_test
-TESTS		+= selftests/store_test
+TESTS		+= selftests/store_test selftests/receive_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
 		   selftests/lib/writer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \

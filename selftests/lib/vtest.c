@@ -822,6 +822,22 @@ double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+bool file_says(const char *path, const char *what, double seconds)
+{
+	double end = now_s() + seconds;
+	char buf[8192];
+
+	for (;;) {
+		if (!what && !access(path, F_OK))
+			return true;
+		if (what && !read_text(path, buf, sizeof(buf)) && strstr(buf, what))
+			return true;
+		if (now_s() >= end)
+			return false;
+		usleep(20 * 1000);	/* polled with a deadline, not a synchronisation */
+	}
+}
+
 pid_t spawn_to(const char *const *argv, const char *out)
 {
 	return spawn_with(argv, out, O_TRUNC, -1, -1);

@@ -211,6 +211,11 @@ double now_s(void);
  */
 pid_t spawn_to(const char *const *argv, const char *out);
 /*
+ * file_says - until @path holds @what (or exists, @what NULL), at most
+ * @seconds: what a process writes once it is ready (its output)
+ */
+bool file_says(const char *path, const char *what, double seconds);
+/*
  * spawn_with - the same, @out opened with @oflags (O_TRUNC, O_APPEND) and,
  * when @fd >= 0, @fd handed to the child as its fd @as
  */
