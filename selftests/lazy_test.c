@@ -442,9 +442,7 @@ FIXTURE_SETUP(lazy)
 		snprintf(self->why, sizeof(self->why), "%s", why);
 		SKIP(return, "%s", self->why);
 	}
-	ASSERT_EQ(0, netns_make());
-	ASSERT_EQ(0, netns_enter(NS_SRC)) TH_LOG("cannot enter %s: %m", NS_SRC);
-	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	ASSERT_EQ(0, twohosts_enter());
 	self->dir = make_dir("lazy");
 	ASSERT_NE(NULL, self->dir);
 	snprintf(self->fifo, sizeof(self->fifo), "%s/victim.fifo", self->dir);

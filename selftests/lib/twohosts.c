@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +82,17 @@ int netns_enter(const char *name)
 	ret = setns(fd, CLONE_NEWNET);
 	close(fd);
 	return ret;
+}
+
+int twohosts_enter(void)
+{
+	if (netns_make())
+		return -1;
+	if (netns_enter(NS_SRC)) {
+		fprintf(stderr, "# cannot enter %s: %m\n", NS_SRC);
+		return -1;
+	}
+	return prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
 
 /* criu_unusable's answer, or NULL; set in probe->why */

@@ -23,6 +23,12 @@ void netns_remove(void);
 /* netns_enter - move the calling thread into namespace @name; 0 or -1 */
 int netns_enter(const char *name);
 /*
+ * twohosts_enter - both namespaces made, the caller in the source one and
+ * the subreaper of what it starts (a restored tree's orphans come back to
+ * it); 0 or -1
+ */
+int twohosts_enter(void);
+/*
  * criu_unusable - NULL if criu runs here (and soft-dirty, which criu's
  * chains need, is there), or why not.  migration_unusable - the same, and
  * ip with network namespaces and veth.  The first call (of any test
