@@ -39,7 +39,8 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c \
 		   source/parasite/source.c source/parasite/ctl.c \
 		   proto/pageserver.c proto/listen.c proto/tls.c serve/lazy.c sink/image.c sink/pageserver.c \
-		   receive/receive.c receive/session.c receive/store.c receive/flat.c \
+		   receive/receive.c receive/session.c receive/store.c receive/flat.c receive/images.c \
+		   sink/handover.c \
 		   images/image.c images/imgset.c images/stats.c images/sync.c
 USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)

@@ -48,6 +48,8 @@
 #define ADD_F		6
 #define GET		7
 #define CLOSE		0x1023
+#define PS_MS_IMAGES	0x6d01
+#define PS_MS_FILE	0x6d02
 
 FIXTURE(receive) {
 	struct victim v;
@@ -84,13 +86,13 @@ FIXTURE_TEARDOWN(receive)
 	free(self->dir);
 }
 
-/* `memsplice receive --rounds @rounds` with @extra (NULL-terminated), listening */
+/* `memsplice receive [--rounds @rounds]` with @extra (NULL-terminated), listening */
 static bool receiver(struct __test_metadata *_metadata, FIXTURE_DATA(receive) *self,
 		     const char *rounds, const char *const *extra)
 {
 	const char *argv[24] = { memsplice_bin(), "receive", "-D", self->dst, "--port", PORT,
-				 "--rounds", rounds, "--timeout", "10" };
-	int n = 10;
+				 "--timeout", "10", rounds ? "--rounds" : NULL, rounds };
+	int n = rounds ? 10 : 8;
 
 	for (; extra && *extra && n < 23; extra++)
 		argv[n++] = *extra;
@@ -157,19 +159,28 @@ static void flat_matches(struct __test_metadata *_metadata, FIXTURE_DATA(receive
 	dump_view_close(&dv);
 }
 
-/* memsplice's passes (2) to the receiver: the second sends what changed only */
+/*
+ * memsplice's passes (2, the second sending what changed only) and its own
+ * final dump to the receiver, then its other images (--receiver): the
+ * receiver ends by itself, with them next to the flat set
+ */
 TEST_F_TIMEOUT(receive, memsplice_passes_flat_set_exact, 300)
 {
 	const char *ck[] = { memsplice_bin(), "checkpoint", "-t", self->pid, "-D", self->src,
 			     "--page-server", "--address", "127.0.0.1", "--port", PORT,
-			     "--final", "none", "--min-passes", "2", "--max-passes", "2", NULL };
+			     "--receiver", "--final", "dump", "--min-passes", "2", "--max-passes",
+			     "2", NULL };
+	char inv[700];
 
 	ASSERT_EQ(0, start_victim(self));
-	ASSERT_TRUE(receiver(_metadata, self, "2", NULL));
+	ASSERT_TRUE(receiver(_metadata, self, NULL, NULL));
 	ASSERT_EQ(0, run_cmd(ck, self->err, sizeof(self->err))) TH_LOG("%s", self->err);
+	EXPECT_NE(NULL, strstr(self->err, "sent to the receiver")) TH_LOG("%s", self->err);
 	ASSERT_EQ(0, receiver_exit(self)) TH_LOG("%s", self->err);
-	EXPECT_NE(NULL, strstr(self->err, "round 2:")) TH_LOG("%s", self->err);
+	EXPECT_NE(NULL, strstr(self->err, "round 3:")) TH_LOG("%s", self->err);
 	EXPECT_NE(NULL, strstr(self->err, "kept")) TH_LOG("%s", self->err);
+	snprintf(inv, sizeof(inv), "%s/inventory.img", self->dst);
+	EXPECT_EQ(0, access(inv, F_OK));
 	flat_matches(_metadata, self);
 }
 
@@ -376,7 +387,7 @@ TEST_F_TIMEOUT(receive, restarted_between_rounds, 120)
 	ASSERT_TRUE(file_says(self->out, "round 1:", 30));
 	ASSERT_EQ(0, kill(self->rcv, SIGTERM));
 	EXPECT_EQ(1, receiver_exit(self));
-	EXPECT_NE(NULL, strstr(self->err, "keeps 1 rounds of 2")) TH_LOG("%s", self->err);
+	EXPECT_NE(NULL, strstr(self->err, "keeps 1 rounds")) TH_LOG("%s", self->err);
 	ASSERT_TRUE(receiver(_metadata, self, "2", NULL));
 	ASSERT_EQ(0, round_by_hand(24, 1, 4, 4, 3));
 	ASSERT_EQ(0, receiver_exit(self)) TH_LOG("%s", self->err);
@@ -386,6 +397,71 @@ TEST_F_TIMEOUT(receive, restarted_between_rounds, 120)
 	}
 	for (int i = 4; i < 8; i++) {
 		EXPECT_TRUE(flat_page(self, i, 3)) TH_LOG("page %d", i);
+	}
+}
+
+/* a file of the final images handed over by hand: name @name, @len bytes of @byte */
+static int file_by_hand(int sk, const char *name, size_t len, char byte)
+{
+	char buf[256];
+
+	memset(buf, byte, sizeof(buf));
+	if (hdr(sk, 24, PS_MS_FILE, len, strlen(name), 1) ||
+	    send(sk, name, strlen(name), MSG_NOSIGNAL) != (ssize_t)strlen(name))
+		return -1;
+	for (size_t done = 0; done < len; done += sizeof(buf))
+		if (send(sk, buf, len - done < sizeof(buf) ? len - done : sizeof(buf),
+			 MSG_NOSIGNAL) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The final images (checkpoint --receiver's session): a name outside DIR
+ * and one of the store's own refused, nothing of them left in DIR; then
+ * a good one ends the migration with the file in place.
+ */
+TEST_F_TIMEOUT(receive, final_images_by_hand, 120)
+{
+	static const char *const bad[] = { "../escape.img", "pagemap-1.img" };
+	char path[700], buf[600];
+	int32_t status = -1;
+	int sk;
+
+	ASSERT_TRUE(receiver(_metadata, self, NULL, NULL));
+	ASSERT_EQ(0, round_by_hand(24, 0, 0, 4, 1));
+	for (unsigned int i = 0; i < 2; i++) {
+		sk = dial(NULL);
+		ASSERT_LE(0, sk);
+		ASSERT_EQ(0, hdr(sk, 24, PS_MS_IMAGES, 0, 0, 1));
+		ASSERT_EQ(0, file_by_hand(sk, "core-1.img", 100, 'c'));
+		ASSERT_EQ(0, file_by_hand(sk, bad[i], 10, 'x'));
+		EXPECT_EQ(-1, answer(sk, &status, 4));
+		close(sk);
+		for (double end = now_s() + 30; now_s() < end &&
+		     count_in(self, "round 2 failed") < (int)i + 1;)
+			usleep(20 * 1000);	/* polled with a deadline */
+		EXPECT_EQ(1, count_in(self, bad[i])) TH_LOG("%s", self->err);
+	}
+	/* nothing of those sessions in DIR, nor beside it */
+	EXPECT_EQ(0, shell("cd '%s' && ! ls -A | grep -v '^store$' | grep . && "
+			   "[ ! -e ../escape.img ]", self->dst)) TH_LOG("DIR holds more");
+
+	sk = dial(NULL);
+	ASSERT_LE(0, sk);
+	ASSERT_EQ(0, hdr(sk, 24, PS_MS_IMAGES, 0, 0, 1));
+	ASSERT_EQ(0, file_by_hand(sk, "core-1.img", 300, 'c'));
+	ASSERT_EQ(0, hdr(sk, 24, CLOSE, 0, 0, 0));
+	ASSERT_EQ(0, answer(sk, &status, 4));
+	EXPECT_EQ(0, status);
+	close(sk);
+	ASSERT_EQ(0, receiver_exit(self)) TH_LOG("%s", self->err);
+	snprintf(path, sizeof(path), "%s/core-1.img", self->dst);
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	EXPECT_EQ(300, strlen(buf));
+	EXPECT_EQ('c', buf[299]);
+	for (int i = 0; i < 4; i++) {
+		EXPECT_TRUE(flat_page(self, i, 1)) TH_LOG("page %d", i);
 	}
 }
 
@@ -485,7 +561,10 @@ static int round_from(struct __test_metadata *_metadata, FIXTURE_DATA(criu) *sel
 	return ret;
 }
 
-/* the flat set in dst and src/@final's other images restored by criu; every page verified */
+/*
+ * the flat set in dst and the other images of @final (NULL: the receiver
+ * has them) restored by criu; every page verified
+ */
 static void restore_flat(struct __test_metadata *_metadata, FIXTURE_DATA(criu) *self,
 			 const char *final)
 {
@@ -503,8 +582,10 @@ static void restore_flat(struct __test_metadata *_metadata, FIXTURE_DATA(criu) *
 	dump_view_close(&dv);
 
 	/* the final dump's other images next to it (none of them the receiver's) */
-	ASSERT_EQ(0, shell("cd '%s' && for f in *.img; do [ ! -e '%s'/\"$f\" ] || exit 1; "
-			   "cp \"$f\" '%s'/ || exit 1; done", final, self->dst, self->dst));
+	if (final)
+		ASSERT_EQ(0, shell("cd '%s' && for f in *.img; do [ ! -e '%s'/\"$f\" ] || "
+				   "exit 1; cp \"$f\" '%s'/ || exit 1; done", final, self->dst,
+				   self->dst));
 	snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", self->dir);
 	ASSERT_EQ(0, victim_reap(&self->v));
 	ASSERT_EQ(0, run_cmd(rs, self->err, sizeof(self->err))) {
@@ -524,12 +605,12 @@ static const char *const rich[] = { "--anon", "256", "--nothp", "--shared", "32"
 				    "--protnone", "16", "--threads", "2", "--children", "1",
 				    NULL };
 
-/* the receiver in the destination namespace, from the source only, for @rounds */
+/* the receiver at the destination, from the source only, @rounds (NULL: until the images) */
 static bool receiver_dst(FIXTURE_DATA(criu) *self, const char *rounds)
 {
 	const char *rcv[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "receive", "-D",
-			      self->dst, "--address", DST_ADDR, "--port", PORT, "--rounds", rounds,
-			      "--peer", SRC_ADDR, NULL };
+			      self->dst, "--address", DST_ADDR, "--port", PORT, "--peer", SRC_ADDR,
+			      rounds ? "--rounds" : NULL, rounds, NULL };
 
 	self->rcv = spawn_to(rcv, self->out);
 	return self->rcv > 0 && file_says(self->out, "listening", 30);
@@ -577,26 +658,28 @@ TEST_F_TIMEOUT(criu, memsplice_and_criu_rounds_restore, 600)
 	restore_flat(_metadata, self, d3);
 }
 
-/* the README's commands: memsplice checkpoint (2 passes, criu's final dump) into one receiver */
+/*
+ * The README's commands: memsplice checkpoint (2 passes, criu's final dump)
+ * into one receiver, which takes the final images too (--receiver) and
+ * ends by itself; criu restores its DIR as it is
+ */
 TEST_F_TIMEOUT(criu, checkpoint_into_receiver, 600)
 {
 	const struct victim_opts vo = { .fifo = self->fifo, .detach = true };
 	const char *ck[] = { memsplice_bin(), "checkpoint", "-t", self->pid, "-D", self->src,
-			     "--page-server", "--address", DST_ADDR, "--port", PORT,
+			     "--page-server", "--address", DST_ADDR, "--port", PORT, "--receiver",
 			     "--min-passes", "2", "--max-passes", "2", NULL };
-	char final[700];
 
 	NEED_SETUP();
 	ASSERT_EQ(0, victim_start_opts(&self->v, rich, 2, 4, &vo));
 	snprintf(self->pid, sizeof(self->pid), "%d", self->v.pid);
-	snprintf(final, sizeof(final), "%s/final", self->src);
-	ASSERT_TRUE(receiver_dst(self, "3"));
+	ASSERT_TRUE(receiver_dst(self, NULL));
 	ASSERT_EQ(0, run_cmd(ck, self->err, sizeof(self->err))) TH_LOG("%s", self->err);
 	ASSERT_EQ(0, exit_of(&self->rcv, self->out, self->err, sizeof(self->err)))
 		TH_LOG("memsplice receive: %s", self->err);
 	TH_LOG("%s", self->err);
 	EXPECT_LT(ANON, kept(self->err, 3));	/* criu's dump on the passes */
-	restore_flat(_metadata, self, final);
+	restore_flat(_metadata, self, NULL);
 }
 
 TEST_HARNESS_MAIN

@@ -62,6 +62,7 @@
 #include "postcopy.h"
 #include "images/sync.h"
 #include "log.h"
+#include "sink/handover.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
 #include "track/uffd.h"
@@ -473,7 +474,9 @@ static int final_dump(const struct checkpoint_opts *o, volatile sig_atomic_t *in
 	if (stats_read_image(path, &st))
 		pr_warn("criu wrote no readable %s/stats-dump", path);
 	print_row("final", "criu", &st, now_us() - t0);
-	if (o->pass.page_server)
+	if (o->receiver)
+		;	/* cmd_checkpoint() hands them over */
+	else if (o->pass.page_server)
 		printf("restore: copy the files of %s (not dump.log) into the page server's "
 		       "last directory, then criu restore -D there\n", path);
 	else
@@ -512,6 +515,26 @@ static int final_memsplice(const struct checkpoint_opts *o, volatile sig_atomic_
 	printf("%s/final: memory images of the tree, which runs on (not restorable by criu "
 	       "without criu's own images)\n", o->dir);
 	return 0;
+}
+
+/*
+ * --receiver: DIR/final's other images (none with --final none) to the
+ * receiver, which ends the migration; if that fails they stay here, and
+ * the receiver, stopped and run again with --rounds as many as it holds,
+ * writes its set without them
+ */
+static int hand_over(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/final", o->dir);
+	ret = handover_images(o->pass.page_server, o->final == FINAL_NONE ? NULL : path,
+			      interrupted);
+	if (ret)
+		pr_err("the final images stay in %s: copy them into the receiver's DIR, stop it and "
+		       "run it again with --rounds as many as it has taken", path);
+	return ret;
 }
 
 int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *interrupted)
@@ -563,6 +586,8 @@ int cmd_checkpoint(const struct checkpoint_opts *o, volatile sig_atomic_t *inter
 		ret = final_dump(o, interrupted, last);
 		break;
 	}
+	if (!ret && o->receiver)
+		ret = hand_over(o, interrupted);
 out:
 	if (trp)
 		uffd_tracker_free(trp);

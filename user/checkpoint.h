@@ -32,6 +32,7 @@ struct checkpoint_opts {
 	bool keep_huge;		/* uffd-wp: huge pages the kernel would split stay unprotected */
 	enum checkpoint_final final;
 	const struct lazy_opts *lazy;	/* --lazy-pages: criu's dump is lazy, served here */
+	bool receiver;		/* --receiver: the page server is memsplice receive */
 	char *const *criu_args;	/* after "--": passed to criu dump as they are */
 	int nr_criu_args;
 };

@@ -42,7 +42,7 @@ enum opt {
 	OPT_PS, OPT_PS_ADDR, OPT_PS_PORT, OPT_PS_CRIU, OPT_PS_TIMEOUT, OPT_MIN_PASSES,
 	OPT_TRACKER, OPT_SYNC, OPT_KEEP_HUGE, OPT_LAZY, OPT_LAZY_PEER, OPT_LAZY_TIMEOUT,
 	OPT_LAZY_PORT, OPT_LAZY_ADDR, OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY,
-	OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT,
+	OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT, OPT_RECEIVER,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +73,7 @@ static const struct option long_opts[] = {
 	{ "page-server-criu",	required_argument, NULL, OPT_PS_CRIU },
 	{ "page-server-timeout", required_argument, NULL, OPT_PS_TIMEOUT },
 	{ "peer",		required_argument, NULL, OPT_PEER },
+	{ "receiver",		no_argument,	   NULL, OPT_RECEIVER },
 	{ "rounds",		required_argument, NULL, OPT_ROUNDS },
 	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
 	{ "tls",		no_argument,	   NULL, OPT_TLS },
@@ -97,6 +98,7 @@ struct cli {
 	bool tls;			/* --tls */
 	bool tls_detail;		/* --tls-cacert, --tls-cert or --tls-key */
 	struct tls_opts tls_opts;
+	bool receiver;			/* --receiver */
 	bool lazy;			/* --lazy-pages */
 	bool lazy_detail;		/* one of the --lazy-* options that need it */
 	struct lazy_opts lazy_opts;
@@ -251,6 +253,12 @@ static int run_checkpoint(struct cli *c)
 		       "page server (use --lazy-pages, or --final dump or none)");
 		return -EINVAL;
 	}
+	if (c->receiver && (!c->page_server || c->lazy)) {
+		pr_err("--receiver says the page server is memsplice receive: it needs "
+		       "--page-server, and no --lazy-pages");
+		return -EINVAL;
+	}
+	o.receiver = c->receiver;
 	o.pass.page_server = c->dump.page_server;
 	return cmd_checkpoint(&o, &interrupted);
 }
@@ -262,8 +270,8 @@ static int run_receive(struct cli *c)
 	o->dir = c->dump.dir;
 	o->srv.address = c->ps.address;
 	o->srv.port = c->ps.port;
-	if (!o->dir || !o->srv.port || !o->rounds) {
-		pr_err("receive needs -D DIR, --port P and --rounds N");
+	if (!o->dir || !o->srv.port) {
+		pr_err("receive needs -D DIR and --port P");
 		return -EINVAL;
 	}
 	if (tls_setup(c, true, "receive"))
@@ -299,11 +307,12 @@ static const struct command commands[] = {
 	{ "checkpoint",
 	  "-t PID -D DIR [--method M] [--tracker T] [--keep-huge-pages]\n"
 	  "                     [--final criu|dump|none] [--min-passes N] [--max-passes N]\n"
-	  "                     [--page-server --address A --port P | --lazy-pages\n"
+	  "                     [--page-server --address A --port P [--receiver] | --lazy-pages\n"
 	  "                     [--address A] --port P [--lazy-peer HOST] [--lazy-timeout S]]\n"
 	  "                     [-- CRIU-DUMP-OPTIONS]",
 	  (const int[]){ OPT_TREE, OPT_DIR, OPT_METHOD, OPT_BUFSZ, OPT_PASSES, OPT_MIN_PASSES,
 			 OPT_TRACKER, OPT_KEEP_HUGE, OPT_LAZY, OPT_LAZY_PEER, OPT_LAZY_TIMEOUT,
+			 OPT_RECEIVER,
 	OPT_LAZY_PORT, OPT_LAZY_ADDR,
 			 OPT_FINAL, PS_OPTS, COMMON, 0 },
 	  run_checkpoint },
@@ -313,7 +322,7 @@ static const struct command commands[] = {
 	{ "dump", "-t PID -D DIR [--prev-images-dir REL] [--track-mem] [--kill] [--sync]\n"
 	  "                     [options]",
 	  (const int[]){ DUMP_OPTS, OPT_LEAVE, OPT_KILL, COMMON, 0 }, run_dump },
-	{ "receive", "-D DIR --port P --rounds N [--address A] [--peer HOST] [--timeout S]\n"
+	{ "receive", "-D DIR --port P [--rounds N] [--address A] [--peer HOST] [--timeout S]\n"
 	  "                     [--tls ...]",
 	  (const int[]){ OPT_DIR, OPT_PS_ADDR, OPT_PS_PORT, OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT,
 			 OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY, COMMON, 0 },
@@ -391,9 +400,13 @@ static void print_usage(FILE *f)
 	      STR(PS_DEFAULT_TIMEOUT) ") for the server\n"
 	      "                            to listen (refused connections are retried), to\n"
 	      "                            take more data, to answer\n"
-	      "      --rounds N            receive: the rounds of the migration in all (the\n"
-	      "                            store keeps them across restarts); then the flat\n"
-	      "                            image set into DIR, and exit\n"
+	      "      --receiver            checkpoint --page-server: the page server is\n"
+	      "                            `memsplice receive`; the final dump's other images\n"
+	      "                            go there too, and the migration ends there\n"
+	      "      --rounds N            receive: end after N rounds in all (the store\n"
+	      "                            keeps them across restarts) instead of when\n"
+	      "                            checkpoint --receiver hands the final images over;\n"
+	      "                            then the flat image set into DIR, and exit\n"
 	      "      --peer HOST           receive: take rounds only from HOST; any other\n"
 	      "                            connection is refused and logged\n"
 	      "      --timeout S           receive: a round that moves no byte for S seconds\n"
@@ -585,6 +598,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg, int *verbosity,
 		}
 		break;
 	case OPT_PEER: c->receive.srv.peer = arg; break;
+	case OPT_RECEIVER: c->receiver = true; break;
 	case OPT_ROUNDS:
 		if (parse_uint(arg, 1, 1000000, &v)) {
 			fprintf(stderr, "memsplice: invalid --rounds '%s' (1 to 1000000)\n", arg);

@@ -223,7 +223,8 @@ int ps_recv_first(struct ps_conn *c, struct ps_msg *m)
 	if (ret)
 		return ret;
 	cmd = h.v24.cmd & ((1u << PS_CMD_BITS) - 1);
-	if (cmd != PS_IOV_OPEN && cmd != PS_IOV_OPEN2 && cmd != PS_IOV_PARENT)
+	if (cmd != PS_IOV_OPEN && cmd != PS_IOV_OPEN2 && cmd != PS_IOV_PARENT &&
+	    h.v24.cmd != PS_MS_IMAGES)
 		return -EPROTO;
 	memcpy(&at16, (char *)&h + 16, sizeof(at16));
 	c->layout = at16 ? PS_LAYOUT_24 : PS_LAYOUT_32;

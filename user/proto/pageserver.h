@@ -27,6 +27,20 @@
 #define PS_IOV_GET		7	/* lazy pages: -> ADD_F | PE_PRESENT header + data */
 #define PS_IOV_CLOSE		0x1023	/* -> s32 status */
 #define PS_IOV_FORCE_CLOSE	0x1024
+/*
+ * memsplice's own, sent only to `memsplice receive` (checkpoint
+ * --receiver), never to criu: a session that carries the final dump's
+ * other images and ends the migration.
+ *   PS_MS_IMAGES  dst_id 1, vaddr 0, nr_pages 0: the session's first message
+ *   PS_MS_FILE    nr_pages: the file's size in bytes, vaddr: its name's
+ *                 length; the name, then the bytes, follow
+ *   PS_IOV_CLOSE  -> s32 status: 0 once the files and the flat image set
+ *                 are in place, on disk
+ */
+#define PS_MS_IMAGES		0x6d01
+#define PS_MS_FILE		0x6d02
+#define PS_MS_NAME_MAX		255
+#define PS_MS_FILE_MAX		(1u << 30)	/* bytes of one image */
 #define PS_CMD_BITS		16
 #define PS_TYPE_BITS		8
 #define PS_TYPE_PID		1
@@ -122,8 +136,9 @@ int ps_recv_msg(const struct ps_conn *c, struct ps_msg *m);
  * ps_recv_first - a session's first header, read by a server, whose layout
  * it tells (the wire has no version field): a sender opens a pagemap
  * first (OPEN, OPEN2 or PARENT, vaddr 0, dst_id not 0), and bytes 16-23
- * hold dst_id in a 24-byte header, vaddr (0) in a 32-byte one.  Sets
- * c->layout.  -EPROTO for a first header that opens nothing.
+ * hold dst_id in a 24-byte header, vaddr (0) in a 32-byte one (so do
+ * memsplice's PS_MS_IMAGES).  Sets c->layout.  -EPROTO for a first header
+ * that opens nothing.
  */
 int ps_recv_first(struct ps_conn *c, struct ps_msg *m);
 

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "proto/pageserver.h"
+#include "receive/images.h"
 #include "receive/session.h"
 #include "receive/store.h"
 #include "sink/sink.h"
@@ -167,31 +168,43 @@ static int dispatch(struct session *x, const struct ps_msg *m, bool *closed)
 	}
 }
 
-int receive_session(struct ps_conn *c, struct store *s, struct round_stats *st)
+/* why a session ended early, in one line (the lies said where they were found) */
+static void say_broken(int ret)
 {
-	struct session x = { .c = c, .s = s, .st = st };
-	bool closed = false;
-	struct ps_msg m;
-	int ret = store_begin(s);
-
-	if (ret)
-		return ret;
-	*st = (struct round_stats){ 0 };
-	ret = ps_recv_first(c, &m);
-	if (ret == -EPROTO)
-		pr_err("the sender's first message opens nothing: no page-server session");
-	while (!ret) {
-		ret = dispatch(&x, &m, &closed);
-		if (ret || closed)
-			break;
-		ret = ps_recv_msg(c, &m);
-	}
 	if (ret == -ECONNRESET)
 		pr_err("the sender hung up in the middle of its round");
 	else if (ret == -EAGAIN)
 		pr_err("the sender stalled in the middle of its round (timeout)");
 	else if (ret && ret != -EPROTO && ret != -ENOENT && ret != -EINVAL && ret != -EEXIST)
 		pr_errno(ret, "the round failed");
+}
+
+int receive_session(struct ps_conn *c, struct store *s, struct images *im,
+		    struct round_stats *st)
+{
+	struct session x = { .c = c, .s = s, .st = st };
+	bool closed = false;
+	struct ps_msg m;
+	int ret;
+
+	*st = (struct round_stats){ 0 };
+	ret = ps_recv_first(c, &m);
+	if (ret == -EPROTO)
+		pr_err("the sender's first message opens nothing: no page-server session");
+	if (!ret && m.cmd == PS_MS_IMAGES) {
+		ret = images_receive(im, c);
+		say_broken(ret);
+		return ret ?: RECEIVE_END;
+	}
+	if (!ret)
+		ret = store_begin(s);
+	while (!ret) {
+		ret = dispatch(&x, &m, &closed);
+		if (ret || closed)
+			break;
+		ret = ps_recv_msg(c, &m);
+	}
+	say_broken(ret);
 	if (ret && !closed)
 		store_abort(s);
 	return ret;

@@ -11,6 +11,7 @@
  *   ADD_F, ADD      PE_PRESENT: pages follow; PE_PARENT: the store's copy
  *   HOLE            stays; other flags (PE_LAZY): listed, no data
  *   CLOSE           the round is committed, then answered 0
+ *   PS_MS_IMAGES    (first, memsplice's own) the final dump's other images
  *
  * Anything else ends the session with one line and the store as the last
  * commit left it: a lie (PE_PARENT for a page the store does not hold,
@@ -22,8 +23,11 @@
 
 #include <stdint.h>
 
+struct images;
 struct ps_conn;
 struct store;
+
+#define RECEIVE_END	1	/* the final images came (PS_MS_IMAGES): the migration ends */
 
 /* what a round brought */
 struct round_stats {
@@ -32,8 +36,11 @@ struct round_stats {
 
 /*
  * receive_session - the round on @c (its layout set from the first header)
- * into @s; 0 once committed and answered, -errno with the reason printed
+ * into @s; 0 once committed and answered, -errno with the reason printed.
+ * A session of the final images instead (checkpoint --receiver) stages
+ * them into @im and returns RECEIVE_END, its CLOSE not yet answered.
  */
-int receive_session(struct ps_conn *c, struct store *s, struct round_stats *st);
+int receive_session(struct ps_conn *c, struct store *s, struct images *im,
+		    struct round_stats *st);
 
 #endif
