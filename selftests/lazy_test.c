@@ -172,41 +172,6 @@ static void append(const char **argv, int *n, int max, const char *const *more)
 	argv[*n] = NULL;
 }
 
-/*
- * A CA and one certificate it signed, for both ends (the addresses of both
- * hosts and the loopback in it: criu checks them), into self->tls
- */
-static int make_certs(FIXTURE_DATA(lazy) *self)
-{
-	static const char *const names[] = { "ca.pem", "cert.pem", "key.pem" };
-	const char *d = self->dir;
-
-	for (int i = 0; i < 3; i++)
-		snprintf(self->certs[i], sizeof(self->certs[i]), "%s/%s", d, names[i]);
-	if (shell("set -e; cd '%s'; exec >/dev/null 2>&1; "
-		  "printf 'cn = memsplice test CA\\nca\\ncert_signing_key\\nexpiration_days = 2\\n' "
-		  ">ca.tmpl; "
-		  "printf 'cn = memsplice test\\nip_address = " SRC_ADDR "\\nip_address = "
-		  DST_ADDR "\\nip_address = 127.0.0.1\\ntls_www_server\\ntls_www_client\\n"
-		  "signing_key\\nencryption_key\\nexpiration_days = 2\\n' >cert.tmpl; "
-		  "certtool --generate-privkey --key-type=ecdsa --outfile ca-key.pem; "
-		  "certtool --generate-self-signed --load-privkey ca-key.pem --template ca.tmpl "
-		  "--outfile ca.pem; "
-		  "certtool --generate-privkey --key-type=ecdsa --outfile key.pem; "
-		  "certtool --generate-certificate --load-privkey key.pem --load-ca-certificate "
-		  "ca.pem --load-ca-privkey ca-key.pem --template cert.tmpl --outfile cert.pem", d))
-		return -1;
-	self->tls[0] = "--tls";
-	self->tls[1] = "--tls-cacert";
-	self->tls[2] = self->certs[0];
-	self->tls[3] = "--tls-cert";
-	self->tls[4] = self->certs[1];
-	self->tls[5] = "--tls-key";
-	self->tls[6] = self->certs[2];
-	self->tls[7] = NULL;
-	return 0;
-}
-
 /* the victim, @args, in a pid namespace and a session of its own */
 static int start_victim(FIXTURE_DATA(lazy) *self, const char *const *args, int nr_ready,
 			int nr_threads)
@@ -632,7 +597,8 @@ TEST_F_TIMEOUT(lazy, hybrid_over_tls, 300)
 
 	NEED_SETUP();
 	FULL_PASS_ONLY(variant->method);
-	ASSERT_EQ(0, make_certs(self)) TH_LOG("certtool failed (gnutls-bin)");
+	ASSERT_EQ(0, tls_files_make(self->dir, self->certs, self->tls))
+		TH_LOG("certtool failed (gnutls-bin)");
 	ASSERT_TRUE(hybrid_source(_metadata, self, variant->method));
 	/* it connects, and is closed (or reset) at its first bytes */
 	run_cmd(stranger, out, sizeof(out));

@@ -439,7 +439,7 @@ TEST_F_TIMEOUT(receive, final_images_by_hand, 120)
 		EXPECT_EQ(-1, answer(sk, &status, 4));
 		close(sk);
 		for (double end = now_s() + 30; now_s() < end &&
-		     count_in(self, "round 2 failed") < (int)i + 1;)
+		     count_in(self, "final images failed") < (int)i + 1;)
 			usleep(20 * 1000);	/* polled with a deadline */
 		EXPECT_EQ(1, count_in(self, bad[i])) TH_LOG("%s", self->err);
 	}
@@ -484,6 +484,33 @@ TEST_F_TIMEOUT(receive, stranger_refused, 120)
 	for (int i = 0; i < 4; i++) {
 		EXPECT_TRUE(flat_page(self, i, 1)) TH_LOG("page %d", i);
 	}
+}
+
+/*
+ * --tls at both ends: memsplice's passes, its final dump and the final
+ * images, each session through the handshake; a plain sender refused
+ */
+TEST_F_TIMEOUT(receive, over_tls, 300)
+{
+	char paths[3][800];
+	const char *tls[8];
+	const char *ck[32] = { memsplice_bin(), "checkpoint", "-t", self->pid, "-D", self->src,
+			       "--page-server", "--address", "127.0.0.1", "--port", PORT,
+			       "--receiver", "--final", "dump", "--min-passes", "2",
+			       "--max-passes", "2" };
+	int n = 18;
+
+	ASSERT_EQ(0, tls_files_make(self->dir, paths, tls)) TH_LOG("certtool failed (gnutls-bin)");
+	for (int i = 0; tls[i]; i++)
+		ck[n++] = tls[i];
+	ASSERT_EQ(0, start_victim(self));
+	ASSERT_TRUE(receiver(_metadata, self, NULL, tls));
+	EXPECT_NE(0, round_by_hand(24, 0, 0, 4, 1));
+	ASSERT_TRUE(file_says(self->out, "no TLS session", 30));
+	ASSERT_EQ(0, run_cmd(ck, self->err, sizeof(self->err))) TH_LOG("%s", self->err);
+	ASSERT_EQ(0, receiver_exit(self)) TH_LOG("%s", self->err);
+	EXPECT_NE(NULL, strstr(self->err, "round 3:")) TH_LOG("%s", self->err);
+	flat_matches(_metadata, self);
 }
 
 /* ---- with criu, between two network namespaces ----------------------------- */
@@ -616,33 +643,51 @@ static bool receiver_dst(FIXTURE_DATA(criu) *self, const char *rounds)
 	return self->rcv > 0 && file_says(self->out, "listening", 30);
 }
 
+/* @more (NULL-terminated) after the @*n entries of @argv (@max with the NULL) */
+static void append(const char **argv, int *n, int max, const char *const *more)
+{
+	for (; more && *more && *n < max - 1; more++)
+		argv[(*n)++] = *more;
+	argv[*n] = NULL;
+}
+
 /*
  * Round 1 a memsplice pre-dump, round 2 a criu pre-dump on it, round 3
- * criu's final dump on that, all into one receiver at the destination; its
- * flat set and the final dump's other images restored by criu.
+ * criu's final dump on that, all into one receiver at the destination
+ * (each with @tls, NULL-terminated, if given); its flat set and the final
+ * dump's other images restored by criu.
  */
-TEST_F_TIMEOUT(criu, memsplice_and_criu_rounds_restore, 600)
+static void criu_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(criu) *self,
+			const char *const *tls)
 {
 	const struct victim_opts vo = { .fifo = self->fifo, .detach = true };
 	char d1[700], d2[700], d3[700];
-	const char *r1[] = { memsplice_bin(), "pre-dump", "-t", self->pid, "-D", d1,
-			     "--track-mem", "--page-server", "--address", DST_ADDR, "--port", PORT,
-			     NULL };
-	const char *r2[] = { criu_bin(), "pre-dump", "-t", self->pid, "-D", d2, "--track-mem",
-			     "--prev-images-dir", "../1", "--page-server", "--address", DST_ADDR,
-			     "--port", PORT, "-o", "predump.log", NULL };
-	const char *r3[] = { criu_bin(), "dump", "-t", self->pid, "-D", d3, "--track-mem",
-			     "--prev-images-dir", "../2", "--page-server", "--address", DST_ADDR,
-			     "--port", PORT, "-o", "dump.log", NULL };
+	const char *rcv[32] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "receive", "-D",
+				self->dst, "--address", DST_ADDR, "--port", PORT, "--peer",
+				SRC_ADDR, "--rounds", "3" };
+	const char *r1[32] = { memsplice_bin(), "pre-dump", "-t", self->pid, "-D", d1,
+			       "--track-mem", "--page-server", "--address", DST_ADDR, "--port",
+			       PORT };
+	const char *r2[32] = { criu_bin(), "pre-dump", "-t", self->pid, "-D", d2, "--track-mem",
+			       "--prev-images-dir", "../1", "--page-server", "--address", DST_ADDR,
+			       "--port", PORT, "-o", "predump.log" };
+	const char *r3[32] = { criu_bin(), "dump", "-t", self->pid, "-D", d3, "--track-mem",
+			       "--prev-images-dir", "../2", "--page-server", "--address", DST_ADDR,
+			       "--port", PORT, "-o", "dump.log" };
+	int n0 = 16, n1 = 12, n2 = 15, n3 = 15;
 
-	NEED_SETUP();
+	append(rcv, &n0, 32, tls);
+	append(r1, &n1, 32, tls);
+	append(r2, &n2, 32, tls);
+	append(r3, &n3, 32, tls);
 	ASSERT_EQ(0, victim_start_opts(&self->v, rich, 2, 4, &vo));
 	snprintf(self->pid, sizeof(self->pid), "%d", self->v.pid);
 	snprintf(d1, sizeof(d1), "%s/1", self->src);
 	snprintf(d2, sizeof(d2), "%s/2", self->src);
 	snprintf(d3, sizeof(d3), "%s/3", self->src);
 	ASSERT_EQ(0, mkdir(d1, 0755) | mkdir(d2, 0755) | mkdir(d3, 0755));
-	ASSERT_TRUE(receiver_dst(self, "3"));
+	self->rcv = spawn_to(rcv, self->out);
+	ASSERT_TRUE(file_says(self->out, "listening", 30));
 
 	ASSERT_EQ(0, round_from(_metadata, self, r1, 1, "none"));
 	ASSERT_EQ(0, victim_dirty(&self->v, self->v.pid));
@@ -656,6 +701,23 @@ TEST_F_TIMEOUT(criu, memsplice_and_criu_rounds_restore, 600)
 	EXPECT_LT(ANON, kept(self->err, 2));
 	EXPECT_LT(ANON, kept(self->err, 3));
 	restore_flat(_metadata, self, d3);
+}
+
+TEST_F_TIMEOUT(criu, memsplice_and_criu_rounds_restore, 600)
+{
+	NEED_SETUP();
+	criu_rounds(_metadata, self, NULL);
+}
+
+/* the same, every round through criu's TLS (criu 3.17 --tls as the sender) */
+TEST_F_TIMEOUT(criu, criu_rounds_over_tls, 600)
+{
+	char paths[3][800];
+	const char *tls[8];
+
+	NEED_SETUP();
+	ASSERT_EQ(0, tls_files_make(self->dir, paths, tls)) TH_LOG("certtool failed (gnutls-bin)");
+	criu_rounds(_metadata, self, tls);
 }
 
 /*

@@ -158,3 +158,33 @@ const char *migration_unusable(void)
 	probe->net = 1;
 	return NULL;
 }
+
+int tls_files_make(const char *dir, char paths[3][800], const char *opts[8])
+{
+	static const char *const names[] = { "ca.pem", "cert.pem", "key.pem" };
+
+	for (int i = 0; i < 3; i++)
+		snprintf(paths[i], 800, "%s/%s", dir, names[i]);
+	if (shell("set -e; cd '%s'; exec >/dev/null 2>&1; "
+		  "printf 'cn = memsplice test CA\\nca\\ncert_signing_key\\nexpiration_days = 2\\n' "
+		  ">ca.tmpl; "
+		  "printf 'cn = memsplice test\\nip_address = " SRC_ADDR "\\nip_address = "
+		  DST_ADDR "\\nip_address = 127.0.0.1\\ntls_www_server\\ntls_www_client\\n"
+		  "signing_key\\nencryption_key\\nexpiration_days = 2\\n' >cert.tmpl; "
+		  "certtool --generate-privkey --key-type=ecdsa --outfile ca-key.pem; "
+		  "certtool --generate-self-signed --load-privkey ca-key.pem --template ca.tmpl "
+		  "--outfile ca.pem; "
+		  "certtool --generate-privkey --key-type=ecdsa --outfile key.pem; "
+		  "certtool --generate-certificate --load-privkey key.pem --load-ca-certificate "
+		  "ca.pem --load-ca-privkey ca-key.pem --template cert.tmpl --outfile cert.pem", dir))
+		return -1;
+	opts[0] = "--tls";
+	opts[1] = "--tls-cacert";
+	opts[2] = paths[0];
+	opts[3] = "--tls-cert";
+	opts[4] = paths[1];
+	opts[5] = "--tls-key";
+	opts[6] = paths[2];
+	opts[7] = NULL;
+	return 0;
+}

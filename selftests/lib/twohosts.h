@@ -34,6 +34,14 @@ int twohosts_enter(void);
  * ip with network namespaces and veth.  The first call (of any test
  * process of the binary) finds out; the others share its answer.
  */
+/*
+ * tls_files_make - in @dir, a CA and one certificate it signed for both
+ * ends (both hosts' addresses and the loopback in it: criu checks them),
+ * its key; their paths into @paths, the options that name them for criu
+ * and memsplice (--tls ...) into @opts, NULL-terminated.  0, -1 without
+ * certtool (gnutls-bin).
+ */
+int tls_files_make(const char *dir, char paths[3][800], const char *opts[8]);
 const char *criu_unusable(void);
 const char *migration_unusable(void);
 

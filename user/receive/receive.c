@@ -75,8 +75,10 @@ int cmd_receive(const struct receive_opts *o, volatile sig_atomic_t *interrupted
 		if (ret == RECEIVE_END) {
 			ret = finish(o, s, &im, &c);
 			end = true;
-		} else if (ret) {
+		} else if (ret && st.images) {
 			images_free(&im);
+			pr_err("the final images failed: none kept; waiting for them again");
+		} else if (ret) {
 			pr_err("round %llu failed: the store keeps round %llu; waiting for the next",
 			       (unsigned long long)store_rounds(s) + 1,
 			       (unsigned long long)store_rounds(s));

@@ -192,6 +192,7 @@ int receive_session(struct ps_conn *c, struct store *s, struct images *im,
 	if (ret == -EPROTO)
 		pr_err("the sender's first message opens nothing: no page-server session");
 	if (!ret && m.cmd == PS_MS_IMAGES) {
+		st->images = true;
 		ret = images_receive(im, c);
 		say_broken(ret);
 		return ret ?: RECEIVE_END;

@@ -21,6 +21,7 @@
 #ifndef MEMSPLICE_RECEIVE_SESSION_H
 #define MEMSPLICE_RECEIVE_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct images;
@@ -32,6 +33,7 @@ struct store;
 /* what a round brought */
 struct round_stats {
 	uint64_t objects, pages, kept, holes;	/* holes: pages listed without data */
+	bool images;				/* a session of the final images */
 };
 
 /*
