@@ -14,6 +14,9 @@
  *        ms-lazy    memsplice checkpoint --max-passes 0 --lazy-pages, criu
  *                   lazy-pages + criu restore --lazy-pages
  *        ms-hybrid  memsplice checkpoint --max-passes 2 --lazy-pages, the same
+ *        ms-receive memsplice receive at the destination; memsplice checkpoint
+ *                   --page-server --receiver (2 passes, then criu dump) to it;
+ *                   criu restore of its flat set (no parent chain)
  *
  * The destination reads the source's images directory (one machine): what
  * a network copy of it would add is not counted.  Per run:
@@ -213,6 +216,29 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 				goto out;
 			s->pinned_mib = proc_pipe_bytes(src.pid) / (double)(1 << 20);
 		}
+	} else if (!strcmp(way, "ms-receive")) {
+		char dst[600];
+		const char *rcv[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "receive",
+				      "-D", dst, "--address", DST_ADDR, "--port", PORT, NULL };
+		const char *ms[] = { memsplice_bin(), "checkpoint", "-t", pid, "-D", dir,
+				     "--min-passes", "2", "--max-passes", "2", "--page-server",
+				     "--address", DST_ADDR, "--port", PORT, "--receiver", NULL };
+		struct job dest = { 0 };
+
+		snprintf(dst, sizeof(dst), "%s/dst", dir);
+		snprintf(final, sizeof(final), "%s", dst);	/* restored from there */
+		if (mkdir(dst, 0700))
+			return -1;
+		dest.pid = spawn_with(rcv, out, O_APPEND, -1, -1);
+		if (!wait_text(out, "listening", &dest))
+			goto out;
+		ret = run(ms, log, &cpu);
+		if (ret)
+			kill(dest.pid, SIGTERM);	/* it would wait for the final images */
+		if (finish(&dest) || ret) {
+			ret = -1;
+			goto out;
+		}
 	} else {
 		const char *ms[24] = { memsplice_bin(), "checkpoint", "-t", pid, "-D", dir };
 		int n = 6;
@@ -273,7 +299,8 @@ out:
 
 static bool known(const char *way)
 {
-	static const char *const ways[] = { "criu", "criu-lazy", "ms", "ms-lazy", "ms-hybrid" };
+	static const char *const ways[] = { "criu", "criu-lazy", "ms", "ms-lazy", "ms-hybrid",
+					    "ms-receive" };
 
 	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++)
 		if (!strcmp(way, ways[i]))
