@@ -674,7 +674,7 @@ static void criu_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(criu) *s
 	const char *r3[32] = { criu_bin(), "dump", "-t", self->pid, "-D", d3, "--track-mem",
 			       "--prev-images-dir", "../2", "--page-server", "--address", DST_ADDR,
 			       "--port", PORT, "-o", "dump.log" };
-	int n0 = 16, n1 = 12, n2 = 15, n3 = 15;
+	int n0 = 16, n1 = 12, n2 = 16, n3 = 16;
 
 	append(rcv, &n0, 32, tls);
 	append(r1, &n1, 32, tls);
