@@ -14,12 +14,17 @@
  *        ms-lazy    memsplice checkpoint --max-passes 0 --lazy-pages, criu
  *                   lazy-pages + criu restore --lazy-pages
  *        ms-hybrid  memsplice checkpoint --max-passes 2 --lazy-pages, the same
+ *        ms-ps      memsplice checkpoint --page-server (2 passes, then criu
+ *                   dump) to one `criu page-server` per pass at the
+ *                   destination, each on the one before; the final images
+ *                   copied there; criu restore through that chain
  *        ms-receive memsplice receive at the destination; memsplice checkpoint
- *                   --page-server --receiver (2 passes, then criu dump) to it;
- *                   criu restore of its flat set (no parent chain)
+ *                   --page-server --receiver (the same passes) to it; criu
+ *                   restore of its flat set (no parent chain)
  *
  * The destination reads the source's images directory (one machine): what
- * a network copy of it would add is not counted.  Per run:
+ * a network copy of it would add is not counted, except for ms-ps and
+ * ms-receive, whose pages cross the two namespaces' veth.  Per run:
  *   downtime   the longest time the writer did not run, by its own
  *              CLOCK_REALTIME (criu restores it into a time namespace whose
  *              monotonic clock would hide the gap): the final dump's freeze
@@ -216,6 +221,31 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 				goto out;
 			s->pinned_mib = proc_pipe_bytes(src.pid) / (double)(1 << 20);
 		}
+	} else if (!strcmp(way, "ms-ps")) {
+		char dst[600], sh[1600];
+		const char *srv[] = { "ip", "netns", "exec", NS_DST, "sh", "-c", sh, NULL };
+		const char *ms[] = { memsplice_bin(), "checkpoint", "-t", pid, "-D", dir,
+				     "--min-passes", "2", "--max-passes", "2", "--page-server",
+				     "--address", DST_ADDR, "--port", PORT, NULL };
+		struct job dest = { 0 };
+
+		snprintf(dst, sizeof(dst), "%s/dst", dir);
+		snprintf(final, sizeof(final), "%s/dst/3", dir);	/* restored from there */
+		/* one server per pass and one for criu's dump, each serving one session */
+		snprintf(sh, sizeof(sh), "mkdir -p '%s' && cd '%s' && for n in 1 2 3; do "
+			 "mkdir $n; p=; [ $n = 1 ] || p=\"--prev-images-dir ../$((n - 1))\"; "
+			 "%s page-server -D $n --address %s --port %s -o ps.log $p || exit 1; done",
+			 dst, dst, criu_bin(), DST_ADDR, PORT);
+		dest.pid = spawn_with(srv, out, O_APPEND, -1, -1);
+		ret = run(ms, log, &cpu);
+		if (ret)
+			kill(dest.pid, SIGKILL);
+		if (finish(&dest) || ret || shell("cd '%s/final' && for f in *; do case $f in "
+						   "*.log) ;; *) cp \"$f\" '%s'/ ;; esac; done",
+						   dir, final)) {
+			ret = -1;
+			goto out;
+		}
 	} else if (!strcmp(way, "ms-receive")) {
 		char dst[600];
 		const char *rcv[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "receive",
@@ -300,7 +330,7 @@ out:
 static bool known(const char *way)
 {
 	static const char *const ways[] = { "criu", "criu-lazy", "ms", "ms-lazy", "ms-hybrid",
-					    "ms-receive" };
+					    "ms-ps", "ms-receive" };
 
 	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++)
 		if (!strcmp(way, ways[i]))

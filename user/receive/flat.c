@@ -3,6 +3,7 @@
 #define LOG_PREFIX "receive: "
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -15,21 +16,30 @@
 #include "source/source.h"
 #include "util.h"
 
-#define STEP	(256 * PAGE_SIZE)	/* bytes read from the store per write */
+#define STEP	(256 * PAGE_SIZE)	/* bytes moved from the store per step */
 
-/* one held run, its data read from the store's slots */
+/*
+ * one held run: its slots spliced from the store's file into @pipe (page
+ * references, no copy), the sink splicing them on into the pages image
+ */
 static int put_run(struct page_sink *sink, const struct store *s, const struct store_run *r,
-		   char *buf)
+		   const int pipe[2])
 {
 	for (uint64_t done = 0; done < r->nr * PAGE_SIZE;) {
 		size_t len = MIN(STEP, r->nr * PAGE_SIZE - done);
-		struct page_data d = { .buf = buf, .pipe_fd = -1, .len = len };
-		ssize_t n = pread_all(store_pages_fd(s), buf, len, r->slot * PAGE_SIZE + done);
+		struct page_data d = { .buf = NULL, .pipe_fd = pipe[0], .len = len };
+		loff_t off = r->slot * PAGE_SIZE + done;
 		int ret;
 
-		if (n != (ssize_t)len) {
-			pr_err("the store's pages file is short: damaged");
-			return n < 0 ? (int)n : -EIO;
+		for (size_t in = 0; in < len;) {
+			ssize_t n = splice(store_pages_fd(s), &off, pipe[1], NULL, len - in,
+					   SPLICE_F_MOVE);
+
+			if (n <= 0) {
+				pr_err("the store's pages file is short or unreadable: damaged");
+				return n < 0 ? -errno : -EIO;
+			}
+			in += n;
 		}
 		ret = sink->ops->put_pages(sink, r->vaddr + done, &d);
 		if (ret)
@@ -39,7 +49,8 @@ static int put_run(struct page_sink *sink, const struct store *s, const struct s
 	return 0;
 }
 
-static int put_object(struct page_sink *sink, const struct store *s, uint64_t id, char *buf)
+static int put_object(struct page_sink *sink, const struct store *s, uint64_t id,
+		      const int pipe[2])
 {
 	enum pagemap_kind kind = (id & ((1u << PS_TYPE_BITS) - 1)) == PS_TYPE_SHMEM ?
 				 PAGEMAP_SHMEM : PAGEMAP_TASK;
@@ -48,7 +59,7 @@ static int put_object(struct page_sink *sink, const struct store *s, uint64_t id
 	int ret = sink->ops->open(sink, kind, id >> PS_TYPE_BITS), ret2;
 
 	for (size_t i = 0; !ret && i < nr; i++)
-		ret = r[i].flags & PE_PRESENT ? put_run(sink, s, &r[i], buf) :
+		ret = r[i].flags & PE_PRESENT ? put_run(sink, s, &r[i], pipe) :
 		      sink->ops->put_hole(sink, r[i].vaddr, r[i].nr, r[i].flags);
 	ret2 = ret ? 0 : sink->ops->close(sink);
 	if (ret2)
@@ -60,19 +71,23 @@ int flat_write(const struct store *s, const char *dir)
 {
 	struct page_sink sink;
 	struct imgset set;
-	char *buf = malloc(STEP);
-	int ret;
+	int pipe[2], ret;
 
-	if (!buf)
-		return -ENOMEM;
+	if (pipe2(pipe, O_CLOEXEC))
+		return -errno;
+	if (fcntl(pipe[1], F_SETPIPE_SZ, (int)STEP) < (int)STEP) {
+		ret = -errno ?: -ENOMEM;
+		pr_errno(ret, "cannot size a pipe to %lu bytes", STEP);
+		goto out_pipe;
+	}
 	ret = imgset_open(&set, dir, false);
 	if (ret)
-		goto out_buf;
+		goto out_pipe;
 	ret = sink_image_create(&sink, &set);
 	if (ret)
 		goto out_set;
 	for (size_t i = 0; !ret && i < store_nr_objects(s); i++)
-		ret = put_object(&sink, s, store_object_id(s, i), buf);
+		ret = put_object(&sink, s, store_object_id(s, i), pipe);
 	if (!ret && syncfs(set.dirfd)) {
 		ret = -errno;
 		pr_errno(ret, "cannot write %s back", dir);
@@ -82,7 +97,8 @@ int flat_write(const struct store *s, const char *dir)
 		imgset_abort(&set);
 out_set:
 	imgset_end(&set);
-out_buf:
-	free(buf);
+out_pipe:
+	close(pipe[0]);
+	close(pipe[1]);
 	return ret;
 }

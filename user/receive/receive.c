@@ -20,9 +20,13 @@
 static int finish(const struct receive_opts *o, struct store *s, struct images *im,
 		  struct ps_conn *c)
 {
+	uint64_t t0 = now_us();
 	int ret = flat_write(s, o->dir);
 	int32_t status;
 	struct iovec iov = { &status, sizeof(status) };
+
+	if (!ret)
+		printf("receive: the flat set written in %.1f ms\n", (now_us() - t0) / 1e3);
 
 	if (!ret)
 		ret = images_commit(im);
