@@ -241,7 +241,8 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 		if (ret)
 			kill(dest.pid, SIGKILL);
 		if (finish(&dest) || ret || shell("cd '%s/final' && for f in *; do case $f in "
-						   "*.log) ;; *) cp \"$f\" '%s'/ ;; esac; done",
+						   "*.log) ;; *) [ ! -f \"$f\" ] || "
+						   "cp \"$f\" '%s'/ ;; esac; done",
 						   dir, final)) {
 			ret = -1;
 			goto out;
