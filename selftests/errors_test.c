@@ -411,6 +411,9 @@ TEST_F(bad, checkpoint_session_options_refused)
 		{ { "--lazy-pages", "--port", "27199", "--tls-cert", "c.pem" }, "go with --tls" },
 		{ { "--tls", "--page-server", "--address", "127.0.0.1", "--port", "27199" },
 		  "cannot take over" },
+		{ { "--receiver" }, "needs --page-server" },
+		{ { "--receiver", "--lazy-pages", "--page-server", "--address", "127.0.0.1",
+		    "--port", "27199", "--lazy-port", "27198" }, "no --lazy-pages" },
 	};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -423,6 +426,25 @@ TEST_F(bad, checkpoint_session_options_refused)
 			       cases[i].what);
 		EXPECT_FALSE(dir_has(self->dir, "1"));
 	}
+}
+
+/* receive: what it needs, and a DIR it cannot use, each one line */
+TEST_F(bad, receive_refused)
+{
+	static const struct {
+		const char *args[8], *what;
+	} cases[] = {
+		{ { "receive", "--port", "27199" }, "needs -D DIR" },
+		{ { "receive", "-D", "/tmp" }, "--port P" },
+		{ { "receive", "-D", "/nonexistent/dir", "--port", "27199" }, "/nonexistent/dir" },
+		{ { "receive", "-D", "/tmp", "--port", "27199", "--rounds", "0" }, "--rounds" },
+		{ { "receive", "-D", "/tmp", "--port", "27199", "--timeout", "0" }, "--timeout" },
+		{ { "receive", "-D", "/tmp", "--port", "27199", "-t", "1" }, "-t" },
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++)
+		EXPECT_REFUSED(run_memsplice(cases[i].args, self->err, sizeof(self->err), -1),
+			       cases[i].what);
 }
 
 /*
