@@ -623,10 +623,13 @@ TEST_F(race, proof_passed_to_unprivileged_process)
  * The victim's pages are pushed to a zram swap device (process_madvise()
  * MADV_PAGEOUT; pagemap must say swapped for each).  The call swaps them in
  * (the victim maps them again afterwards) and attaches the right bytes.  A
- * reader of two pages already in the pipe runs alongside and must never
- * sleep on the pipe's lock.  A zram swap-in is short: that reader catches
- * a lookup made under the lock only if it lands in that window, which
- * spvm_wait_test.c's userfaultfd tests make as long as they like.
+ * reader of two pages already in the pipe runs alongside and must get
+ * them.  Whether it ever sleeps on the pipe's lock is not judged here: it
+ * may, for an instant, when it meets the caller attaching pages (seen
+ * once under TCG as 'D'), and a zram swap-in is too short to tell that
+ * apart from a lookup made under the lock.  spvm_wait_test.c's
+ * reader_not_blocked_by_a_waiting_lookup holds a lookup as long as it
+ * likes, with a reader that must not block.
  */
 TEST_F(race, swapped_out_pages)
 {
@@ -677,7 +680,7 @@ TEST_F(race, swapped_out_pages)
 	if (reader == 0)
 		_exit(read_full(self->p[0], back, sizeof(back)) ? 20 :
 		      memcmp(back, junk, sizeof(junk)) ? 21 : 0);
-	ASSERT_EQ(0, exit_code_unless_stuck(reader)) TH_LOG("the reader did not get its pages");
+	ASSERT_EQ(0, exit_code_within(reader)) TH_LOG("the reader did not get its pages");
 	self->kids[1] = 0;
 	ASSERT_EQ(0, exit_code_unless_stuck(caller)) TH_LOG("the call failed or got stuck");
 	self->kids[0] = 0;
