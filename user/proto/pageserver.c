@@ -194,6 +194,23 @@ int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len)
 	return 0;
 }
 
+int ps_recv_file(const struct ps_conn *c, int fd, off_t off, size_t len)
+{
+	char buf[64 << 10];
+	int ret = 0;
+
+	while (!ret && len) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+
+		ret = ps_recv(c, buf, n);
+		if (!ret && pwrite(fd, buf, n, off) != (ssize_t)n)
+			ret = -EIO;
+		off += n;
+		len -= n;
+	}
+	return ret;
+}
+
 int ps_send_msg(const struct ps_conn *c, uint32_t cmd, uint64_t nr_pages, uint64_t vaddr,
 		uint64_t dst_id, int flags)
 {

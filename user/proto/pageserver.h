@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #define PS_IOV_ADD		1
@@ -126,6 +127,11 @@ int ps_set_timeouts(int sk, unsigned int seconds);
 int ps_sendv(const struct ps_conn *c, struct iovec *iov, int cnt, int flags);
 /* ps_recv - receive exactly @len bytes; a closed connection is -ECONNRESET */
 int ps_recv(const struct ps_conn *c, void *buf, size_t len);
+/*
+ * ps_recv_file - receive exactly @len bytes into @fd at @off (through a
+ * buffer); -EIO when the file does not take them
+ */
+int ps_recv_file(const struct ps_conn *c, int fd, off_t off, size_t len);
 /* ps_splice - move @len bytes from a pipe into the socket, by reference (copied under TLS) */
 int ps_splice(const struct ps_conn *c, int pipe_fd, size_t len);
 /* ps_send_msg - one header (no data); ps_recv_msg - one header, decoded */

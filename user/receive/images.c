@@ -28,7 +28,7 @@ static void part_name(const char *name, char *buf, size_t len)
 /* one PS_MS_FILE's name and bytes into DIR/.NAME.part */
 static int take_file(struct images *im, const struct ps_conn *c, const struct ps_msg *m)
 {
-	char name[PS_MS_NAME_MAX + 1] = "", part[PS_MS_NAME_MAX + 8], buf[64 << 10];
+	char name[PS_MS_NAME_MAX + 1] = "", part[PS_MS_NAME_MAX + 8];
 	char **names;
 	int fd, ret;
 
@@ -65,14 +65,7 @@ static int take_file(struct images *im, const struct ps_conn *c, const struct ps
 		pr_errno(ret, "cannot create %s", part);
 		return ret;
 	}
-	for (uint64_t left = m->nr_pages; !ret && left;) {
-		size_t n = MIN(left, sizeof(buf));
-
-		ret = ps_recv(c, buf, n);
-		if (!ret)
-			ret = write_all(fd, buf, n);
-		left -= n;
-	}
+	ret = ps_recv_file(c, fd, 0, m->nr_pages);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);

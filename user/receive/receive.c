@@ -25,11 +25,10 @@ static int finish(const struct receive_opts *o, struct store *s, struct images *
 	int32_t status;
 	struct iovec iov = { &status, sizeof(status) };
 
-	if (!ret)
+	if (!ret) {
 		printf("receive: the flat set written in %.1f ms\n", (now_us() - t0) / 1e3);
-
-	if (!ret)
 		ret = images_commit(im);
+	}
 	status = ret ? -1 : 0;
 	if (c && ps_sendv(c, &iov, 1, 0))
 		pr_warn("the sender of the final images went away before the answer");

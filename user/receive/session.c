@@ -14,7 +14,7 @@
 #include "sink/sink.h"
 #include "util.h"
 
-#define CHUNK_PAGES	16	/* pages received per pwrite() */
+#define STEP_PAGES	1024	/* pages put into the store per step */
 
 struct session {
 	struct ps_conn *c;
@@ -26,19 +26,8 @@ struct session {
 /* store_fill_fn: @len bytes of page data from the socket into @fd at @off */
 static int from_socket(void *arg, int fd, off_t off, size_t len)
 {
-	const struct ps_conn *c = arg;
-	char buf[CHUNK_PAGES * PAGE_SIZE];
-	int ret = 0;
+	int ret = ps_recv_file(arg, fd, off, len);
 
-	while (!ret && len) {
-		size_t n = MIN(len, sizeof(buf));
-
-		ret = ps_recv(c, buf, n);
-		if (!ret && pwrite(fd, buf, n, off) != (ssize_t)n)
-			ret = -EIO;	/* the store's file: say so below */
-		off += n;
-		len -= n;
-	}
 	if (ret == -EIO)
 		pr_err("cannot write pages into the store");
 	return ret;
@@ -76,13 +65,9 @@ static int open_object(struct session *x, const struct ps_msg *m, bool answer)
 /* PARENT: an s32, whether the store holds data of the object */
 static int answer_parent(struct session *x, const struct ps_msg *m)
 {
-	size_t nr;
-	const struct store_run *r = store_runs(x->s, m->dst_id, &nr);
-	int32_t held = 0;
+	int32_t held = store_holds(x->s, m->dst_id);
 	struct iovec iov = { &held, sizeof(held) };
 
-	for (size_t i = 0; r && i < nr && !held; i++)
-		held = !!(r[i].flags & PE_PRESENT);
 	return ps_sendv(x->c, &iov, 1, 0);
 }
 
@@ -110,7 +95,7 @@ static int add(struct session *x, const struct ps_msg *m, uint32_t flags)
 	}
 	/* in bounded steps: a header announcing more than comes fails on the socket */
 	while (!ret && left) {
-		uint64_t n = MIN(left, (uint64_t)CHUNK_PAGES * 64);
+		uint64_t n = MIN(left, (uint64_t)STEP_PAGES);
 
 		ret = store_put(x->s, vaddr, n, from_socket, x->c);
 		vaddr += n * PAGE_SIZE;

@@ -221,9 +221,18 @@ int store_begin(struct store *s)
 	return 0;
 }
 
-int store_object(struct store *s, uint64_t id, bool *held)
+bool store_holds(const struct store *s, uint64_t id)
 {
 	const struct obj *c = committed(s, id);
+
+	for (size_t k = 0; c && k < c->nr; k++)
+		if (c->runs[k].flags & PE_PRESENT)
+			return true;
+	return false;
+}
+
+int store_object(struct store *s, uint64_t id, bool *held)
+{
 	struct obj *r;
 
 	if (!s->open)
@@ -239,9 +248,7 @@ int store_object(struct store *s, uint64_t id, bool *held)
 	s->round = r;
 	s->cur = &r[s->nr_round++];
 	*s->cur = (struct obj){ .id = id };
-	*held = false;
-	for (size_t k = 0; c && k < c->nr && !*held; k++)
-		*held = c->runs[k].flags & PE_PRESENT;
+	*held = store_holds(s, id);
 	return 0;
 }
 

@@ -61,10 +61,12 @@ void store_close(struct store *s);
 
 /* store_begin - start a round; -EBUSY if one is open */
 int store_begin(struct store *s);
+/* store_holds - whether the last commit holds data of object @id (a "parent" for it) */
+bool store_holds(const struct store *s, uint64_t id);
 /*
  * store_object - list object @id in this round from now on (its previous
- * listing is replaced at commit); *@held: whether the store holds data of
- * it (what OPEN2 answers).  -EEXIST if the round opened it already.
+ * listing is replaced at commit); *@held: store_holds() of it (what OPEN2
+ * answers).  -EEXIST if the round opened it already.
  */
 int store_object(struct store *s, uint64_t id, bool *held);
 
