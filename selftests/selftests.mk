@@ -17,7 +17,7 @@ TESTS		+= selftests/spvm_stable_test
 TESTS		+= selftests/spvm_review_test
 TESTS		+= selftests/spvm_race_test
 TESTS		+= selftests/sync_test
-TESTS		+= selftests/store_test selftests/receive_test
+TESTS		+= selftests/store_test selftests/receive_test selftests/restore_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
 		   selftests/lib/writer
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
@@ -72,3 +72,9 @@ STORE_TEST_O	:= $(B)/user/receive/store.o $(B)/user/log.o $(B)/user/util.o
 selftests/store_test: selftests/store_test.c $(STORE_TEST_O) $(VTEST_O) $(KSFT_HDRS) \
 		      selftests/lib/vtest.h selftests/lib/pattern.h user/receive/store.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(STORE_TEST_O) $(VTEST_O) -lprotobuf-c
+
+# the restore daemon's runs of missing pages, linked from the tool's object
+selftests/restore_test: selftests/restore_test.c $(B)/user/restore/runs.o $(VTEST_O) \
+			$(KSFT_HDRS) selftests/lib/vtest.h user/restore/runs.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(B)/user/restore/runs.o $(VTEST_O) \
+		-lprotobuf-c

@@ -18,6 +18,7 @@
 #include "memsplice.h"
 #include "postcopy.h"
 #include "receive/receive.h"
+#include "restore/restore.h"
 #include "proto/tls.h"
 #include "sink/pageserver.h"
 #include "source/select.h"
@@ -104,6 +105,8 @@ struct cli {
 	struct lazy_opts lazy_opts;
 	struct receive_opts receive;
 	enum checkpoint_final final;
+	bool restore_stall;		/* test builds: see restore_opts */
+	const char *restore_go;
 	const char *arg;		/* show's DIR */
 	char *const *rest;		/* after "--" */
 	int nr_rest;
@@ -281,6 +284,21 @@ static int run_receive(struct cli *c)
 	return cmd_receive(o, &interrupted);
 }
 
+static int run_restore(struct cli *c)
+{
+	struct restore_opts o = {
+		.dir = c->dump.dir, .batch = c->dump.buffer_size,
+		.criu_args = c->rest, .nr_criu_args = c->nr_rest,
+		.test_stall = c->restore_stall, .test_go = c->restore_go,
+	};
+
+	if (!o.dir) {
+		pr_err("restore needs -D DIR");
+		return -EINVAL;
+	}
+	return cmd_restore(&o, &interrupted);
+}
+
 static int run_check(struct cli *c)
 {
 	return cmd_check(c->dump.method);
@@ -327,6 +345,8 @@ static const struct command commands[] = {
 	  (const int[]){ OPT_DIR, OPT_PS_ADDR, OPT_PS_PORT, OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT,
 			 OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY, COMMON, 0 },
 	  run_receive },
+	{ "restore", "-D DIR [--buffer-size SIZE] [-- CRIU-RESTORE-OPTIONS]",
+	  (const int[]){ OPT_DIR, OPT_BUFSZ, COMMON, 0 }, run_restore },
 	{ "check", "[--method M]", (const int[]){ OPT_METHOD, COMMON, 0 }, run_check },
 	{ "show", "DIR", (const int[]){ OPT_DIR, COMMON, 0 }, run_show },
 };
@@ -420,7 +440,8 @@ static void print_usage(FILE *f)
 	for (size_t i = 0; i < nr_sources; i++)
 		fprintf(f, " %s", sources[i]->name);
 	fputs("\n"
-	      "  -b, --buffer-size SIZE    bytes moved per step (default 4M; K/M/G suffixes)\n"
+	      "  -b, --buffer-size SIZE    bytes moved per step (default 4M; K/M/G suffixes);\n"
+	      "                            restore: bytes a batch fills\n"
 	      "      --display-stats       print timings and page counts\n"
 	      "      --stats-json FILE     write them as JSON\n"
 	      "  -v, --verbose             more messages (repeat for debug)\n"
@@ -721,8 +742,9 @@ int main(int argc, char **argv)
 			cmd->name);
 		return 1;
 	}
-	if (c.rest && cmd->run != run_checkpoint) {
-		fprintf(stderr, "memsplice: only checkpoint passes options after '--' (to criu)\n");
+	if (c.rest && cmd->run != run_checkpoint && cmd->run != run_restore) {
+		fprintf(stderr, "memsplice: only checkpoint and restore pass options after '--' "
+			"(to criu)\n");
 		return 1;
 	}
 #ifdef MEMSPLICE_TEST_HOOKS
@@ -734,6 +756,8 @@ int main(int argc, char **argv)
 	if (getenv("MEMSPLICE_TEST_RELEASED_FD"))
 		c.lazy_opts.released_hook_fd = atoi(getenv("MEMSPLICE_TEST_RELEASED_FD"));
 	c.dump.hide_proc_children = getenv("MEMSPLICE_TEST_HIDE_PROC_CHILDREN");
+	c.restore_stall = getenv("MEMSPLICE_TEST_RESTORE_STALL");
+	c.restore_go = getenv("MEMSPLICE_TEST_RESTORE_GO");
 	c.dump.hide_pagemap_scan = getenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
 	c.dump.spvm_reference = getenv("MEMSPLICE_TEST_SPVM_REFERENCE");
 	if (getenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS"))

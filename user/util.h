@@ -38,4 +38,12 @@ int open_proc(pid_t pid, const char *name, int flags);
  */
 bool file_extent(int fd, off_t pos, off_t end, off_t *data, off_t *hole);
 
+/*
+ * fd_send - @fd over the unix socket @sk (SCM_RIGHTS) with one byte @tag;
+ * fd_recv - the next such message: its tag into *@tag, its fd (or -1 if it
+ * carried none) into *@fd.  0, or -errno (-EPIPE: the peer has gone).
+ */
+int fd_send(int sk, char tag, int fd);
+int fd_recv(int sk, char *tag, int *fd);
+
 #endif

@@ -10,6 +10,12 @@
  *   SIGUSR2  dirty every 4th page of "anon" and of the --hugetlb regions
  *            (next generation) and map a new 8-page region; answer
  *            "PID dirtied GEN"
+ *   SIGURG   reshape "anon" (at least 16 pages) as a restored tree's
+ *            memory may change while it is filled: its last quarter moves
+ *            (mremap) to a new address ("anon-moved", same bytes), the
+ *            eighth before it is unmapped, the eighth before that is
+ *            MADV_DONTNEED'd ("anon-zeroed": reads zeros from now on);
+ *            answer "PID reshaped"
  *   SIGTERM  exit 0
  * Report lines (fd 3):  "R PID NAME ADDR PAGES SEED", "PID ready", answers.
  *
@@ -65,6 +71,8 @@ struct region {
 	unsigned char *gen;	/* per-page generation ("anon", "htlb-*") */
 	bool written_even;	/* file region: only even pages were written */
 	bool even_only;		/* only even pages exist: odd ones were never touched */
+	bool zeroed;		/* MADV_DONTNEED'd: reads zeros */
+	char *origin;		/* where its bytes were written (moved since), or NULL */
 };
 
 static struct region regions[MAX_REGIONS];
@@ -148,12 +156,26 @@ static struct region *add_region(const char *name, char *addr, unsigned long pag
 	return r;
 }
 
+static bool zero_page(const char *p)
+{
+	for (unsigned long i = 0; i < VPAGE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* the address @r's page @i was written at: its pattern's key */
+static uint64_t key(const struct region *r, unsigned long i)
+{
+	return (uint64_t)((r->origin ? r->origin : r->addr) + i * VPAGE);
+}
+
 static void fill(struct region *r)
 {
 	for (unsigned long i = 0; i < r->pages; i++) {
 		if ((r->written_even || r->even_only) && (i & 1))
 			continue;
-		pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
+		pattern_fill(r->addr + i * VPAGE, key(r, i),
 			     r->seed + (r->gen ? r->gen[i] : 0));
 	}
 	report("R %d %s %lx %lu %llu\n", self_pid(), r->name, (unsigned long)r->addr,
@@ -176,7 +198,8 @@ static int check(char *why, size_t len)
 				continue;
 			if (r->written_even && (i & 1))
 				seed = r->seed ^ 0xf11e;	/* the file's own bytes */
-			if (pattern_check((void *)a, a, seed) >= 0) {
+			if (r->zeroed ? !zero_page((void *)a) :
+			    pattern_check((void *)a, key(r, i), seed) >= 0) {
 				snprintf(why, len, "%s page %lu", r->name, i);
 				return -1;
 			}
@@ -185,6 +208,41 @@ static int check(char *why, size_t len)
 			mprotect(r->addr, r->pages * VPAGE, r->prot);
 	}
 	return 0;
+}
+
+/* SIGURG: see the head of this file */
+static void reshape(void)
+{
+	struct region *r = NULL, *m;
+	unsigned long q, e;
+	char *to;
+
+	for (int k = 0; k < nr_regions; k++)
+		if (!strcmp(regions[k].name, "anon"))
+			r = &regions[k];
+	if (!r || r->pages < 16) {
+		report("%d reshaped: no anon of 16 pages\n", self_pid());
+		return;
+	}
+	q = r->pages / 4;
+	e = r->pages / 8;
+	to = map_guarded(q * VPAGE);
+	if (mremap(r->addr + (r->pages - q) * VPAGE, q * VPAGE, q * VPAGE,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, to) != to)
+		die("mremap");
+	m = add_region("anon-moved", to, q, r->seed);
+	m->origin = r->addr + (r->pages - q) * VPAGE;
+	m->gen = r->gen ? r->gen + (r->pages - q) : NULL;
+	r->pages -= q;
+	if (munmap(r->addr + (r->pages - e) * VPAGE, e * VPAGE))
+		die("munmap");
+	r->pages -= e;
+	if (madvise(r->addr + (r->pages - e) * VPAGE, e * VPAGE, MADV_DONTNEED))
+		die("madvise");
+	m = add_region("anon-zeroed", r->addr + (r->pages - e) * VPAGE, e, r->seed);
+	m->zeroed = true;
+	r->pages -= e;
+	report("%d reshaped\n", self_pid());
 }
 
 static void verify(void)
@@ -235,7 +293,7 @@ static void dirty(void)
 
 		for (unsigned long i = 0; r->gen && i < r->pages; i += 4) {
 			r->gen[i] = gen;
-			pattern_fill(r->addr + i * VPAGE, (uint64_t)(r->addr + i * VPAGE),
+			pattern_fill(r->addr + i * VPAGE, key(r, i),
 				     r->seed + gen);
 		}
 	}
@@ -480,6 +538,7 @@ static int serve(void)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGURG);
 	sigaddset(&set, SIGTERM);
 	for (;;) {
 		struct timespec zero = { 0, 0 };
@@ -499,6 +558,7 @@ static int serve(void)
 		case SIGUSR1: verify(); break;
 		case SIGWINCH: verify_forked(); break;
 		case SIGUSR2: dirty(); break;
+		case SIGURG: reshape(); break;
 		case SIGTERM: return 0;
 		}
 	}
@@ -545,6 +605,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGURG);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 

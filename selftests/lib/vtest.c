@@ -283,6 +283,13 @@ int victim_dirty(struct victim *v, pid_t pid)
 	return wait_for(v, pid, "dirtied") ? 0 : -1;
 }
 
+int victim_reshape(struct victim *v, pid_t pid)
+{
+	if (kill(pid, SIGURG))
+		return -1;
+	return wait_for(v, pid, "reshaped") && !strstr(v->last, "no anon") ? 0 : -1;
+}
+
 unsigned long map_inode(pid_t pid, unsigned long addr)
 {
 	unsigned long start, end, ino, found = 0;

@@ -91,6 +91,8 @@ int victim_verify_all(struct victim *v);
 int victim_verify_forked(struct victim *v, pid_t pid);
 /* victim_dirty - ask @pid to dirty every 4th "anon" page and map a new region */
 int victim_dirty(struct victim *v, pid_t pid);
+/* victim_reshape - SIGURG: "anon" partly moved, unmapped, DONTNEED'd (victim.c) */
+int victim_reshape(struct victim *v, pid_t pid);
 void victim_kill(struct victim *v);
 /*
  * victim_stop_all / victim_cont_all - group-stop every victim process
