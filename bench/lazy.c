@@ -21,6 +21,8 @@
  *        ms-receive memsplice receive at the destination; memsplice checkpoint
  *                   --page-server --receiver (the same passes) to it; criu
  *                   restore of its flat set (no parent chain)
+ *        ms-restore the same, then memsplice restore of the flat set (criu
+ *                   restore --lazy-pages, memsplice filling the memory)
  *
  * The destination reads the source's images directory (one machine): what
  * a network copy of it would add is not counted, except for ms-ps and
@@ -31,7 +33,8 @@
  *              to the restored writer's first turn;
  *   all-in     from the start of the migration (the first command at the
  *              source) until the destination holds every page: the restore's
- *              end, or criu lazy-pages' end for the lazy ways;
+ *              end, or criu lazy-pages' (memsplice restore's) end for the
+ *              lazy ways (and ms-restore);
  *   pinned     bytes in the pipes of the process that serves the lazy pages
  *              (criu dump's page pipes; memsplice's), once the destination
  *              may start;
@@ -247,7 +250,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 			ret = -1;
 			goto out;
 		}
-	} else if (!strcmp(way, "ms-receive")) {
+	} else if (!strcmp(way, "ms-receive") || !strcmp(way, "ms-restore")) {
 		char dst[600];
 		const char *rcv[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "receive",
 				      "-D", dst, "--address", DST_ADDR, "--port", PORT, NULL };
@@ -305,11 +308,19 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 	} else {
 		const char *rs[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "restore", "-D",
 				     final, "-d", "-o", "restore.log", "--pidfile", pidfile, NULL };
+		/* it returns when every page is in place; the root's pid in FINAL/restore.pid */
+		const char *ms[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "restore",
+				     "-D", final, "--", "-d", "-o", "restore.log", NULL };
 		double unused = 0;
 
 		while (waitpid(-1, NULL, WNOHANG) > 0)	/* the dumped writer, killed */
 			;
-		ret = run(rs, log, &unused);
+		if (!strcmp(way, "ms-restore")) {
+			snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", final);
+			ret = run(ms, log, &unused);
+		} else {
+			ret = run(rs, log, &unused);
+		}
 		done = now_ms();
 	}
 	if (ret)
@@ -331,7 +342,7 @@ out:
 static bool known(const char *way)
 {
 	static const char *const ways[] = { "criu", "criu-lazy", "ms", "ms-lazy", "ms-hybrid",
-					    "ms-ps", "ms-receive" };
+					    "ms-ps", "ms-receive", "ms-restore" };
 
 	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++)
 		if (!strcmp(way, ways[i]))
@@ -421,6 +432,7 @@ int main(int argc, char **argv)
 	netns_remove();
 	return 0;
 usage:
-	fprintf(stderr, "usage: lazy [-n RUNS] [-s MIB,...] criu|criu-lazy|ms|ms-lazy|ms-hybrid...\n");
+	fprintf(stderr, "usage: lazy [-n RUNS] [-s MIB,...] criu|criu-lazy|ms|ms-lazy|ms-hybrid|"
+		"ms-ps|ms-receive|ms-restore...\n");
 	return 2;
 }

@@ -447,6 +447,26 @@ TEST_F(bad, receive_refused)
 			       cases[i].what);
 }
 
+/* restore without what it needs, or with criu options that are memsplice's to set */
+TEST_F(bad, restore_refused)
+{
+	const struct {
+		const char *args[8], *what;
+	} cases[] = {
+		{ { "restore" }, "needs -D DIR" },
+		{ { "restore", "-D", "/nonexistent/dir" }, "/nonexistent/dir" },
+		{ { "restore", "-D", self->dir }, "pstree.img" },
+		{ { "restore", "-D", self->dir, "--", "-d", "-W", "/tmp" }, "-W after --" },
+		{ { "restore", "-D", self->dir, "--", "--pidfile=/tmp/x" }, "--pidfile after --" },
+		{ { "restore", "-D", self->dir, "-t", "1" }, "-t" },
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++)
+		EXPECT_REFUSED(run_memsplice(cases[i].args, self->err, sizeof(self->err), -1),
+			       cases[i].what);
+	EXPECT_FALSE(dir_has(self->dir, "lazy-pages.socket"));
+}
+
 /*
  * --tracker uffd-wp where it cannot work: a kernel without async uffd-wp
  * (6.1), or without soft-dirty for criu's final dump (the 6.18 host)

@@ -95,21 +95,27 @@ static int listen_lazy(int dirfd)
 	return sk;
 }
 
-/* criu's arguments: memsplice's own, then the user's (@pidfile: where criu writes the root) */
-static char **criu_argv(const struct restore_opts *o, const char *pidfile)
+/* the user's criu options leave to memsplice what it must set itself */
+static int criu_args_ok(const struct restore_opts *o)
 {
 	static const char *const refused[] = { "-D", "--images-dir", "-W", "--work-dir",
 					       "--lazy-pages", "--pidfile", NULL };
-	char **argv = calloc(o->nr_criu_args + 10, sizeof(*argv));
-	int n = 0;
 
 	for (int i = 0; i < o->nr_criu_args; i++)
 		for (const char *const *r = refused; *r; r++)
 			if (!strncmp(o->criu_args[i], *r, strlen(*r))) {
 				pr_err("%s after --: memsplice restore sets it itself", *r);
-				free(argv);
-				return NULL;
+				return -EINVAL;
 			}
+	return 0;
+}
+
+/* criu's arguments: memsplice's own, then the user's (@pidfile: where criu writes the root) */
+static char **criu_argv(const struct restore_opts *o, const char *pidfile)
+{
+	char **argv = calloc(o->nr_criu_args + 10, sizeof(*argv));
+	int n = 0;
+
 	if (!argv)
 		return NULL;
 	argv[n++] = "criu";
@@ -276,7 +282,7 @@ static int run(const struct restore_opts *o, struct daemon_opts *d, const char *
 	pid_t root;
 
 	if (!argv)
-		return -EINVAL;
+		return -ENOMEM;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		free(argv);
 		return -errno;
@@ -345,8 +351,10 @@ int cmd_restore(const struct restore_opts *o, volatile sig_atomic_t *interrupted
 	struct daemon_opts d = { .batch = o->batch ? o->batch : RESTORE_DEFAULT_BATCH,
 				 .test_stall = o->test_stall, .test_go = o->test_go };
 	char pidfile[PATH_MAX];
-	int ret;
+	int ret = criu_args_ok(o);
 
+	if (ret)
+		return ret;
 	d.dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d.dirfd < 0) {
 		pr_perror("%s", o->dir);
