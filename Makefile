@@ -42,6 +42,7 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 		   receive/receive.c receive/session.c receive/store.c receive/flat.c receive/images.c \
 		   sink/handover.c \
 		   restore/restore.c restore/daemon.c restore/fill.c restore/mark.c restore/runs.c \
+		   restore/remote.c \
 		   images/image.c images/imgset.c images/stats.c images/sync.c
 USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)

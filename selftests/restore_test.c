@@ -15,7 +15,9 @@
  *   but its faults has been filled (the batches held back by a test
  *   hook): every page it still has is right, the DONTNEED'd ones zero;
  * - the daemon killed while the tree waits on a fault: the tree is killed,
- *   it never ran on a zero page; criu failing: no daemon left.
+ *   it never ran on a zero page; criu failing: no daemon left;
+ * - post-copy: memsplice checkpoint --lazy-pages at the source, memsplice
+ *   restore --page-server fetching what the lazy dump left there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +86,7 @@ FIXTURE(restore) {
 	char src[600], dst[600], out[600], fifo[600], go[600], why[200];
 	char pid[16];
 	pid_t ms;			/* memsplice receive, then memsplice restore */
+	pid_t source;			/* memsplice checkpoint --lazy-pages */
 	char err[8192];
 };
 
@@ -92,7 +95,7 @@ FIXTURE_SETUP(restore)
 	const char *why = migration_unusable();
 
 	memset(&self->v, 0, sizeof(self->v));
-	self->ms = -1;
+	self->ms = self->source = -1;
 	if (why) {
 		snprintf(self->why, sizeof(self->why), "%s", why);
 		SKIP(return, "%s", self->why);
@@ -111,10 +114,11 @@ FIXTURE_SETUP(restore)
 
 FIXTURE_TEARDOWN(restore)
 {
-	if (self->ms > 0) {
-		kill(self->ms, SIGKILL);
-		waitpid(self->ms, NULL, 0);
-	}
+	for (pid_t *p = &self->ms; p <= &self->source; p++)
+		if (*p > 0) {
+			kill(*p, SIGKILL);
+			waitpid(*p, NULL, 0);
+		}
 	victim_kill(&self->v);
 	if (self->dir) {
 		remove_dir(self->dir);
@@ -343,6 +347,57 @@ TEST_F_TIMEOUT(restore, criu_fails_no_daemon_left, 600)
 	snprintf(path, sizeof(path), "%s/lazy-pages.socket", self->dst);
 	EXPECT_NE(0, access(path, F_OK));
 	EXPECT_EQ(0, victim_verify_all(&self->v));	/* the source untouched */
+}
+
+/*
+ * Pure post-copy with memsplice at both ends: memsplice checkpoint
+ * --lazy-pages at the source, memsplice restore --page-server at the
+ * destination, which fetches what the lazy dump left at the source; the
+ * source ends (its stopped tree killed) once every page is in place.
+ */
+TEST_F_TIMEOUT(restore, postcopy_from_the_source, 600)
+{
+	const struct victim_opts vo = { .fifo = self->fifo, .detach = true, .pidns = true,
+					.cwd = self->dir };	/* criu's parasite mkdirs there */
+	const char *ck[] = { memsplice_bin(), "checkpoint", "-t", self->pid, "-D", self->src,
+			     "--max-passes", "0", "--lazy-pages", "--lazy-port", PORT,
+			     "--lazy-peer", DST_ADDR, NULL };
+	char final[700], path[800], buf[64], srcout[700];
+	const char *rs[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "restore", "-D",
+			     final, "--page-server", "--address", SRC_ADDR, "--port", PORT, "--",
+			     "-d", "-o", "restore.log", NULL };
+	int nr, st;
+
+	NEED_SETUP();
+	ASSERT_EQ(0, victim_start_opts(&self->v, rich, 2, 4, &vo));
+	snprintf(self->pid, sizeof(self->pid), "%d", self->v.pid);
+	nr = self->v.nr_pids;
+	snprintf(srcout, sizeof(srcout), "%s/source.out", self->dir);
+	snprintf(final, sizeof(final), "%s/final", self->dst);
+	self->source = spawn_to(ck, srcout);
+	ASSERT_TRUE(file_says(srcout, "may start", 120)) {
+		read_text(srcout, self->err, sizeof(self->err));
+		TH_LOG("memsplice checkpoint: %s", self->err);
+	}
+	ASSERT_EQ(0, shell("mkdir '%s' && cp '%s'/final/*.img '%s'/", final, self->src, final));
+
+	snprintf(path, sizeof(path), "%s/restore.log", final);
+	ASSERT_EQ(0, run_cmd(rs, self->err, sizeof(self->err)))
+		TH_LOG("%s %s", self->err, file_tail(path, 8, self->out, sizeof(self->out)));
+	TH_LOG("%s", self->err);
+	/* every process's anon was left at the source by the lazy dump */
+	EXPECT_LE(nr * ANON, count_before(self->err, "from the source, "));
+	ASSERT_EQ(self->source, waitpid(self->source, &st, 0));
+	self->source = -1;
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		read_text(srcout, self->err, sizeof(self->err));
+		TH_LOG("memsplice checkpoint: %s", self->err);
+	}
+	ASSERT_EQ(0, victim_reap(&self->v));
+	snprintf(path, sizeof(path), "%s/restore.pid", final);
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	ASSERT_EQ(nr, victim_adopt(&self->v, atoi(buf)));
+	EXPECT_EQ(0, victim_verify_all(&self->v));
 }
 
 TEST_HARNESS_MAIN

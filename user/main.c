@@ -296,6 +296,9 @@ static int run_restore(struct cli *c)
 		pr_err("restore needs -D DIR");
 		return -EINVAL;
 	}
+	if (page_server_setup(c) || tls_setup(c, c->page_server, "restore without --page-server"))
+		return -EINVAL;
+	o.source = c->dump.page_server;
 	return cmd_restore(&o, &interrupted);
 }
 
@@ -345,8 +348,9 @@ static const struct command commands[] = {
 	  (const int[]){ OPT_DIR, OPT_PS_ADDR, OPT_PS_PORT, OPT_PEER, OPT_ROUNDS, OPT_TIMEOUT,
 			 OPT_TLS, OPT_TLS_CACERT, OPT_TLS_CERT, OPT_TLS_KEY, COMMON, 0 },
 	  run_receive },
-	{ "restore", "-D DIR [--buffer-size SIZE] [-- CRIU-RESTORE-OPTIONS]",
-	  (const int[]){ OPT_DIR, OPT_BUFSZ, COMMON, 0 }, run_restore },
+	{ "restore", "-D DIR [--buffer-size SIZE] [--page-server --address A --port P\n"
+	  "                     [--tls ...]] [-- CRIU-RESTORE-OPTIONS]",
+	  (const int[]){ OPT_DIR, OPT_BUFSZ, PS_OPTS, COMMON, 0 }, run_restore },
 	{ "check", "[--method M]", (const int[]){ OPT_METHOD, COMMON, 0 }, run_check },
 	{ "show", "DIR", (const int[]){ OPT_DIR, COMMON, 0 }, run_show },
 };
@@ -409,7 +413,9 @@ static void print_usage(FILE *f)
 	      "      --final criu|dump|none  checkpoint: then criu dump (default), memsplice's\n"
 	      "                            own dump (memory images only), or nothing\n"
 	      "      --page-server         send the pages to `criu page-server` (the pagemaps and\n"
-	      "                            every other image stay in DIR; no pages there)\n"
+	      "                            every other image stay in DIR; no pages there);\n"
+	      "                            restore: the source's lazy page server (checkpoint\n"
+	      "                            --lazy-pages), for the pages DIR leaves there\n"
 	      "      --address A           page server host (with --page-server); receive:\n"
 	      "                            where to listen (default: any)\n"
 	      "      --port P              page server TCP port (with --page-server); receive:\n"

@@ -21,7 +21,6 @@ static const struct image_desc {
 	[IMG_INVENTORY]		= { "inventory.img",	  0,		     0x58313116 },
 	[IMG_PSTREE]		= { "pstree.img",	  IMG_COMMON_MAGIC,  0x50273030 },
 	[IMG_MM]		= { "mm-%lu.img",	  IMG_COMMON_MAGIC,  0x57492820 },
-	[IMG_CORE]		= { "core-%lu.img",	  IMG_COMMON_MAGIC,  0x55053847 },
 	[IMG_PAGEMAP]		= { "pagemap-%lu.img",	  IMG_COMMON_MAGIC,  0x56084025 },
 	[IMG_SHMEM_PAGEMAP]	= { "pagemap-shmem-%lu.img", IMG_COMMON_MAGIC, 0x56084025 },
 	[IMG_PAGES]		= { "pages-%lu.img",	  0,		     0 },	/* raw */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "restore/daemon.h"
 #include "restore/fill.h"
+#include "restore/remote.h"
 #include "util.h"
 
 #define RESTORE_FINISHED	0x52535446	/* criu's LAZY_PAGES_RESTORE_FINISHED */
@@ -100,12 +102,14 @@ static void report(const struct fill *f, uint64_t before, uint64_t t0, uint64_t 
 	uint64_t t = now_us();
 
 	printf("restore: %llu pages filled after criu restore finished (%llu before), "
-	       "%llu on faults (%llu faults, %llu zero pages), %llu by batches, %llu gone "
-	       "with their mappings; the tree ran %llu ms before its last page was in place\n",
+	       "%llu on faults (%llu faults, %llu zero pages), %llu by batches, %llu from the "
+	       "source, %llu gone with their mappings; the tree ran %llu ms before its last "
+	       "page was in place\n",
 	       (unsigned long long)(st->fault_pages + st->batch_pages - before),
 	       (unsigned long long)before, (unsigned long long)st->fault_pages,
 	       (unsigned long long)st->faults, (unsigned long long)st->zero_pages,
-	       (unsigned long long)st->batch_pages, (unsigned long long)st->gone_pages,
+	       (unsigned long long)st->batch_pages, (unsigned long long)st->remote_pages,
+	       (unsigned long long)st->gone_pages,
 	       (unsigned long long)(t_fin ? (t - t_fin) / 1000 : 0));
 	pr_debug("served %llu ms in all", (unsigned long long)(t - t0) / 1000);
 	fflush(stdout);
@@ -113,17 +117,31 @@ static void report(const struct fill *f, uint64_t before, uint64_t t0, uint64_t 
 
 int daemon_run(struct daemon_opts *o)
 {
+	static volatile sig_atomic_t never;	/* the guard decides on signals */
 	struct epoll_event evs[16];
 	uint64_t t0 = now_us(), t_fin = 0, before = 0;
+	struct remote remote = { .c.sk = -1 };
 	struct fill f;
 	int sk, ep, ret, go = -1;
 	bool fin = false;
 
-	fill_init(&f, o->dirfd, o->batch);
+	if (o->source) {
+		ret = remote_open(&remote, o->source, &never);
+		if (ret)
+			return ret;
+	}
+	ret = fill_init(&f, o->dirfd, o->batch, o->source ? &remote : NULL);
+	if (ret) {
+		remote_drop(&remote);
+		return ret;
+	}
 	sk = accept4(o->listen, NULL, NULL, SOCK_CLOEXEC);
 	if (sk < 0) {
 		pr_perror("accepting criu restore's connection");
-		return -errno;
+		ret = -errno;
+		fill_free(&f);
+		remote_drop(&remote);
+		return ret;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
@@ -191,6 +209,8 @@ int daemon_run(struct daemon_opts *o)
 			break;
 		}
 	}
+	if (!ret && o->source)
+		ret = remote_close(&remote);
 	if (!ret) {
 		report(&f, before, t0, t_fin);
 		if (fd_send(o->guard, 'd', -1))
@@ -205,5 +225,6 @@ int daemon_run(struct daemon_opts *o)
 out:
 	close(sk);
 	fill_free(&f);
+	remote_drop(&remote);
 	return ret;
 }

@@ -5,7 +5,9 @@
  * pid and userfaultfd (a zombie's negative pid and none), then, when the
  * tree is restored, LAZY_PAGES_RESTORE_FINISHED (criu's uffd.c speaks the
  * same).  Until then it answers faults; after, it fills every missing
- * page (restore/fill.h) and returns when none is left.
+ * page (restore/fill.h) and returns when none is left.  Pages the images
+ * leave at the source come from its lazy page server (restore/remote.h),
+ * which is told PS_IOV_CLOSE at the end (the source may let its tree go).
  *
  * Every userfaultfd it takes it also hands to the guard (@guard, tag
  * 'u'), and says 'd' when done: a daemon that dies leaves them open in the
@@ -20,6 +22,7 @@
 #include <sys/types.h>
 
 #include "restore/mark.h"
+#include "sink/pageserver.h"
 
 #define LAZY_SOCKET		"lazy-pages.socket"
 
@@ -35,6 +38,7 @@ struct daemon_opts {
 	struct daemon_proc *procs;	/* the tree's processes */
 	size_t nr;
 	uint64_t batch;			/* bytes a batch copies */
+	const struct ps_opts *source;	/* the source's lazy page server, or NULL */
 	bool test_stall;		/* test builds: serve nothing once criu has finished */
 	const char *test_go;		/* test builds: no batch before a byte from this FIFO */
 };

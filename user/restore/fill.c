@@ -16,16 +16,24 @@
 #include "images/image.h"
 #include "log.h"
 #include "restore/fill.h"
+#include "restore/remote.h"
 #include "util.h"
 
 #define PAGE		4096ULL
 #define FAULT_AROUND	(16 * PAGE)	/* a fault also brings what follows it */
 
-void fill_init(struct fill *f, int dirfd, uint64_t batch)
+int fill_init(struct fill *f, int dirfd, uint64_t batch, struct remote *remote)
 {
 	memset(f, 0, sizeof(*f));
 	f->dirfd = dirfd;
 	f->batch = batch;
+	f->remote = remote;
+	if (remote) {
+		f->buf = aligned_alloc(PAGE, MAX(batch, FAULT_AROUND));
+		if (!f->buf)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static const char *pages_map(struct fill *f, unsigned long id)
@@ -88,30 +96,41 @@ int fill_add(struct fill *f, pid_t vpid, int uffd, struct mark *m)
 	if (!p)
 		return -ENOMEM;
 	p->missing = m->lazy;
+	p->remote = m->remote;
 	memset(&m->lazy, 0, sizeof(m->lazy));
+	memset(&m->remote, 0, sizeof(m->remote));
 	return 0;
 }
 
 /* the process is gone: nothing more to give it */
 static void proc_gone(struct fill *f, struct fill_proc *p)
 {
-	f->st.gone_pages += runs_bytes(&p->missing) / PAGE;
+	f->st.gone_pages += (runs_bytes(&p->missing) + runs_bytes(&p->remote)) / PAGE;
 	runs_free(&p->missing);
+	runs_free(&p->remote);
+}
+
+/* both lists: what @p's mappings did to them */
+static int drop(struct fill_proc *p, uint64_t start, uint64_t end)
+{
+	return runs_drop(&p->missing, start, end) ?: runs_drop(&p->remote, start, end);
+}
+
+static bool misses(const struct fill_proc *p, uint64_t addr)
+{
+	return runs_find(&p->missing, addr) || runs_find(&p->remote, addr);
 }
 
 /*
- * UFFDIO_COPY of [@addr, @addr + @len) from @p's run @r; the pages it put
- * in place (and one already there) leave @p's runs.  Returns the pages
+ * UFFDIO_COPY of [@addr, @addr + @len) from @src; the pages it put in
+ * place (and one already there) leave @p's runs.  Returns the pages
  * copied, 0 when the mappings are changing (read the events first), or
  * -errno.
  */
-static long copy(struct fill *f, struct fill_proc *p, const struct run *r, uint64_t addr,
+static long copy(struct fill *f, struct fill_proc *p, const void *src, uint64_t addr,
 		 uint64_t len)
 {
-	struct uffdio_copy uc = {
-		.dst = addr, .src = (uintptr_t)(p->pages + r->off + (addr - r->start)),
-		.len = len,
-	};
+	struct uffdio_copy uc = { .dst = addr, .src = (uintptr_t)src, .len = len };
 	uint64_t done;
 	int err;
 
@@ -128,9 +147,15 @@ static long copy(struct fill *f, struct fill_proc *p, const struct run *r, uint6
 	case 0:
 	case EAGAIN:			/* events pending: the caller reads them */
 		break;
-	case EEXIST:			/* a page there already: leave it */
-		done += PAGE;
-		break;
+	case EEXIST:
+		/*
+		 * Only a copy puts a page where the process misses one: this
+		 * one came before the range was registered, and holds the
+		 * wrong bytes.  Never let the tree run on them.
+		 */
+		pr_err("%d's page at %#llx was populated before it was registered: its bytes "
+		       "are not the image's", p->vpid, (unsigned long long)(addr + done));
+		return -EEXIST;
 	case ENOENT:			/* this page is no longer registered: gone */
 		f->st.gone_pages += len / PAGE;
 		done = len;
@@ -144,9 +169,33 @@ static long copy(struct fill *f, struct fill_proc *p, const struct run *r, uint6
 		       strerror(err));
 		return -err;
 	}
-	if (done && runs_drop(&p->missing, addr, addr + done))
+	if (done && drop(p, addr, addr + done))
 		return -ENOMEM;
 	return uc.copy > 0 ? uc.copy / PAGE : 0;
+}
+
+/* up to @len bytes at @addr, which @r holds: from the image, or fetched from the source */
+static long bring(struct fill *f, struct fill_proc *p, const struct run *r, bool remote,
+		  uint64_t addr, uint64_t len)
+{
+	long n;
+
+	if (!remote)
+		return copy(f, p, p->pages + r->off + (addr - r->start), addr, len);
+	n = remote_get(f->remote, p->vpid, addr, len / PAGE, f->buf);
+	if (n <= 0)
+		return n ? n : -EPROTO;
+	f->st.remote_pages += n;
+	return copy(f, p, f->buf, addr, n * PAGE);
+}
+
+/* the run of @p that holds @addr, local or remote (*@remote), or NULL */
+static const struct run *held(const struct fill_proc *p, uint64_t addr, bool *remote)
+{
+	const struct run *r = runs_find(&p->missing, addr);
+
+	*remote = !r;
+	return r ?: runs_find(&p->remote, addr);
 }
 
 /* the fault at @addr again, after the events that held it up */
@@ -168,17 +217,18 @@ static int pend(struct fill_proc *p, uint64_t addr)
 /* @p's thread waits at @addr: its page (and what follows), or a zero page */
 static int answer(struct fill *f, struct fill_proc *p, uint64_t addr)
 {
-	const struct run *r = runs_find(&p->missing, addr);
 	struct uffdio_zeropage z = { .range = { addr, PAGE } };
+	bool remote;
+	const struct run *r = held(p, addr, &remote);
 	long n;
 
 	if (r) {
-		n = copy(f, p, r, addr, MIN(FAULT_AROUND, r->end - addr));
+		n = bring(f, p, r, remote, addr, MIN(FAULT_AROUND, r->end - addr));
 		if (n < 0)
 			return n;
 		f->st.fault_pages += n;
 		/* not copied, still missing: the mappings are changing */
-		return !n && runs_find(&p->missing, addr) ? pend(p, addr) : 0;
+		return !n && misses(p, addr) ? pend(p, addr) : 0;
 	}
 	if (!ioctl(p->uffd, UFFDIO_ZEROPAGE, &z)) {
 		f->st.zero_pages++;
@@ -233,7 +283,7 @@ static int forked(struct fill *f, struct fill_proc *p, int uffd, struct fill_pro
 		return -ENOMEM;
 	}
 	*child = c;
-	return runs_copy(&c->missing, &p->missing);
+	return runs_copy(&c->missing, &p->missing) ?: runs_copy(&c->remote, &p->remote);
 }
 
 int fill_events(struct fill *f, struct fill_proc *p, struct fill_proc **child)
@@ -264,6 +314,8 @@ int fill_events(struct fill *f, struct fill_proc *p, struct fill_proc **child)
 			break;
 		case UFFD_EVENT_REMAP:
 			ret = runs_move(&p->missing, msg.arg.remap.from, msg.arg.remap.to,
+					msg.arg.remap.len) ?:
+			      runs_move(&p->remote, msg.arg.remap.from, msg.arg.remap.to,
 					msg.arg.remap.len);
 			break;
 		case UFFD_EVENT_REMOVE: {
@@ -276,12 +328,12 @@ int fill_events(struct fill *f, struct fill_proc *p, struct fill_proc **child)
 		}
 			/* fall through */
 		case UFFD_EVENT_UNMAP: {
-			uint64_t before = runs_bytes(&p->missing);
+			uint64_t before = runs_bytes(&p->missing) + runs_bytes(&p->remote);
 
 			if (!ret)
-				ret = runs_drop(&p->missing, msg.arg.remove.start,
-						msg.arg.remove.end);
-			f->st.gone_pages += (before - runs_bytes(&p->missing)) / PAGE;
+				ret = drop(p, msg.arg.remove.start, msg.arg.remove.end);
+			f->st.gone_pages += (before - runs_bytes(&p->missing) -
+					     runs_bytes(&p->remote)) / PAGE;
 			break;
 		}
 		default:
@@ -292,21 +344,23 @@ int fill_events(struct fill *f, struct fill_proc *p, struct fill_proc **child)
 	return ret;
 }
 
+/* what the images hold first, then what the source does */
 int fill_batch(struct fill *f)
 {
-	for (struct fill_proc *p = f->procs; p; p = p->next) {
-		const struct run *r;
-		long n;
+	for (int remote = 0; remote < 2; remote++)
+		for (struct fill_proc *p = f->procs; p; p = p->next) {
+			const struct runs *rs = remote ? &p->remote : &p->missing;
+			const struct run *r = rs->v;
+			long n;
 
-		if (!p->missing.nr)
-			continue;
-		r = &p->missing.v[0];
-		n = copy(f, p, r, r->start, MIN(f->batch, r->end - r->start));
-		if (n < 0)
-			return n;
-		f->st.batch_pages += n;
-		return 0;
-	}
+			if (!rs->nr)
+				continue;
+			n = bring(f, p, r, remote, r->start, MIN(f->batch, r->end - r->start));
+			if (n < 0)
+				return n;
+			f->st.batch_pages += n;
+			return 0;
+		}
 	return 1;
 }
 
@@ -315,7 +369,7 @@ uint64_t fill_missing(const struct fill *f)
 	uint64_t n = 0;
 
 	for (const struct fill_proc *p = f->procs; p; p = p->next)
-		n += runs_bytes(&p->missing) / PAGE;
+		n += (runs_bytes(&p->missing) + runs_bytes(&p->remote)) / PAGE;
 	return n;
 }
 
@@ -326,6 +380,7 @@ void fill_free(struct fill *f)
 
 		f->procs = p->next;
 		runs_free(&p->missing);
+		runs_free(&p->remote);
 		free(p->pending);
 		if (p->uffd >= 0)
 			close(p->uffd);
@@ -335,5 +390,6 @@ void fill_free(struct fill *f)
 		if (f->maps[i].len)
 			munmap(f->maps[i].addr, f->maps[i].len);
 	free(f->maps);
+	free(f->buf);
 	memset(f, 0, sizeof(*f));
 }

@@ -5,7 +5,8 @@
  * follows it in its run, or a zero page where the image has none), the
  * rest goes in by batches; fork, mremap, munmap and MADV_DONTNEED change
  * what each process still misses (restore/runs.h).  Bytes come straight
- * from the pages image, mapped read-only.
+ * from the pages image, mapped read-only, or from the source
+ * (restore/remote.h) for pages the images leave there.
  */
 #ifndef MEMSPLICE_RESTORE_FILL_H
 #define MEMSPLICE_RESTORE_FILL_H
@@ -20,7 +21,8 @@
 struct fill_proc {
 	pid_t vpid;			/* as criu names it; a child forked since has its parent's */
 	int uffd;
-	struct runs missing;
+	struct runs missing;		/* in the pages image */
+	struct runs remote;		/* at the source */
 	const char *pages;		/* the pages image, mapped */
 	uint64_t *pending;		/* faults held up by events not read yet */
 	size_t nr_pending;
@@ -32,6 +34,7 @@ struct fill_stats {
 	uint64_t fault_pages;		/* copied for them */
 	uint64_t zero_pages;		/* faults where the image has no page */
 	uint64_t batch_pages;		/* copied by batches */
+	uint64_t remote_pages;		/* of those, fetched from the source */
 	uint64_t gone_pages;		/* unmapped, remapped over, DONTNEED'd, exited */
 };
 
@@ -41,10 +44,15 @@ struct fill {
 	struct { unsigned long id; void *addr; size_t len; } *maps;
 	size_t nr_maps;
 	uint64_t batch;			/* bytes a batch copies */
+	struct remote *remote;		/* the source, if the images leave pages there */
+	char *buf;			/* what the source sent */
 	struct fill_stats st;
 };
 
-void fill_init(struct fill *f, int dirfd, uint64_t batch);
+struct remote;
+
+/* fill_init - @remote may be NULL; 0 or -ENOMEM */
+int fill_init(struct fill *f, int dirfd, uint64_t batch, struct remote *remote);
 /* fill_add - serve @uffd of @vpid, the pages of @m (its runs move to the fill) */
 int fill_add(struct fill *f, pid_t vpid, int uffd, struct mark *m);
 /*

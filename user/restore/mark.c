@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "collect/vma.h"
-#include "core.pb-c.h"
 #include "images/image.h"
 #include "images/pagemap-entry.h"
 #include "log.h"
@@ -33,41 +32,9 @@ static bool can_be_lazy(const VmaEntry *v)
 	       !(v->status & (VMA_AREA_VDSO | VMA_AREA_VSYSCALL | VMA_AREA_VVAR));
 }
 
-/* the page under each thread's stack pointer, from core-TID.img */
-static int stack_pages(int dirfd, const uint32_t *tids, size_t nr, uint64_t *sp)
-{
-	for (size_t i = 0; i < nr; i++) {
-		ProtobufCMessage *msg = NULL;
-		CoreEntry *ce;
-		struct img img;
-		int ret = img_open(&img, dirfd, IMG_CORE, tids[i]);
-
-		if (!ret) {
-			ret = img_read_entry(&img, &core_entry__descriptor, &msg);
-			img_close(&img);
-		}
-		if (ret <= 0) {
-			pr_err("core-%u.img: %s", tids[i], ret ? strerror(-ret) : "empty");
-			return ret ? ret : -EBADMSG;
-		}
-		ce = (CoreEntry *)msg;
-		if (ce->mtype != 1 || !ce->thread_info || !ce->thread_info->gpregs ||
-		    !ce->thread_info->gpregs->has_sp) {
-			pr_err("core-%u.img: no x86_64 stack pointer", tids[i]);
-			protobuf_c_message_free_unpacked(msg, NULL);
-			return -EBADMSG;
-		}
-		sp[i] = ce->thread_info->gpregs->sp & ~(PAGE - 1);
-		protobuf_c_message_free_unpacked(msg, NULL);
-	}
-	return 0;
-}
-
 struct cut {
 	const MmEntry *mm;
 	size_t vma;			/* the first VMA that may hold what comes next */
-	const uint64_t *sp;
-	size_t nr_sp;
 };
 
 /* where the run from @a (up to @end) stops being one kind; *@lazy its kind */
@@ -83,17 +50,8 @@ static uint64_t next_cut(struct cut *c, uint64_t a, uint64_t end, bool *lazy)
 		*lazy = false;			/* no VMA: criu will say so */
 		return v && v->start < stop ? v->start : stop;
 	}
-	stop = MIN(stop, v->end);
 	*lazy = can_be_lazy(v);
-	for (size_t i = 0; *lazy && i < c->nr_sp; i++) {
-		if (c->sp[i] == a) {
-			*lazy = false;
-			return MIN(stop, a + PAGE);
-		}
-		if (c->sp[i] > a && c->sp[i] < stop)
-			stop = c->sp[i];
-	}
-	return stop;
+	return MIN(stop, v->end);
 }
 
 static int put(struct img *out, uint64_t a, uint64_t e, uint32_t flags)
@@ -123,6 +81,8 @@ static int rewrite(struct img *in, struct img *out, struct cut *c, struct mark *
 
 		if (!(flags & PE_PRESENT)) {
 			ret = img_write_entry(out, msg);
+			if (!ret && (flags & PE_LAZY) && !(flags & PE_PARENT) && a < end)
+				ret = runs_add(&m->remote, a, end, 0);
 		} else if (off + (end - a) > pages_size) {
 			pr_err("pages-%lu.img is shorter than its pagemap says",
 			       m->pages_id);
@@ -178,23 +138,17 @@ static int pages_size(int dirfd, unsigned long id, uint64_t *size)
 	return 0;
 }
 
-int mark_lazy(int dirfd, pid_t pid, const uint32_t *tids, size_t nr, struct mark *m)
+int mark_lazy(int dirfd, pid_t pid, struct mark *m)
 {
 	char name[64], part[80];
-	uint64_t *sp = calloc(nr ? nr : 1, sizeof(*sp)), size = 0;
-	struct cut c = { .sp = sp, .nr_sp = nr };
+	struct cut c = { 0 };
 	ProtobufCMessage *head = NULL;
 	struct img in, out;
 	MmEntry *mm = NULL;
-	int ret = -ENOMEM;
+	uint64_t size = 0;
+	int ret = -EBADMSG;
 
 	memset(m, 0, sizeof(*m));
-	if (!sp)
-		goto out;
-	ret = stack_pages(dirfd, tids, nr, sp);
-	if (ret)
-		goto out;
-	ret = -EBADMSG;
 	mm = read_mm(dirfd, pid);
 	if (!mm)
 		goto out;
@@ -241,7 +195,6 @@ out:
 		protobuf_c_message_free_unpacked(head, NULL);
 	if (mm)
 		mm_entry__free_unpacked(mm, NULL);
-	free(sp);
 	if (ret)
 		mark_free(m);
 	return ret;
@@ -250,4 +203,5 @@ out:
 void mark_free(struct mark *m)
 {
 	runs_free(&m->lazy);
+	runs_free(&m->remote);
 }

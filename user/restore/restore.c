@@ -27,11 +27,11 @@
 #define DAEMON_CRIU_LEFT 2		/* the daemon's exit: criu closed the socket early */
 
 /* the processes of pstree.img, each with its pagemap marked */
-static int mark_tree(int dirfd, struct daemon_proc **procs, size_t *nr)
+static int mark_tree(int dirfd, bool source, struct daemon_proc **procs, size_t *nr)
 {
 	ProtobufCMessage *msg;
 	struct img img;
-	uint64_t pages = 0;
+	uint64_t pages = 0, remote = 0;
 	int ret = img_open(&img, dirfd, IMG_PSTREE, 0);
 
 	*procs = NULL;
@@ -49,9 +49,10 @@ static int mark_tree(int dirfd, struct daemon_proc **procs, size_t *nr)
 		} else {
 			*procs = v;
 			v[*nr].pid = pe->pid;
-			ret = mark_lazy(dirfd, pe->pid, pe->threads, pe->n_threads, &v[*nr].mark);
+			ret = mark_lazy(dirfd, pe->pid, &v[*nr].mark);
 			if (!ret) {
 				pages += runs_bytes(&v[*nr].mark.lazy) / 4096;
+				remote += runs_bytes(&v[*nr].mark.remote) / 4096;
 				(*nr)++;
 			}
 		}
@@ -66,8 +67,14 @@ static int mark_tree(int dirfd, struct daemon_proc **procs, size_t *nr)
 		pr_errno(ret, "pstree.img: no process to restore");
 		return ret;
 	}
-	printf("restore: %llu pages of %zu processes marked lazy in %s\n",
-	       (unsigned long long)pages, *nr, "pagemap-*.img");
+	if (remote && !source) {
+		pr_err("%llu pages of DIR are left at the source (a lazy dump): give the source's "
+		       "--page-server --address --port", (unsigned long long)remote);
+		return -ENODATA;
+	}
+	printf("restore: %llu pages of %zu processes marked lazy in pagemap-*.img, %llu more "
+	       "to fetch from the source\n", (unsigned long long)pages, *nr,
+	       (unsigned long long)remote);
 	fflush(stdout);
 	return 0;
 }
@@ -349,7 +356,8 @@ static int run(const struct restore_opts *o, struct daemon_opts *d, const char *
 int cmd_restore(const struct restore_opts *o, volatile sig_atomic_t *interrupted)
 {
 	struct daemon_opts d = { .batch = o->batch ? o->batch : RESTORE_DEFAULT_BATCH,
-				 .test_stall = o->test_stall, .test_go = o->test_go };
+				 .test_stall = o->test_stall, .test_go = o->test_go,
+				 .source = o->source };
 	char pidfile[PATH_MAX];
 	int ret = criu_args_ok(o);
 
@@ -360,7 +368,7 @@ int cmd_restore(const struct restore_opts *o, volatile sig_atomic_t *interrupted
 		pr_perror("%s", o->dir);
 		return -errno;
 	}
-	ret = mark_tree(d.dirfd, &d.procs, &d.nr);
+	ret = mark_tree(d.dirfd, o->source, &d.procs, &d.nr);
 	if (!ret) {
 		d.listen = listen_lazy(d.dirfd);
 		ret = d.listen < 0 ? d.listen : 0;
