@@ -68,7 +68,7 @@ selftests/vm/run-guest.sh -k 6.1 -M 4G -t 3000 $mods -- \
 echo "== guest 6.1 (QEMU TCG): the end of a migration, pre-copy and post-copy"
 selftests/vm/run-guest.sh -k 6.1 -M 8G -t 3000 $mods -- \
 	bench/lazy -n "${MEMSPLICE_BENCH_LAZY_RUNS:-3}" -s 256,1024 criu criu-lazy ms ms-lazy ms-hybrid \
-	ms-ps ms-receive ms-restore
+	ms-ps ms-receive ms-restore ms-lazy-restore
 
 echo "== guest 6.12 (QEMU TCG): every tracker on one kernel"
 selftests/vm/run-guest.sh -k 6.12 -M 12G -t 3000 -- \

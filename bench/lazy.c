@@ -14,6 +14,8 @@
  *        ms-lazy    memsplice checkpoint --max-passes 0 --lazy-pages, criu
  *                   lazy-pages + criu restore --lazy-pages
  *        ms-hybrid  memsplice checkpoint --max-passes 2 --lazy-pages, the same
+ *        ms-lazy-restore  as ms-lazy, with memsplice restore --page-server in
+ *                   the place of criu lazy-pages + criu restore --lazy-pages
  *        ms-ps      memsplice checkpoint --page-server (2 passes, then criu
  *                   dump) to one `criu page-server` per pass at the
  *                   destination, each on the one before; the final images
@@ -177,6 +179,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 	char pid[16], d1[600], d2[600], final[600], work[600], pidfile[700], log[700], out[700];
 	char status_arg[] = "5";
 	bool lazy = strstr(way, "lazy") || !strcmp(way, "ms-hybrid");
+	bool ms_restore = !strcmp(way, "ms-lazy-restore");
 	double t0, done = 0, cpu = 0;
 	struct job src = { 0 };
 	int ret = -1;
@@ -282,7 +285,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 			ms[n++] = "2";
 		}
 		ms[n++] = "--max-passes";
-		ms[n++] = strcmp(way, "ms-lazy") ? "2" : "0";
+		ms[n++] = strncmp(way, "ms-lazy", 7) ? "2" : "0";
 		if (lazy) {
 			ms[n++] = "--lazy-pages";
 			ms[n++] = "--lazy-port";
@@ -300,7 +303,20 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 			s->pinned_mib = proc_pipe_bytes(src.pid) / (double)(1 << 20);
 		}
 	}
-	if (lazy) {
+	if (ms_restore) {
+		const char *rs[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "restore",
+				     "-D", final, "--page-server", "--address", SRC_ADDR, "--port",
+				     PORT, "--", "-d", "-o", "restore.log", NULL };
+		double unused = 0;
+
+		/* it returns when every page is in place; the root's pid in FINAL/restore.pid */
+		snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", final);
+		ret = run(rs, log, &unused);
+		done = now_ms();
+		if (finish(&src))
+			ret = -1;
+		cpu += cpu_s(&src);
+	} else if (lazy) {
 		ret = lazy_destination(final, work, pidfile, log, &done);
 		if (finish(&src))
 			ret = -1;
@@ -342,7 +358,7 @@ out:
 static bool known(const char *way)
 {
 	static const char *const ways[] = { "criu", "criu-lazy", "ms", "ms-lazy", "ms-hybrid",
-					    "ms-ps", "ms-receive", "ms-restore" };
+					    "ms-ps", "ms-receive", "ms-restore", "ms-lazy-restore" };
 
 	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++)
 		if (!strcmp(way, ways[i]))
@@ -384,10 +400,10 @@ static void bench_way(const char *way, unsigned long mib, int runs)
 		free(dir);
 	}
 	if (!ok) {
-		printf("%-6lu %-10s %12s\n", mib, way, "failed");
+		printf("%-6lu %-15s %12s\n", mib, way, "failed");
 		return;
 	}
-	printf("%-6lu %-10s %12.0f %10.1f %10.1f %8.2f %5d\n", mib, way, median(down, ok),
+	printf("%-6lu %-15s %12.0f %10.1f %10.1f %8.2f %5d\n", mib, way, median(down, ok),
 	       median(all, ok), median(pin, ok), median(cpu, ok), ok);
 	fflush(stdout);
 }
@@ -423,7 +439,7 @@ int main(int argc, char **argv)
 	}
 	printf("the end of a migration (writer: 1%% of its pages a second), medians of %d runs\n",
 	       runs);
-	printf("%-6s %-10s %12s %10s %10s %8s %5s\n", "MiB", "way", "downtime ms", "all-in s",
+	printf("%-6s %-15s %12s %10s %10s %8s %5s\n", "MiB", "way", "downtime ms", "all-in s",
 	       "pinned MiB", "cpu s", "runs");
 	fflush(stdout);
 	for (int k = 0; k < nsizes; k++)
@@ -433,6 +449,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: lazy [-n RUNS] [-s MIB,...] criu|criu-lazy|ms|ms-lazy|ms-hybrid|"
-		"ms-ps|ms-receive|ms-restore...\n");
+		"ms-ps|ms-receive|ms-restore|ms-lazy-restore...\n");
 	return 2;
 }

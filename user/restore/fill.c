@@ -123,9 +123,9 @@ static bool misses(const struct fill_proc *p, uint64_t addr)
 
 /*
  * UFFDIO_COPY of [@addr, @addr + @len) from @src; the pages it put in
- * place (and one already there) leave @p's runs.  Returns the pages
- * copied, 0 when the mappings are changing (read the events first), or
- * -errno.
+ * place, and those no longer registered, leave @p's runs.  Returns the
+ * pages copied, 0 when the mappings are changing (read the events first)
+ * or the process has gone, or -errno.
  */
 static long copy(struct fill *f, struct fill_proc *p, const void *src, uint64_t addr,
 		 uint64_t len)
