@@ -40,6 +40,7 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 		   source/parasite/source.c source/parasite/ctl.c \
 		   proto/pageserver.c proto/listen.c proto/tls.c serve/lazy.c sink/image.c sink/pageserver.c \
 		   receive/receive.c receive/session.c receive/store.c receive/flat.c receive/images.c \
+		   receive/vmas.c \
 		   sink/handover.c \
 		   restore/restore.c restore/daemon.c restore/fill.c restore/mark.c restore/runs.c \
 		   restore/remote.c \

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "mm.pb-c.h"
 #include "lib/imgview.h"
 #include "lib/pattern.h"
 #include "lib/twohosts.h"
@@ -463,6 +464,60 @@ TEST_F_TIMEOUT(receive, final_images_by_hand, 120)
 	for (int i = 0; i < 4; i++) {
 		EXPECT_TRUE(flat_page(self, i, 1)) TH_LOG("page %d", i);
 	}
+}
+
+/* an mm image of process 1 with one VMA [@start, @end), as criu writes it, into @buf */
+static size_t mm_image(uint8_t *buf, size_t len, uint64_t start, uint64_t end)
+{
+	VmaEntry vma = VMA_ENTRY__INIT, *vmas[] = { &vma };
+	MmEntry mm = MM_ENTRY__INIT;
+	uint32_t magic[2] = { 0x54564319, 0x57492820 }, n;
+
+	vma.start = start;
+	vma.end = end;
+	vma.prot = 3;
+	vma.flags = 0x22;		/* MAP_PRIVATE | MAP_ANONYMOUS */
+	vma.fd = -1;
+	mm.n_vmas = 1;
+	mm.vmas = vmas;
+	n = mm_entry__get_packed_size(&mm);
+	if (sizeof(magic) + 4 + n > len)
+		return 0;
+	memcpy(buf, magic, sizeof(magic));
+	memcpy(buf + sizeof(magic), &n, 4);
+	mm_entry__pack(&mm, buf + sizeof(magic) + 4);
+	return sizeof(magic) + 4 + n;
+}
+
+/*
+ * The final images say process 1 maps less than the rounds sent it: the
+ * receiver refuses with one line, writes no flat set and puts no final
+ * image in DIR (the store keeps the rounds)
+ */
+TEST_F_TIMEOUT(receive, pages_outside_the_mappings_refused, 120)
+{
+	uint8_t img[512];
+	size_t len = mm_image(img, sizeof(img), VA + 2 * VPAGE, VA + 100 * VPAGE);
+	int32_t status = 0;
+	int sk;
+
+	ASSERT_LT(0, len);
+	ASSERT_TRUE(receiver(_metadata, self, NULL, NULL));
+	ASSERT_EQ(0, round_by_hand(24, 0, 0, 4, 1));		/* pages 0-3 of VA */
+	sk = dial(NULL);
+	ASSERT_LE(0, sk);
+	ASSERT_EQ(0, hdr(sk, 24, PS_MS_IMAGES, 0, 0, 1));
+	ASSERT_EQ(0, hdr(sk, 24, PS_MS_FILE, len, strlen("mm-1.img"), 1));
+	ASSERT_EQ(8, send(sk, "mm-1.img", 8, MSG_NOSIGNAL));
+	ASSERT_EQ((ssize_t)len, send(sk, img, len, MSG_NOSIGNAL));
+	ASSERT_EQ(0, hdr(sk, 24, CLOSE, 0, 0, 0));
+	ASSERT_EQ(0, answer(sk, &status, 4));
+	EXPECT_EQ(-1, status);
+	close(sk);
+	EXPECT_NE(0, receiver_exit(self));
+	EXPECT_NE(NULL, strstr(self->err, "outside its mappings in mm-1.img")) TH_LOG("%s", self->err);
+	EXPECT_EQ(0, shell("cd '%s' && ! ls -A | grep -v '^store$' | grep .", self->dst))
+		TH_LOG("DIR holds more than the store");
 }
 
 /* --peer: a connection from elsewhere is refused and logged, the peer's round taken */

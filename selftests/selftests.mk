@@ -78,3 +78,9 @@ selftests/restore_test: selftests/restore_test.c $(B)/user/restore/runs.o $(VTES
 			$(KSFT_HDRS) selftests/lib/vtest.h user/restore/runs.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(B)/user/restore/runs.o $(VTEST_O) \
 		-lprotobuf-c
+
+# the final images it hands over by hand include an mm image
+RECEIVE_TEST_PB	:= $(B)/images/mm.pb-c.o $(B)/images/vma.pb-c.o
+selftests/receive_test: selftests/receive_test.c $(VTEST_O) $(RECEIVE_TEST_PB) $(KSFT_HDRS) \
+			selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/twohosts.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) $(RECEIVE_TEST_PB) -lprotobuf-c

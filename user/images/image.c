@@ -151,16 +151,20 @@ static int img_get(struct img *img, void *p, size_t len, bool at_boundary)
 
 int img_open(struct img *img, int dirfd, enum image_type type, unsigned long id)
 {
-	const struct image_desc *d = &image_descs[type];
 	char name[64];
+	int ret = img_name(type, id, name, sizeof(name));
+
+	return ret ?: img_open_name(img, dirfd, name, type);
+}
+
+int img_open_name(struct img *img, int dirfd, const char *name, enum image_type type)
+{
+	const struct image_desc *d = &image_descs[type];
 	uint32_t m;
 	int ret;
 
 	memset(img, 0, sizeof(*img));
 	img->type = type;
-	ret = img_name(type, id, name, sizeof(name));
-	if (ret)
-		return ret;
 	img->buf = malloc(IMG_BUF_SIZE);
 	if (!img->buf)
 		return -ENOMEM;

@@ -40,6 +40,8 @@ struct img {
 int img_create(struct img *img, int dirfd, const char *name, enum image_type type);
 /* img_open - open for reading and check the magics; -ENOENT if absent */
 int img_open(struct img *img, int dirfd, enum image_type type, unsigned long id);
+/* img_open_name - the same for an image of @type under another name */
+int img_open_name(struct img *img, int dirfd, const char *name, enum image_type type);
 int img_write_entry(struct img *img, const ProtobufCMessage *msg);
 /* img_read_entry - 1 with *msg set, 0 at the end, or -errno (-EBADMSG: corrupt) */
 int img_read_entry(struct img *img, const ProtobufCMessageDescriptor *desc,

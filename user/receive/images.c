@@ -92,6 +92,16 @@ int images_receive(struct images *im, const struct ps_conn *c)
 	}
 }
 
+bool images_staged(const struct images *im, const char *name, char *buf, size_t len)
+{
+	for (unsigned int i = 0; i < im->nr; i++)
+		if (!strcmp(im->names[i], name)) {
+			part_name(name, buf, len);
+			return true;
+		}
+	return false;
+}
+
 int images_commit(struct images *im)
 {
 	char part[PS_MS_NAME_MAX + 8];

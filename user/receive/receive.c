@@ -14,6 +14,7 @@
 #include "receive/receive.h"
 #include "receive/session.h"
 #include "receive/store.h"
+#include "receive/vmas.h"
 #include "util.h"
 
 /* the end: the flat set and the final images in place, then the sender told */
@@ -21,7 +22,7 @@ static int finish(const struct receive_opts *o, struct store *s, struct images *
 		  struct ps_conn *c)
 {
 	uint64_t t0 = now_us();
-	int ret = flat_write(s, o->dir);
+	int ret = vmas_check(s, im) ?: flat_write(s, o->dir);
 	int32_t status;
 	struct iovec iov = { &status, sizeof(status) };
 
