@@ -68,3 +68,28 @@ int stats_read_dir(const char *dir, double *frozen_ms, double *pages, double *pa
 	stats_entry__free_unpacked(se, NULL);
 	return ret;
 }
+
+int stats_read_restore(const char *dir, double *restore_ms)
+{
+	ProtobufCMessage *msg;
+	StatsEntry *se;
+	struct img img;
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY), ret;
+
+	if (dirfd < 0)
+		return -1;
+	ret = img_open(&img, dirfd, IMG_STATS_RESTORE, 0);
+	close(dirfd);
+	if (ret)
+		return -1;
+	ret = img_read_entry(&img, &stats_entry__descriptor, &msg);
+	img_close(&img);
+	if (ret <= 0)
+		return -1;
+	se = (StatsEntry *)msg;
+	ret = se->restore && se->restore->has_restore_time ? 0 : -1;
+	if (!ret)
+		*restore_ms = se->restore->restore_time / 1e3;
+	stats_entry__free_unpacked(se, NULL);
+	return ret;
+}

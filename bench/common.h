@@ -15,5 +15,7 @@ int parse_sizes(char *arg, unsigned long *sizes, int max);
  * parent, from DIR/stats-dump (memsplice and criu write it alike).  0 or -1.
  */
 int stats_read_dir(const char *dir, double *frozen_ms, double *pages, double *parent);
+/* stats_read_restore - criu restore's restore_time from DIR/stats-restore; 0 or -1 */
+int stats_read_restore(const char *dir, double *restore_ms);
 
 #endif

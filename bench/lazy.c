@@ -41,7 +41,10 @@
  *              (criu dump's page pipes; memsplice's), once the destination
  *              may start;
  *   cpu        user + system time of the source's commands (criu's, or
- *              memsplice's with the criu it runs).
+ *              memsplice's with the criu it runs);
+ *   restore    criu restore's own restore_time (stats-restore), -1: none;
+ *   dst        the peak RSS of memsplice receive and of memsplice restore's
+ *              daemon, the larger (-1: neither ran).
  * Needs criu that runs (the 6.1 guest) and root; run from the top of the
  * tree (bench/bench.sh does).
  */
@@ -72,9 +75,31 @@
 #define SYS_pidfd_getfd	438
 #endif
 
+static double larger(double a, double b)
+{
+	return a > b ? a : b;
+}
+
 struct sample {
 	double downtime_ms, all_s, pinned_mib, cpu_s;
+	double restore_s;		/* criu's stats-restore restore_time; -1 if none */
+	double dst_mib;			/* peak RSS of memsplice receive / restore's daemon; -1 */
 };
+
+/* the largest "@key N KiB" in @path, in MiB; -1 if none */
+static double peak_mib(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024], *k;
+	double best = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if ((k = strstr(line, key)))
+			best = larger(best, strtol(k + strlen(key), NULL, 10) / 1024.0);
+	if (f)
+		fclose(f);
+	return best;
+}
 
 struct job {
 	pid_t pid;
@@ -341,6 +366,12 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 	}
 	if (ret)
 		goto out;
+	if (stats_read_restore(final, &s->restore_s))
+		s->restore_s = -1;
+	else
+		s->restore_s /= 1e3;
+	s->dst_mib = larger(peak_mib(out, "receive: peak RSS "),
+			 peak_mib(log, "the daemon's peak RSS "));
 	s->downtime_ms = restored_gap(w, pidfile);
 	s->all_s = (done - t0) / 1e3;
 	s->cpu_s = cpu;
@@ -368,7 +399,8 @@ static bool known(const char *way)
 
 static void bench_way(const char *way, unsigned long mib, int runs)
 {
-	double down[MAX_RUNS], all[MAX_RUNS], pin[MAX_RUNS], cpu[MAX_RUNS];
+	double down[MAX_RUNS], all[MAX_RUNS], pin[MAX_RUNS], cpu[MAX_RUNS], rst[MAX_RUNS];
+	double dst[MAX_RUNS];
 	char mibs[16], *dir;
 	const char *args[] = { "--mib", mibs, "--rate", "1", "--nothp", "--shared-mib", "0",
 			       NULL };
@@ -390,6 +422,8 @@ static void bench_way(const char *way, unsigned long mib, int runs)
 			all[ok] = s.all_s;
 			pin[ok] = s.pinned_mib;
 			cpu[ok] = s.cpu_s;
+			rst[ok] = s.restore_s;
+			dst[ok] = s.dst_mib;
 			ok++;
 		}
 		kill(w.pid, SIGKILL);
@@ -403,8 +437,9 @@ static void bench_way(const char *way, unsigned long mib, int runs)
 		printf("%-6lu %-15s %12s\n", mib, way, "failed");
 		return;
 	}
-	printf("%-6lu %-15s %12.0f %10.1f %10.1f %8.2f %5d\n", mib, way, median(down, ok),
-	       median(all, ok), median(pin, ok), median(cpu, ok), ok);
+	printf("%-6lu %-15s %12.0f %10.1f %10.1f %8.2f %10.2f %8.1f %5d\n", mib, way,
+	       median(down, ok), median(all, ok), median(pin, ok), median(cpu, ok),
+	       median(rst, ok), median(dst, ok), ok);
 	fflush(stdout);
 }
 
@@ -439,8 +474,8 @@ int main(int argc, char **argv)
 	}
 	printf("the end of a migration (writer: 1%% of its pages a second), medians of %d runs\n",
 	       runs);
-	printf("%-6s %-15s %12s %10s %10s %8s %5s\n", "MiB", "way", "downtime ms", "all-in s",
-	       "pinned MiB", "cpu s", "runs");
+	printf("%-6s %-15s %12s %10s %10s %8s %10s %8s %5s\n", "MiB", "way", "downtime ms",
+	       "all-in s", "pinned MiB", "cpu s", "restore s", "dst MiB", "runs");
 	fflush(stdout);
 	for (int k = 0; k < nsizes; k++)
 		for (int i = optind; i < argc; i++)

@@ -25,6 +25,7 @@ static const struct image_desc {
 	[IMG_SHMEM_PAGEMAP]	= { "pagemap-shmem-%lu.img", IMG_COMMON_MAGIC, 0x56084025 },
 	[IMG_PAGES]		= { "pages-%lu.img",	  0,		     0 },	/* raw */
 	[IMG_STATS]		= { "stats-dump",	  IMG_SERVICE_MAGIC, 0x57093306 },
+	[IMG_STATS_RESTORE]	= { "stats-restore",	  IMG_SERVICE_MAGIC, 0x57093306 },
 };
 
 int img_name(enum image_type type, unsigned long id, char *buf, size_t len)

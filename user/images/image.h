@@ -19,6 +19,7 @@ enum image_type {
 	IMG_SHMEM_PAGEMAP,
 	IMG_PAGES,
 	IMG_STATS,
+	IMG_STATS_RESTORE,	/* criu restore's, read by bench/ */
 	IMG__MAX,
 };
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -23,6 +24,7 @@ static int finish(const struct receive_opts *o, struct store *s, struct images *
 {
 	uint64_t t0 = now_us();
 	int ret = vmas_check(s, im) ?: flat_write(s, o->dir);
+	struct rusage ru;
 	int32_t status;
 	struct iovec iov = { &status, sizeof(status) };
 
@@ -33,6 +35,8 @@ static int finish(const struct receive_opts *o, struct store *s, struct images *
 	status = ret ? -1 : 0;
 	if (c && ps_sendv(c, &iov, 1, 0))
 		pr_warn("the sender of the final images went away before the answer");
+	if (!ret && !getrusage(RUSAGE_SELF, &ru))
+		printf("receive: peak RSS %ld KiB\n", ru.ru_maxrss);
 	if (!ret)
 		printf("receive: %s holds the migration, its memory as of round %llu in one layer%s"
 		       ": criu restore -D %s\n", o->dir, (unsigned long long)store_rounds(s),

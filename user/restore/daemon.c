@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +101,7 @@ static void report(const struct fill *f, uint64_t before, uint64_t t0, uint64_t 
 {
 	const struct fill_stats *st = &f->st;
 	uint64_t t = now_us();
+	struct rusage ru;
 
 	printf("restore: %llu pages filled after criu restore finished (%llu before), "
 	       "%llu on faults (%llu faults, %llu zero pages), %llu by batches, %llu from the "
@@ -112,6 +114,8 @@ static void report(const struct fill *f, uint64_t before, uint64_t t0, uint64_t 
 	       (unsigned long long)st->gone_pages,
 	       (unsigned long long)(t_fin ? (t - t_fin) / 1000 : 0));
 	pr_debug("served %llu ms in all", (unsigned long long)(t - t0) / 1000);
+	if (!getrusage(RUSAGE_SELF, &ru))
+		printf("restore: the daemon's peak RSS %ld KiB\n", ru.ru_maxrss);
 	fflush(stdout);
 }
 
