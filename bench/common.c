@@ -41,55 +41,47 @@ int parse_sizes(char *arg, unsigned long *sizes, int max)
 	return n;
 }
 
-int stats_read_dir(const char *dir, double *frozen_ms, double *pages, double *parent)
+/* DIR's stats image of @type, decoded; NULL if there is none or it is bad */
+static StatsEntry *stats_read(const char *dir, enum image_type type)
 {
 	ProtobufCMessage *msg;
 	struct img img;
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY), ret;
 
 	if (dirfd < 0)
-		return -1;
-	ret = img_open(&img, dirfd, IMG_STATS, 0);
+		return NULL;
+	ret = img_open(&img, dirfd, type, 0);
 	close(dirfd);
 	if (ret)
-		return -1;
+		return NULL;
 	ret = img_read_entry(&img, &stats_entry__descriptor, &msg);
 	img_close(&img);
-	if (ret <= 0)
-		return -1;
-	StatsEntry *se = (StatsEntry *)msg;
+	return ret > 0 ? (StatsEntry *)msg : NULL;
+}
 
-	ret = se->dump ? 0 : -1;
-	if (se->dump) {
+int stats_read_dir(const char *dir, double *frozen_ms, double *pages, double *parent)
+{
+	StatsEntry *se = stats_read(dir, IMG_STATS);
+	int ret = se && se->dump ? 0 : -1;
+
+	if (!ret) {
 		*frozen_ms = se->dump->frozen_time / 1e3;
 		*pages = se->dump->pages_written;
 		*parent = se->dump->pages_skipped_parent;
 	}
-	stats_entry__free_unpacked(se, NULL);
+	if (se)
+		stats_entry__free_unpacked(se, NULL);
 	return ret;
 }
 
 int stats_read_restore(const char *dir, double *restore_ms)
 {
-	ProtobufCMessage *msg;
-	StatsEntry *se;
-	struct img img;
-	int dirfd = open(dir, O_RDONLY | O_DIRECTORY), ret;
+	StatsEntry *se = stats_read(dir, IMG_STATS_RESTORE);
+	int ret = se && se->restore && se->restore->has_restore_time ? 0 : -1;
 
-	if (dirfd < 0)
-		return -1;
-	ret = img_open(&img, dirfd, IMG_STATS_RESTORE, 0);
-	close(dirfd);
-	if (ret)
-		return -1;
-	ret = img_read_entry(&img, &stats_entry__descriptor, &msg);
-	img_close(&img);
-	if (ret <= 0)
-		return -1;
-	se = (StatsEntry *)msg;
-	ret = se->restore && se->restore->has_restore_time ? 0 : -1;
 	if (!ret)
 		*restore_ms = se->restore->restore_time / 1e3;
-	stats_entry__free_unpacked(se, NULL);
+	if (se)
+		stats_entry__free_unpacked(se, NULL);
 	return ret;
 }
