@@ -179,6 +179,31 @@ static int lazy_destination(const char *final, const char *work, const char *pid
 	return ret;
 }
 
+/*
+ * memsplice restore of @final at the destination, fetching what it leaves
+ * at the source when @source; it returns when every page is in place, the
+ * root's pid in FINAL/restore.pid (into @pidfile, @len bytes)
+ */
+static int ms_restore(const char *final, bool source, char *pidfile, size_t len,
+		      const char *log)
+{
+	const char *rs[20] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "restore", "-D",
+			       final };
+	const char *const tail[] = { "--", "-d", "-o", "restore.log", NULL };
+	const char *const ps[] = { "--page-server", "--address", SRC_ADDR, "--port", PORT,
+				   NULL };
+	double unused = 0;
+	int n = 8;
+
+	for (const char *const *a = ps; source && *a; a++)
+		rs[n++] = *a;
+	for (const char *const *a = tail; *a; a++)
+		rs[n++] = *a;
+	rs[n] = NULL;
+	snprintf(pidfile, len, "%s/restore.pid", final);
+	return run(rs, log, &unused);
+}
+
 /* the restored writer (pid in @pidfile): its longest gap, then killed */
 static double restored_gap(const struct writer *src, const char *pidfile)
 {
@@ -204,7 +229,7 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 	char pid[16], d1[600], d2[600], final[600], work[600], pidfile[700], log[700], out[700];
 	char status_arg[] = "5";
 	bool lazy = strstr(way, "lazy") || !strcmp(way, "ms-hybrid");
-	bool ms_restore = !strcmp(way, "ms-lazy-restore");
+	bool lazy_restore = !strcmp(way, "ms-lazy-restore");
 	double t0, done = 0, cpu = 0;
 	struct job src = { 0 };
 	int ret = -1;
@@ -328,40 +353,27 @@ static int migrate(const char *way, struct writer *w, const char *dir, struct sa
 			s->pinned_mib = proc_pipe_bytes(src.pid) / (double)(1 << 20);
 		}
 	}
-	if (ms_restore) {
-		const char *rs[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "restore",
-				     "-D", final, "--page-server", "--address", SRC_ADDR, "--port",
-				     PORT, "--", "-d", "-o", "restore.log", NULL };
-		double unused = 0;
-
-		/* it returns when every page is in place; the root's pid in FINAL/restore.pid */
-		snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", final);
-		ret = run(rs, log, &unused);
-		done = now_ms();
-		if (finish(&src))
-			ret = -1;
-		cpu += cpu_s(&src);
-	} else if (lazy) {
-		ret = lazy_destination(final, work, pidfile, log, &done);
+	if (lazy) {
+		if (lazy_restore) {
+			ret = ms_restore(final, true, pidfile, sizeof(pidfile), log);
+			done = now_ms();
+		} else {
+			ret = lazy_destination(final, work, pidfile, log, &done);
+		}
 		if (finish(&src))
 			ret = -1;
 		cpu += cpu_s(&src);
 	} else {
 		const char *rs[] = { "ip", "netns", "exec", NS_DST, criu_bin(), "restore", "-D",
 				     final, "-d", "-o", "restore.log", "--pidfile", pidfile, NULL };
-		/* it returns when every page is in place; the root's pid in FINAL/restore.pid */
-		const char *ms[] = { "ip", "netns", "exec", NS_DST, memsplice_bin(), "restore",
-				     "-D", final, "--", "-d", "-o", "restore.log", NULL };
 		double unused = 0;
 
 		while (waitpid(-1, NULL, WNOHANG) > 0)	/* the dumped writer, killed */
 			;
-		if (!strcmp(way, "ms-restore")) {
-			snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", final);
-			ret = run(ms, log, &unused);
-		} else {
+		if (!strcmp(way, "ms-restore"))
+			ret = ms_restore(final, false, pidfile, sizeof(pidfile), log);
+		else
 			ret = run(rs, log, &unused);
-		}
 		done = now_ms();
 	}
 	if (ret)

@@ -10,11 +10,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "criu.h"
 #include "log.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -34,24 +34,6 @@ static int spawn(char *const argv[], int out_fd, pid_t *pid)
 		ret = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	return -ret;
-}
-
-static int wait_child(pid_t pid, volatile sig_atomic_t *interrupted)
-{
-	bool passed_on = false;
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-		if (interrupted && *interrupted && !passed_on) {
-			kill(pid, *interrupted);
-			passed_on = true;
-		}
-	}
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
 }
 
 int criu_version(char *buf, size_t len)
@@ -75,7 +57,7 @@ int criu_version(char *buf, size_t len)
 		got += n;
 	close(pfd[0]);
 	out[got] = '\0';
-	ret = wait_child(pid, NULL);
+	ret = child_wait(pid, NULL);
 	if (ret)
 		return ret < 0 ? ret : -ENOEXEC;
 	/* "Version: 3.17.1\n" (and a GitID line on some builds) */
@@ -96,7 +78,7 @@ int criu_run(char *const argv[], volatile sig_atomic_t *interrupted)
 	ret = spawn(argv, -1, &pid);
 	if (ret)
 		return ret;
-	return wait_child(pid, interrupted);
+	return child_wait(pid, interrupted);
 }
 
 int criu_start(char *const argv[], pid_t *pid)
@@ -106,5 +88,5 @@ int criu_start(char *const argv[], pid_t *pid)
 
 int criu_wait(pid_t pid, volatile sig_atomic_t *interrupted)
 {
-	return wait_child(pid, interrupted);
+	return child_wait(pid, interrupted);
 }

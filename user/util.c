@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -180,4 +181,22 @@ int fd_recv(int sk, char *tag, int *fd)
 	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
 		memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	return 0;
+}
+
+int child_wait(pid_t pid, volatile sig_atomic_t *interrupted)
+{
+	bool passed_on = false;
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+		if (interrupted && *interrupted && !passed_on) {
+			kill(pid, *interrupted);
+			passed_on = true;
+		}
+	}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }

@@ -46,4 +46,11 @@ bool file_extent(int fd, off_t pos, off_t end, off_t *data, off_t *hole);
 int fd_send(int sk, char tag, int fd);
 int fd_recv(int sk, char *tag, int *fd);
 
+/*
+ * child_wait - reap child @pid: its exit status (0..255), 128 + N if
+ * signal N killed it, or -errno.  A signal that sets *@interrupted (may
+ * be NULL) meanwhile is passed on to the child, once.
+ */
+int child_wait(pid_t pid, volatile sig_atomic_t *interrupted);
+
 #endif

@@ -129,28 +129,21 @@ int daemon_run(struct daemon_opts *o)
 	int sk, ep, ret, go = -1;
 	bool fin = false;
 
-	if (o->source) {
-		ret = remote_open(&remote, o->source, &never);
-		if (ret)
-			return ret;
-	}
 	ret = fill_init(&f, o->dirfd, o->batch, o->source ? &remote : NULL);
-	if (ret) {
-		remote_drop(&remote);
-		return ret;
-	}
+	if (!ret && o->source)
+		ret = remote_open(&remote, o->source, &never);
+	if (ret)
+		goto out_fill;
 	sk = accept4(o->listen, NULL, NULL, SOCK_CLOEXEC);
 	if (sk < 0) {
 		pr_perror("accepting criu restore's connection");
 		ret = -errno;
-		fill_free(&f);
-		remote_drop(&remote);
-		return ret;
+		goto out_fill;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
 		ret = -errno;
-		goto out;
+		goto out_sk;
 	}
 	ret = take_uffds(o, sk, &f, ep);
 	if (!ret && o->test_go) {
@@ -226,8 +219,9 @@ int daemon_run(struct daemon_opts *o)
 	close(ep);
 	if (go >= 0)
 		close(go);
-out:
+out_sk:
 	close(sk);
+out_fill:
 	fill_free(&f);
 	remote_drop(&remote);
 	return ret;

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "criu.h"
@@ -184,15 +183,6 @@ static pid_t root_of(const char *pidfile)
 	return pid;
 }
 
-static int exit_status(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -errno;
-	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-}
-
 struct watch {
 	const char *pidfile;
 	pid_t daemon, criu;
@@ -247,7 +237,7 @@ static void supervise(struct watch *w, volatile sig_atomic_t *interrupted)
 			while (pf[0].fd >= 0 && !take(w))	/* what it sent before it ended */
 				if (w->done)
 					break;
-			w->daemon_status = exit_status(w->daemon);
+			w->daemon_status = child_wait(w->daemon, NULL);
 			pf[1].fd = -pf[1].fd - 1;
 			/* criu left the lazy-pages socket: its own status says why */
 			if (w->daemon_status == DAEMON_CRIU_LEFT && w->criu_status < 0)
@@ -256,7 +246,7 @@ static void supervise(struct watch *w, volatile sig_atomic_t *interrupted)
 				break;
 		}
 		if (pf[2].revents & POLLIN) {
-			w->criu_status = exit_status(w->criu);
+			w->criu_status = child_wait(w->criu, NULL);
 			pf[2].fd = -pf[2].fd - 1;
 			if (w->criu_status)
 				break;
@@ -277,7 +267,7 @@ static void reap(pid_t pid, int *status)
 	if (*status >= 0)
 		return;
 	kill(pid, SIGKILL);
-	*status = exit_status(pid);
+	*status = child_wait(pid, NULL);
 }
 
 static int run(const struct restore_opts *o, struct daemon_opts *d, const char *pidfile,
