@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # memsplice top-level Makefile.
 #
-#   make            build user/memsplice (and the test programs)
+#   make            build user/memsplice, user/memsplice-criu (and the test programs)
 #   make demo       pre-dump a demo workload twice, dump it, show the images
 #   make check      every test: host kernel, then QEMU guests (6.1, 6.12)
 #   make bench      side-by-side benchmark (guest)
@@ -21,7 +21,8 @@ B		:= build
 CC		?= gcc
 CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
-XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude -Iinclude/uapi \
+XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -I$(B)/criu -Iinclude \
+		   -Iinclude/uapi \
 		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
 LIBS		:= -lprotobuf-c -lcap -lkmod -lgnutls
 
@@ -48,7 +49,12 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
 
-all: user/memsplice selftests selftests/memsplice-test
+# user/front/: memsplice-criu, the criu binary to give a container engine
+FRONT_O		:= $(B)/user/front/front.o $(B)/user/front/predump.o
+# criu's RPC, from the rpc.proto the criu package installs
+CRIU_RPC	:= /usr/include/criu/rpc.proto
+
+all: user/memsplice user/memsplice-criu selftests selftests/memsplice-test
 
 # ---- protobuf-c --------------------------------------------------------------
 $(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
@@ -57,6 +63,13 @@ $(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
 
 $(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
 	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/images -c -o $@ $<
+
+$(B)/criu/rpc.pb-c.c $(B)/criu/rpc.pb-c.h: $(CRIU_RPC)
+	@mkdir -p $(B)/criu
+	protoc-c --c_out=$(B)/criu -I$(dir $(CRIU_RPC)) $(CRIU_RPC)
+
+$(B)/criu/rpc.pb-c.o: $(B)/criu/rpc.pb-c.c $(B)/criu/rpc.pb-c.h
+	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/criu -c -o $@ $<
 
 # ---- the tool ----------------------------------------------------------------
 $(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h)
@@ -69,6 +82,11 @@ include user/source/parasite/parasite.mk
 # COMPEL_LIBS comes from parasite.mk: keep it in the recipe, not in LIBS
 user/memsplice: $(USER_O) $(PB_O)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
+
+$(FRONT_O): $(B)/criu/rpc.pb-c.h
+
+user/memsplice-criu: $(FRONT_O) $(B)/user/util.o $(B)/user/log.o $(B)/criu/rpc.pb-c.o
+	$(CC) $(CFLAGS) -o $@ $^ -lprotobuf-c
 
 # the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
 $(B)/user/main-test.o: user/main.c $(PB_H) $(USER_H)
@@ -103,12 +121,14 @@ bench:
 	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy
 	bench/bench.sh
 
-install: user/memsplice
+install: user/memsplice user/memsplice-criu
 	install -D -m 0755 user/memsplice $(DESTDIR)$(SBINDIR)/memsplice
+	install -D -m 0755 user/memsplice-criu $(DESTDIR)$(SBINDIR)/memsplice-criu
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
+	install -D -m 0644 Documentation/memsplice-criu.8 $(DESTDIR)$(MANDIR)/man8/memsplice-criu.8
 
 clean:
-	rm -rf $(B) user/memsplice bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
+	rm -rf $(B) user/memsplice user/memsplice-criu bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
 .PHONY: all deps demo check bench install clean selftests
