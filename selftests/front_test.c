@@ -11,7 +11,11 @@
  * criu refuses it; the front refuses to be its own criu.
  *
  * Where criu runs, the real criu given a broken request ends the session
- * (or answers it) and exits non-zero: the engine never hangs.
+ * (or answers it) and exits non-zero: the engine never hangs.  And criu's
+ * own sequence in one session (p.haul's): a PRE_DUMP the front performs,
+ * then a DUMP it hands criu mid-session, which takes the unchanged pages
+ * from the pre-dump (PE_PARENT counted) and leaves the victim running and
+ * intact.
  *
  * 6.1 guest (criu, runc and podman run there): a container whose process filled
  * its memory is pre-dumped twice by `runc --criu FRONT checkpoint
@@ -48,6 +52,7 @@
 
 FIXTURE(front) {
 	char *dir;
+	struct victim v;	/* predump_then_dump_in_one_session's */
 	char out[600];		/* the stand-in's record: OUT.args, OUT.msg */
 	int sk;			/* our end of the swrk socket */
 	pid_t pid;		/* the front */
@@ -63,6 +68,7 @@ FIXTURE_SETUP(front)
 
 FIXTURE_TEARDOWN(front)
 {
+	victim_kill(&self->v);
 	if (self->sk >= 0)
 		close(self->sk);
 	if (self->pid > 0) {
@@ -97,6 +103,8 @@ static pid_t front_start(FIXTURE_DATA(front) *self, const char *const *argv, con
 }
 
 static const char *const swrk[] = { "swrk", "3", NULL };
+
+static long anon_count(struct victim *v, pid_t pid, const char *dir, unsigned int flags);
 
 static int front_exit(FIXTURE_DATA(front) *self)
 {
@@ -196,6 +204,82 @@ TEST_F(front, undecodable_request_real_criu_answers_or_ends)
 		criu_resp__free_unpacked(resp, NULL);
 	}
 	EXPECT_NE(0, front_exit(self));
+}
+
+/* a directory @name of the test's, open (the request names our fd) */
+static int test_dir(FIXTURE_DATA(front) *self, const char *name)
+{
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/%s", self->dir, name);
+	mkdir(path, 0700);
+	return open(path, O_RDONLY | O_DIRECTORY);
+}
+
+/* criu's own sequence in one session, as p.haul drives it: PRE_DUMP, then
+ * DUMP on top of it; the front does the first and hands criu the second */
+TEST_F_TIMEOUT(front, predump_then_dump_in_one_session, 300)
+{
+	const char *args[] = { "--anon", "256", "--nothp", NULL };
+	const char *why = criu_unusable();
+	CriuOpts opts = CRIU_OPTS__INIT;
+	CriuReq req = CRIU_REQ__INIT;
+	char fifo[700], log[700], d2[700];
+	uint8_t buf[512];
+	CriuResp *resp;
+	size_t len;
+
+	if (why)
+		SKIP(return, "%s", why);
+	snprintf(fifo, sizeof(fifo), "%s/report", self->dir);
+	snprintf(d2, sizeof(d2), "%s/2", self->dir);
+	struct victim_opts vo = { .fifo = fifo, .detach = true };
+
+	ASSERT_EQ(0, victim_start_opts(&self->v, args, 1, 0, &vo));
+	req.opts = &opts;
+	opts.has_pid = true;
+	opts.pid = self->v.pid;
+	opts.log_file = "dump.log";
+	opts.has_log_level = true;
+	opts.log_level = 4;		/* as runc asks: criu's log then starts with its version */
+	opts.has_leave_running = true;
+	opts.leave_running = true;
+
+	req.type = CRIU_REQ_TYPE__PRE_DUMP;
+	opts.images_dir_fd = test_dir(self, "1");
+	ASSERT_LE(0, opts.images_dir_fd);
+	ASSERT_LT(0, front_start(self, swrk, criu_bin()));
+	ASSERT_EQ(0, send_req(self->sk, &req, buf, &len));
+	resp = recv_resp(self->sk);
+	ASSERT_NE(NULL, resp);
+	EXPECT_EQ(CRIU_REQ_TYPE__PRE_DUMP, resp->type);
+	ASSERT_TRUE(resp->success) TH_LOG("%s", resp->cr_errmsg ? resp->cr_errmsg : "");
+	criu_resp__free_unpacked(resp, NULL);
+	snprintf(log, sizeof(log), "%s/1/dump.log", self->dir);
+	EXPECT_TRUE(file_says(log, "this pre-dump is memsplice's", 0));
+	ASSERT_EQ(0, victim_dirty(&self->v, self->v.pid));
+
+	req.type = CRIU_REQ_TYPE__DUMP;
+	opts.images_dir_fd = test_dir(self, "2");
+	ASSERT_LE(0, opts.images_dir_fd);
+	opts.parent_img = "../1";
+	opts.has_track_mem = true;
+	opts.track_mem = true;
+	ASSERT_EQ(0, send_req(self->sk, &req, buf, &len));
+	resp = recv_resp(self->sk);
+	ASSERT_NE(NULL, resp);
+	EXPECT_EQ(CRIU_REQ_TYPE__DUMP, resp->type);
+	EXPECT_TRUE(resp->success);
+	criu_resp__free_unpacked(resp, NULL);
+	snprintf(log, sizeof(log), "%s/2/dump.log", self->dir);
+	EXPECT_TRUE(file_says(log, "Version: 3.", 0));	/* the head of a criu log */
+	EXPECT_FALSE(file_says(log, "this pre-dump is memsplice's", 0));
+	EXPECT_EQ(ANON - DIRTY, anon_count(&self->v, self->v.pid, d2, PE_PARENT));
+	EXPECT_EQ(DIRTY, anon_count(&self->v, self->v.pid, d2, PE_PRESENT));
+	EXPECT_EQ(0, victim_verify(&self->v, self->v.pid));
+	close(self->sk);
+	self->sk = -1;
+	EXPECT_EQ(0, front_exit(self));
 }
 
 TEST_F(front, predump_only_criu_does_handed_over)
@@ -456,14 +540,14 @@ static int checkpoint(struct __test_metadata *_metadata, const char *front,
 	return ret;
 }
 
-/* pages of the victim's "anon" in @dir's own pagemap with @flags */
-static long anon_count(struct victim *v, const char *dir, unsigned int flags)
+/* pages of victim @pid's "anon" in @dir's own pagemap with @flags */
+static long anon_count(struct victim *v, pid_t pid, const char *dir, unsigned int flags)
 {
-	struct vregion *r = victim_region(v, 1, "anon");
+	struct vregion *r = victim_region(v, pid, "anon");
 	struct dump_view dv;
 	long c;
 
-	if (!r || dump_view_open(&dv, dir, 1, false))
+	if (!r || dump_view_open(&dv, dir, pid, false))
 		return -1;
 	c = dump_view_count(&dv, r->addr, r->addr + r->pages * 4096, flags);
 	dump_view_close(&dv);
@@ -550,17 +634,17 @@ TEST_F_TIMEOUT(runc, predumps_then_checkpoint_and_restore, 600)
 	ASSERT_EQ(0, checkpoint(_metadata, self->front, pre2, self->d[2]));
 	snprintf(log, sizeof(log), "%s/dump.log", self->d[2]);
 	EXPECT_TRUE(file_says(log, "this pre-dump is memsplice's", 0));
-	EXPECT_EQ(ANON - DIRTY, anon_count(&v, self->d[2], PE_PARENT));
+	EXPECT_EQ(ANON - DIRTY, anon_count(&v, 1, self->d[2], PE_PARENT));
 	ASSERT_EQ(0, victim_ask_as(&v, pid, 1, SIGUSR2, "dirtied", "dirtied"));
 
 	/* runc's checkpoint: criu's dump, on top of memsplice's pre-dumps */
 	snprintf(log, sizeof(log), "%s/dump.log", self->d[0]);
 	ASSERT_EQ(0, checkpoint(_metadata, self->front, last, log));
 	EXPECT_FALSE(file_says(log, "this pre-dump is memsplice's", 0));
-	EXPECT_EQ(ANON - DIRTY, anon_count(&v, self->d[3], PE_PARENT)) {
+	EXPECT_EQ(ANON - DIRTY, anon_count(&v, 1, self->d[3], PE_PARENT)) {
 		TH_LOG("criu did not take the unchanged pages from memsplice's pre-dump");
 	}
-	EXPECT_EQ(DIRTY, anon_count(&v, self->d[3], PE_PRESENT));
+	EXPECT_EQ(DIRTY, anon_count(&v, 1, self->d[3], PE_PRESENT));
 
 	/* runc restore (criu's, through the front): the process checks every page */
 	snprintf(work2, sizeof(work2), "%s/work2", self->dir);
@@ -700,10 +784,10 @@ TEST_F_TIMEOUT(podman, pre_checkpoint_then_checkpoint_and_restore, 600)
 	ASSERT_EQ(0, podman(self, check, out, sizeof(out))) {
 		TH_LOG("%s\n%s", out, file_tail(path, 8, out, sizeof(out)));
 	}
-	EXPECT_EQ(ANON - DIRTY, anon_count(&v, fin, PE_PARENT)) {
+	EXPECT_EQ(ANON - DIRTY, anon_count(&v, 1, fin, PE_PARENT)) {
 		TH_LOG("criu did not take the unchanged pages from memsplice's pre-dump");
 	}
-	EXPECT_EQ(DIRTY, anon_count(&v, fin, PE_PRESENT));
+	EXPECT_EQ(DIRTY, anon_count(&v, 1, fin, PE_PRESENT));
 
 	ASSERT_EQ(0, podman(self, restore, out, sizeof(out))) TH_LOG("%s", out);
 	pid = podman_pid(self);
