@@ -2,6 +2,7 @@
 # memsplice top-level Makefile.
 #
 #   make            build user/memsplice (and the test programs)
+#   make tool       the tool alone (what the Debian package builds)
 #   make demo       pre-dump a demo workload twice, dump it, show the images
 #   make check      every test: host kernel, then QEMU guests (6.1, 6.12)
 #   make bench      side-by-side benchmark (guest)
@@ -61,14 +62,16 @@ $(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
 # ---- the tool ----------------------------------------------------------------
 $(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 include selftests/selftests.mk
 include user/source/parasite/parasite.mk
 
 # COMPEL_LIBS comes from parasite.mk: keep it in the recipe, not in LIBS
 user/memsplice: $(USER_O) $(PB_O)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
+
+tool: user/memsplice
 
 # the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
 $(B)/user/main-test.o: user/main.c $(PB_H) $(USER_H)
@@ -103,13 +106,18 @@ bench:
 	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy
 	bench/bench.sh
 
-install: user/memsplice
+# the front, where this tree has it
+install: tool
 	install -D -m 0755 user/memsplice $(DESTDIR)$(SBINDIR)/memsplice
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
+	if [ -e user/memsplice-criu ]; then \
+		install -D -m 0755 user/memsplice-criu $(DESTDIR)$(SBINDIR)/memsplice-criu && \
+		install -D -m 0644 Documentation/memsplice-criu.8 $(DESTDIR)$(MANDIR)/man8/memsplice-criu.8; \
+	fi
 
 clean:
 	rm -rf $(B) user/memsplice bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
-.PHONY: all deps demo check bench install clean selftests
+.PHONY: all tool deps demo check bench install clean selftests
 .SECONDARY: $(PB_C) $(PB_H)
