@@ -7,6 +7,7 @@
 #   make check      every test: host kernel, then QEMU guests (6.1, 6.12)
 #   make bench      side-by-side benchmark (guest)
 #   make install    DESTDIR= PREFIX=/usr/local
+#   make deb        Debian packages memsplice and memsplice-dkms in build/deb/
 #
 # demo, check and bench first install the missing Debian packages
 # (scripts/deps.sh), then build in a sub-make: this Makefile and
@@ -97,7 +98,7 @@ demo:
 	scripts/demo.sh
 
 check:
-	@scripts/deps.sh --guest --fresh-root
+	@scripts/deps.sh --guest --fresh-root --deb
 	@$(MAKE) --no-print-directory all
 	selftests/check.sh
 
@@ -105,6 +106,10 @@ bench:
 	@scripts/deps.sh --guest
 	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy
 	bench/bench.sh
+
+deb:
+	@scripts/deps.sh --deb
+	scripts/deb.sh
 
 # the front, where this tree has it
 install: tool
@@ -119,5 +124,5 @@ clean:
 	rm -rf $(B) user/memsplice bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
-.PHONY: all tool deps demo check bench install clean selftests
+.PHONY: all tool deps demo check bench deb install clean selftests
 .SECONDARY: $(PB_C) $(PB_H)
