@@ -35,6 +35,7 @@ rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo "$out"/*.dsc "$out"/*.tar
 	"$out/lintian.txt" "$log"
 mkdir -p "$src"
 # files deleted in the work tree but still tracked are skipped
+# shellcheck disable=SC2016 # the inner sh's $f
 (cd "$top" && git ls-files -z -c -o --exclude-standard |
 	xargs -0 sh -c 'for f; do [ ! -e "$f" ] || printf "%s\0" "$f"; done' sh |
 	cpio -0 -pdm --quiet "$src") || die "cannot copy the checkout to $src"
