@@ -98,7 +98,7 @@ demo:
 	scripts/demo.sh
 
 check:
-	@scripts/deps.sh --guest --fresh-root --deb
+	@scripts/deps.sh --guest --fresh-root
 	@$(MAKE) --no-print-directory all
 	selftests/check.sh
 

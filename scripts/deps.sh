@@ -33,7 +33,7 @@ for opt in "$@"; do
 	case $opt in
 	--demo) pkgs="$pkgs $demo" ;;
 	--guest) pkgs="$pkgs $guest" ;;
-	--fresh-root) pkgs="$pkgs $fresh_root" ;;
+	--fresh-root) pkgs="$pkgs $fresh_root $deb" ;;
 	--deb) pkgs="$pkgs $deb" ;;
 	*) echo "usage: $0 [--demo] [--guest] [--fresh-root] [--deb]" >&2; exit 2 ;;
 	esac
