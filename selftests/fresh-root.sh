@@ -43,7 +43,8 @@
 # purges both and checks nothing of them stays. Back on the host, each
 # guest kernel boots (selftests/vm/run-guest.sh, log guest-KVER.log) with
 # the module dkms built for it insmod'ed, and the packaged memsplice's
-# check must find the device usable. About 2 minutes more than make demo.
+# check must find the device usable. About 90 s more than make demo alone
+# (make deb 20 s, headers 20 s, install and dkms 25 s, purge 12 s, guests 8 s).
 # Needs about 2.5 GB in build/ while it runs. Host sources whose keys are not
 # in a pristine root (third-party repositories) make its apt-get fail.
 #
