@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # memsplice top-level Makefile.
 #
-#   make            build user/memsplice (and the test programs)
-#   make tool       the tool alone (what the Debian package builds)
+#   make            build user/memsplice, user/memsplice-criu (and the test programs)
+#   make tool       the two alone (what the Debian package builds)
 #   make demo       pre-dump a demo workload twice, dump it, show the images
 #   make check      every test: host kernel, then QEMU guests (6.1, 6.12)
 #   make bench      side-by-side benchmark (guest)
@@ -23,7 +23,8 @@ B		:= build
 CC		?= gcc
 CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
-XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -Iinclude -Iinclude/uapi \
+XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -I$(B)/criu -Iinclude \
+		   -Iinclude/uapi \
 		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
 LIBS		:= -lprotobuf-c -lcap -lkmod -lgnutls
 
@@ -50,7 +51,12 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 USER_H		:= $(wildcard user/*.h user/*/*.h user/*/*/*.h)
 USER_O		:= $(USER_SRCS:%.c=$(B)/user/%.o)
 
-all: user/memsplice selftests selftests/memsplice-test
+# user/front/: memsplice-criu, the criu binary to give a container engine
+FRONT_O		:= $(B)/user/front/front.o $(B)/user/front/predump.o
+# criu's RPC, from the rpc.proto the criu package installs
+CRIU_RPC	:= /usr/include/criu/rpc.proto
+
+all: user/memsplice user/memsplice-criu selftests selftests/memsplice-test
 
 # ---- protobuf-c --------------------------------------------------------------
 $(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
@@ -59,6 +65,13 @@ $(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
 
 $(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
 	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/images -c -o $@ $<
+
+$(B)/criu/rpc.pb-c.c $(B)/criu/rpc.pb-c.h: $(CRIU_RPC)
+	@mkdir -p $(B)/criu
+	protoc-c --c_out=$(B)/criu -I$(dir $(CRIU_RPC)) $(CRIU_RPC)
+
+$(B)/criu/rpc.pb-c.o: $(B)/criu/rpc.pb-c.c $(B)/criu/rpc.pb-c.h
+	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/criu -c -o $@ $<
 
 # ---- the tool ----------------------------------------------------------------
 $(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h)
@@ -72,7 +85,12 @@ include user/source/parasite/parasite.mk
 user/memsplice: $(USER_O) $(PB_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
-tool: user/memsplice
+$(FRONT_O): $(B)/criu/rpc.pb-c.h
+
+user/memsplice-criu: $(FRONT_O) $(B)/user/util.o $(B)/user/log.o $(B)/criu/rpc.pb-c.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lprotobuf-c
+
+tool: user/memsplice user/memsplice-criu
 
 # the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
 $(B)/user/main-test.o: user/main.c $(PB_H) $(USER_H)
@@ -111,17 +129,14 @@ deb:
 	@scripts/deps.sh --deb
 	scripts/deb.sh
 
-# the front, where this tree has it
 install: tool
 	install -D -m 0755 user/memsplice $(DESTDIR)$(SBINDIR)/memsplice
+	install -D -m 0755 user/memsplice-criu $(DESTDIR)$(SBINDIR)/memsplice-criu
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
-	if [ -e user/memsplice-criu ]; then \
-		install -D -m 0755 user/memsplice-criu $(DESTDIR)$(SBINDIR)/memsplice-criu && \
-		install -D -m 0644 Documentation/memsplice-criu.8 $(DESTDIR)$(MANDIR)/man8/memsplice-criu.8; \
-	fi
+	install -D -m 0644 Documentation/memsplice-criu.8 $(DESTDIR)$(MANDIR)/man8/memsplice-criu.8
 
 clean:
-	rm -rf $(B) user/memsplice bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
+	rm -rf $(B) user/memsplice user/memsplice-criu bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
 .PHONY: all tool deps demo check bench deb install clean selftests

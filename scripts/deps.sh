@@ -24,7 +24,7 @@ protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
 python3-protobuf strace libgnutls28-dev"
 demo="qemu-system-x86 busybox-static cpio zstd linux-image-amd64"
 guest="$demo linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
-flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib gnutls-bin"
+flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib gnutls-bin runc"
 fresh_root="debootstrap git"
 deb="debhelper dh-dkms dkms dpkg-dev fakeroot lintian git cpio"
 

@@ -78,8 +78,8 @@ guests=${MEMSPLICE_GUESTS-6.1 6.12 patched i386}
 # the suites of each stage (the header says why), as names of selftests/*
 e2e="dump_test errors_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test"
 module="spvm_abi_test spvm_stable_test spvm_wait_test spvm_populate_test spvm_review_test spvm_race_test spvm_fuzz"
-host_suites="$e2e track_test sync_test store_test receive_test restore_test parasite_test $module"
-suites_61="$e2e parasite_test lazy_test receive_test restore_test $module"
+host_suites="$e2e track_test sync_test store_test receive_test restore_test front_test parasite_test $module"
+suites_61="$e2e parasite_test lazy_test receive_test restore_test front_test $module"
 suites_612="dump_test predump_test pipeline_test track_test $module"
 suites_patched="dump_test predump_test tree_test freeze_test footprint_test pipeline_test migrate_test lazy_test track_test $module"
 # paths of the built ones

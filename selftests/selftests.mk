@@ -18,8 +18,9 @@ TESTS		+= selftests/spvm_review_test
 TESTS		+= selftests/spvm_race_test
 TESTS		+= selftests/sync_test
 TESTS		+= selftests/store_test selftests/receive_test selftests/restore_test
+TESTS		+= selftests/front_test
 SELFTEST_BINS	:= $(TESTS) selftests/spvm_fuzz selftests/lib/victim selftests/lib/execer \
-		   selftests/lib/writer
+		   selftests/lib/writer selftests/lib/victim-static
 VTEST_O		:= $(B)/selftests/vtest.o $(B)/selftests/imgview.o $(B)/selftests/fvictim.o \
 		   $(B)/selftests/wctl.o $(B)/selftests/twohosts.o \
 		   $(B)/images/pagemap.pb-c.o
@@ -32,6 +33,10 @@ $(KSFT_HDRS) &:
 
 selftests/lib/victim: selftests/lib/victim.c selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
+
+# the victim inside front_test's container, whose root holds no libraries
+selftests/lib/victim-static: selftests/lib/victim.c selftests/lib/pattern.h
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -static -o $@ $<
 
 selftests/lib/writer: selftests/lib/writer.c selftests/lib/pattern.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $<
@@ -84,3 +89,10 @@ RECEIVE_TEST_PB	:= $(B)/images/mm.pb-c.o $(B)/images/vma.pb-c.o
 selftests/receive_test: selftests/receive_test.c $(VTEST_O) $(RECEIVE_TEST_PB) $(KSFT_HDRS) \
 			selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/twohosts.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(VTEST_O) $(RECEIVE_TEST_PB) -lprotobuf-c
+
+# memsplice-criu's tests speak criu's RPC (build/criu/rpc.pb-c.*, as the front)
+selftests/front_test: selftests/front_test.c $(B)/criu/rpc.pb-c.o $(VTEST_O) $(KSFT_HDRS) \
+		      selftests/lib/vtest.h selftests/lib/imgview.h selftests/lib/twohosts.h \
+		      selftests/lib/victim-static user/memsplice-criu
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -I$(B)/criu -o $@ $< $(B)/criu/rpc.pb-c.o $(VTEST_O) \
+		-lprotobuf-c

@@ -13,7 +13,8 @@
 static struct {
 	int verbosity;
 	FILE *file;
-} log_state;
+	const char *name;
+} log_state = { .name = "memsplice" };
 
 static const char *const level_tag[] = {
 	[LOG_ERROR] = "Error",
@@ -32,6 +33,11 @@ int log_init(int verbosity, const char *path)
 		return -errno;
 	setvbuf(log_state.file, NULL, _IOLBF, 0);
 	return 0;
+}
+
+void log_name(const char *name)
+{
+	log_state.name = name;
 }
 
 void log_fini(void)
@@ -58,7 +64,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		fputc('\n', log_state.file);
 	}
 	if (level <= LOG_WARN || (int)level <= log_state.verbosity + 1) {
-		fprintf(stderr, "memsplice: %s", level == LOG_WARN ? "warning: " : "");
+		fprintf(stderr, "%s: %s", log_state.name, level == LOG_WARN ? "warning: " : "");
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);

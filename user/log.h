@@ -17,6 +17,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 #endif
 
 int log_init(int verbosity, const char *path);
+/* log_name - the program named before each line on stderr (default memsplice) */
+void log_name(const char *name);
 void log_fini(void);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -193,8 +193,7 @@ int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, i
 {
 	static const struct victim_opts plain;
 	const char *argv[32] = { victim_bin() };
-	int pfd[2] = { -1, -1 }, n = 1, ready = 0, threads = 0;
-	char *l;
+	int pfd[2] = { -1, -1 }, n = 1;
 
 	if (!o)
 		o = &plain;
@@ -224,14 +223,24 @@ int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, i
 		return -1;
 	}
 	v->report = fdopen(pfd[0], "r");
+	if (victim_wait_ready(v, nr_ready, nr_threads)) {
+		victim_kill(v);
+		return -1;
+	}
+	return 0;
+}
+
+int victim_wait_ready(struct victim *v, int nr_ready, int nr_threads)
+{
+	int ready = 0, threads = 0;
+	char *l;
+
 	while (ready < nr_ready || threads < nr_threads) {
 		int lpid;
 
 		l = wait_for(v, 0, "ready");
-		if (!l) {
-			victim_kill(v);
+		if (!l)
 			return -1;
-		}
 		if (strstr(l, "thread")) {
 			threads++;
 			continue;
@@ -243,12 +252,12 @@ int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, i
 	return 0;
 }
 
-/* send @sig to @pid and wait for its answer holding @word: 0 if it holds @ok */
-static int ask(struct victim *v, pid_t pid, int sig, const char *word, const char *ok)
+int victim_ask_as(struct victim *v, pid_t to, pid_t pid, int sig, const char *word,
+		  const char *ok)
 {
 	char *l;
 
-	if (kill(pid, sig))
+	if (kill(to, sig))
 		return -1;
 	l = wait_for(v, pid, word);
 	if (!l || !strstr(l, ok)) {
@@ -256,6 +265,12 @@ static int ask(struct victim *v, pid_t pid, int sig, const char *word, const cha
 		return -1;
 	}
 	return 0;
+}
+
+/* send @sig to @pid and wait for its answer holding @word: 0 if it holds @ok */
+static int ask(struct victim *v, pid_t pid, int sig, const char *word, const char *ok)
+{
+	return victim_ask_as(v, pid, pid, sig, word, ok);
 }
 
 int victim_verify(struct victim *v, pid_t pid)

@@ -63,6 +63,19 @@ int victim_start(struct victim *v, const char *const *args, int nr_ready, int nr
 int victim_start_opts(struct victim *v, const char *const *args, int nr_ready, int nr_threads,
 		      const struct victim_opts *o);
 /*
+ * victim_wait_ready - read v->report (a victim started some other way: a
+ * container's stdout) until @nr_ready processes and @nr_threads threads
+ * said ready; their regions are then in v->r.  0, or -1 (v left as is).
+ */
+int victim_wait_ready(struct victim *v, int nr_ready, int nr_threads);
+/*
+ * victim_ask_as - send @sig to @to and wait for the answer holding @word
+ * from the victim that reports itself as @pid (a victim in a pid namespace
+ * reports the pid it has there): 0 if the answer holds @ok.
+ */
+int victim_ask_as(struct victim *v, pid_t to, pid_t pid, int sig, const char *word,
+		  const char *ok);
+/*
  * victim_reap - after something killed the whole tree (criu dump), wait
  * until none of its processes exists any more, so that their pids are free
  * for a restore.  Needs the caller to be the tree's child subreaper (or the

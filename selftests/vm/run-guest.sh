@@ -238,13 +238,23 @@ done </ctl/shares
 ip link set lo up
 # Kernel-requested modules (crypto, socket families) come from the host's
 # /lib/modules too: the usermode helper resolves paths in this root.
-printf '#!/bin/sh\nexec chroot /mnt /sbin/modprobe "$@"\n' >/bin/modprobe-host
+# The helper starts at this initramfs's root, under the host root once that
+# is moved onto it (below): it reaches the host root through /modprobe-root.
+mkdir -p /modprobe-root
+mount --rbind /mnt /modprobe-root
+printf '#!/bin/sh\nexec chroot /modprobe-root /sbin/modprobe "$@"\n' >/bin/modprobe-host
 chmod 755 /bin/modprobe-host
 echo /bin/modprobe-host >/proc/sys/kernel/modprobe
 cp /ctl/cmd.sh /mnt/run/run-guest.sh
 
+# The command's root is the host root moved onto / (switch_root's way), not
+# a chroot into /mnt: a task's root is then its mount namespace's root, as on
+# a booted machine, and a container's root after pivot_root reads "/" in
+# /proc/PID/root (criu refuses to dump a mount namespace otherwise).  This
+# shell keeps the initramfs as its root (/ctl, reboot).
 echo "$START"
-chroot /mnt /usr/bin/env -i /bin/sh /run/run-guest.sh </dev/null
+(cd /mnt && mount --move . / && exec chroot . /usr/bin/env -i /bin/sh /run/run-guest.sh) \
+	</dev/null
 rc=$?
 printf '\n%s\n' "$END"
 [ "$DMESG" = 0 ] || dmesg >/ctl/dmesg
