@@ -5,7 +5,8 @@
 #   selftests/fresh-root-deb.sh DEBDIR KODIR KVER...
 #
 # 1. linux-headers-KVER for each KVER (the guests' kernels, from the
-#    mirror), as on a machine that runs those kernels, before the packages
+#    mirror: make demo's scripts/deps.sh has updated apt's lists), as on a
+#    machine that runs those kernels, before the packages
 #    (6.12's headers pull its image in: INITRD=No, as this root never
 #    boots, and dpkg's unsafe I/O save a minute here, and only here);
 # 2. DEBDIR's memsplice_*.deb and memsplice-dkms_*.deb installed with
