@@ -8,7 +8,8 @@
 #                              what scripts/build-kernel.sh needs to build the
 #                              patched kernels the third and fourth guests
 #                              boot (gcc-multilib: the static i386 test;
-#                              gnutls-bin: certtool, the TLS test's certificates)
+#                              gnutls-bin: certtool, the TLS test's certificates;
+#                              runc, podman: front_test's containers)
 #   scripts/deps.sh --fresh-root  also what selftests/fresh-root.sh needs
 #                              (make check: --guest --fresh-root --deb)
 #   scripts/deps.sh --deb      also what `make deb` needs: debhelper and
@@ -24,7 +25,7 @@ protobuf-c-compiler libkmod-dev linux-source criu xz-utils kmod
 python3-protobuf strace libgnutls28-dev"
 demo="qemu-system-x86 busybox-static cpio zstd linux-image-amd64"
 guest="$demo linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
-flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib gnutls-bin runc"
+flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib gnutls-bin runc podman"
 fresh_root="debootstrap git"
 deb="debhelper dh-dkms dkms dpkg-dev fakeroot lintian git cpio"
 

@@ -10,12 +10,18 @@
  * log in the work directory); a log file name with a '/' is refused as
  * criu refuses it; the front refuses to be its own criu.
  *
- * 6.1 guest (criu and runc run there): a container whose process filled
+ * Where criu runs, the real criu given a broken request ends the session
+ * (or answers it) and exits non-zero: the engine never hangs.
+ *
+ * 6.1 guest (criu, runc and podman run there): a container whose process filled
  * its memory is pre-dumped twice by `runc --criu FRONT checkpoint
  * --pre-dump` (memsplice did it: its line in each log, no criu line),
  * dumped by runc's final checkpoint (criu's, through the front) on top of
  * them, with the pages it did not write since counted as PE_PARENT, then
- * restored by `runc restore`, where the process verifies every page.
+ * restored by `runc restore`, where the process verifies every page.  The
+ * same through podman (its store in the test's directory): one
+ * `--pre-checkpoint` (memsplice's), `--with-previous` (criu's, PE_PARENT
+ * counted), `podman container restore`, every page verified.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -171,6 +177,25 @@ TEST_F(front, undecodable_request_handed_over)
 	ASSERT_LT(0, front_start(self, swrk, FAKE));
 	ASSERT_EQ((ssize_t)sizeof(junk), send(self->sk, junk, sizeof(junk), 0));
 	expect_handed_over(_metadata, self, junk, sizeof(junk));
+}
+
+/* with the real criu (where it runs): a broken request ends the session, no hang */
+TEST_F(front, undecodable_request_real_criu_answers_or_ends)
+{
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0x07 };
+	const char *why = criu_unusable();
+	CriuResp *resp;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_LT(0, front_start(self, swrk, criu_bin()));
+	ASSERT_EQ((ssize_t)sizeof(junk), send(self->sk, junk, sizeof(junk), 0));
+	resp = recv_resp(self->sk);	/* NULL: the session ended (or 60 s passed) */
+	if (resp) {
+		EXPECT_FALSE(resp->success);
+		criu_resp__free_unpacked(resp, NULL);
+	}
+	EXPECT_NE(0, front_exit(self));
 }
 
 TEST_F(front, predump_only_criu_does_handed_over)
@@ -369,35 +394,47 @@ static pid_t ct_pid(void)
 	return p ? atoi(p + 7) : -1;
 }
 
-/* a bundle in @dir/bundle: busybox, the static victim, runc spec's config
- * with no terminal, the victim reporting on stdout, and no network
- * namespace (criu would lock it with iptables, which the guest lacks) */
+/* @root: busybox as /bin/sh and the static victim as /victim */
+static int make_rootfs(const char *root)
+{
+	char bin[800], victim[800], out[1024];
+	const char *mk[] = { "mkdir", "-p", bin, NULL };
+	const char *cp1[] = { "cp", BUSYBOX, bin, NULL };
+	const char *cp2[] = { "cp", "selftests/lib/victim-static", victim, NULL };
+
+	if (snprintf(bin, sizeof(bin), "%s/bin", root) >= (int)sizeof(bin) ||
+	    snprintf(victim, sizeof(victim), "%s/victim", root) >= (int)sizeof(victim))
+		return -1;
+	if (run_cmd(mk, out, sizeof(out)) || run_cmd(cp1, out, sizeof(out)) ||
+	    run_cmd(cp2, out, sizeof(out)))
+		return -1;
+	if (snprintf(bin, sizeof(bin), "%s/bin/sh", root) >= (int)sizeof(bin))
+		return -1;
+	return symlink("busybox", bin);
+}
+
+/* the container's process: the victim, reporting on its stdout */
+#define CT_CMD	"exec /victim --anon 256 --nothp 3>&1"
+
+/* a bundle in @dir/bundle: runc spec's config with no terminal, the victim,
+ * and no network namespace (criu would lock it with iptables) */
 static int make_bundle(const char *dir, char *bundle, size_t len)
 {
-	char path[800], victim[800];
 	const char *edit =
 		"import json,sys; p=sys.argv[1]+'/config.json'; c=json.load(open(p)); "
 		"c['process']['terminal']=False; "
-		"c['process']['args']=['/bin/sh','-c','exec /victim --anon 256 --nothp 3>&1']; "
+		"c['process']['args']=['/bin/sh','-c','" CT_CMD "']; "
 		"c['linux']['namespaces']=[n for n in c['linux']['namespaces'] "
 		"if n['type']!='network']; json.dump(c,open(p,'w'))";
-	char out[1024];
-
-	snprintf(bundle, len, "%s/bundle", dir);
-	snprintf(path, sizeof(path), "%s/rootfs/bin", bundle);
-	snprintf(victim, sizeof(victim), "%s/rootfs/victim", bundle);
-	const char *mk[] = { "mkdir", "-p", path, NULL };
-	const char *cp1[] = { "cp", BUSYBOX, path, NULL };
-	const char *cp2[] = { "cp", "selftests/lib/victim-static", victim, NULL };
 	const char *spec[] = { RUNC, "spec", "--bundle", bundle, NULL };
 	const char *py[] = { "python3", "-c", edit, bundle, NULL };
+	char root[800], out[1024];
 
-	if (run_cmd(mk, out, sizeof(out)) || run_cmd(cp1, out, sizeof(out)) ||
-	    run_cmd(cp2, out, sizeof(out)) || run_cmd(spec, out, sizeof(out)) ||
-	    run_cmd(py, out, sizeof(out)))
+	snprintf(bundle, len, "%s/bundle", dir);
+	snprintf(root, sizeof(root), "%s/rootfs", bundle);
+	if (make_rootfs(root) || run_cmd(spec, out, sizeof(out)) || run_cmd(py, out, sizeof(out)))
 		return -1;
-	snprintf(path, sizeof(path), "%s/rootfs/bin/sh", bundle);
-	return symlink("busybox", path);
+	return 0;
 }
 
 /* `runc --criu FRONT checkpoint ARGS... CT`, its log's tail on failure */
@@ -540,6 +577,141 @@ TEST_F_TIMEOUT(runc, predumps_then_checkpoint_and_restore, 600)
 	EXPECT_EQ(0, victim_ask_as(&v2, pid, 1, SIGUSR1, " ok", " ok"));
 	fclose(v.report);
 	fclose(v2.report);
+}
+
+/* ---- podman (through runc), where criu runs ------------------------------- */
+
+#define PODMAN		"/usr/bin/podman"
+
+FIXTURE(podman) {
+	char *dir;
+	char why[200];
+	char root[700], run[700], flag[700], id[80], log[1100];
+	bool started;
+};
+
+/* podman with its store in the test's directory and runc given the front */
+static int podman(FIXTURE_DATA(podman) *self, const char *const *args, char *out, size_t len)
+{
+	const char *argv[32] = { PODMAN, "--root", self->root, "--runroot", self->run,
+				 "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+				 "--events-backend", "file", "--runtime", RUNC,
+				 "--runtime-flag", self->flag };
+	int n = 15;
+
+	for (; *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	return run_cmd(argv, out, len);
+}
+
+static pid_t podman_pid(FIXTURE_DATA(podman) *self)
+{
+	const char *args[] = { "inspect", "--format", "{{.State.Pid}}", "ct", NULL };
+	char out[256];
+
+	return podman(self, args, out, sizeof(out)) ? -1 : atoi(out);
+}
+
+FIXTURE_SETUP(podman)
+{
+	const char *why = runc_skip();
+	char here[512];
+
+	if (!why && access(PODMAN, X_OK))
+		why = "no podman (scripts/deps.sh --guest installs it)";
+	if (why) {
+		snprintf(self->why, sizeof(self->why), "%s", why);
+		SKIP(return, "%s", self->why);
+	}
+	self->dir = make_dir("podman");
+	ASSERT_NE(NULL, self->dir);
+	ASSERT_NE(NULL, getcwd(here, sizeof(here)));
+	snprintf(self->flag, sizeof(self->flag), "criu=%s/%s", here, FRONT);
+	snprintf(self->root, sizeof(self->root), "%s/root", self->dir);
+	snprintf(self->run, sizeof(self->run), "%s/run", self->dir);
+	setenv("TMPDIR", self->dir, 1);		/* podman's temporary files: not /var/tmp */
+}
+
+FIXTURE_TEARDOWN(podman)
+{
+	const char *rm[] = { "rm", "-f", "ct", NULL };
+	char out[512];
+
+	if (!self->dir)
+		return;
+	if (self->started)
+		podman(self, rm, out, sizeof(out));
+	if (getenv("MEMSPLICE_KEEP"))
+		TH_LOG("kept %s (MEMSPLICE_KEEP)", self->dir);
+	else
+		remove_dir(self->dir);
+}
+
+TEST_F_TIMEOUT(podman, pre_checkpoint_then_checkpoint_and_restore, 600)
+{
+	char rootfs[800], tar[800], image[] = "localhost/memsplice-victim:1", out[4096];
+	char userdata[1000], pre[1100], fin[1100], path[1200];
+	const char *tarv[] = { "tar", "-C", rootfs, "-cf", tar, ".", NULL };
+	const char *import[] = { "import", tar, image, NULL };
+	const char *run[] = { "run", "-d", "--name", "ct", "--network", "none", image,
+			      "/bin/sh", "-c", CT_CMD, NULL };
+	const char *precheck[] = { "container", "checkpoint", "--pre-checkpoint", "ct", NULL };
+	const char *check[] = { "container", "checkpoint", "--with-previous", "ct", NULL };
+	const char *restore[] = { "container", "restore", "ct", NULL };
+	const char *logs[] = { "logs", "ct", NULL };
+	struct victim v = { 0 };
+	pid_t pid;
+
+	NEED_SETUP();
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", self->dir);
+	snprintf(tar, sizeof(tar), "%s/rootfs.tar", self->dir);
+	ASSERT_EQ(0, make_rootfs(rootfs));
+	ASSERT_EQ(0, run_cmd(tarv, out, sizeof(out))) TH_LOG("%s", out);
+	ASSERT_EQ(0, podman(self, import, out, sizeof(out))) TH_LOG("%s", out);
+	ASSERT_EQ(0, podman(self, run, out, sizeof(out))) TH_LOG("%s", out);
+	self->started = true;
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(self->id, sizeof(self->id), "%.64s", out);
+	snprintf(userdata, sizeof(userdata), "%s/vfs-containers/%s/userdata", self->root, self->id);
+	snprintf(self->log, sizeof(self->log), "%s/ctr.log", userdata);
+	snprintf(pre, sizeof(pre), "%s/pre-checkpoint", userdata);
+	snprintf(fin, sizeof(fin), "%s/checkpoint", userdata);
+
+	/* the victim's report is in conmon's log: once it says ready, its
+	 * lines as `podman logs` gives them (without conmon's prefixes) */
+	ASSERT_TRUE(file_says(self->log, "1 ready", 60)) TH_LOG("no ready in %s", self->log);
+	ASSERT_EQ(0, podman(self, logs, out, sizeof(out))) TH_LOG("%s", out);
+	v.report = fmemopen(out, strlen(out), "r");
+	ASSERT_NE(NULL, v.report);
+	ASSERT_EQ(0, victim_wait_ready(&v, 1, 0));
+	fclose(v.report);
+	pid = podman_pid(self);
+	ASSERT_LT(0, pid);
+
+	/* podman's pre-checkpoint is runc's pre-dump: memsplice's */
+	ASSERT_EQ(0, podman(self, precheck, out, sizeof(out))) TH_LOG("%s", out);
+	snprintf(path, sizeof(path), "%s/dump.log", userdata);
+	EXPECT_TRUE(file_says(path, "this pre-dump is memsplice's", 0));
+	ASSERT_EQ(0, kill(pid, SIGUSR2));
+	ASSERT_TRUE(file_says(self->log, "1 dirtied", 60));
+
+	/* the checkpoint on top of it is criu's; what was not written is PE_PARENT */
+	ASSERT_EQ(0, podman(self, check, out, sizeof(out))) {
+		TH_LOG("%s\n%s", out, file_tail(path, 8, out, sizeof(out)));
+	}
+	EXPECT_EQ(ANON - DIRTY, anon_count(&v, fin, PE_PARENT)) {
+		TH_LOG("criu did not take the unchanged pages from memsplice's pre-dump");
+	}
+	EXPECT_EQ(DIRTY, anon_count(&v, fin, PE_PRESENT));
+
+	ASSERT_EQ(0, podman(self, restore, out, sizeof(out))) TH_LOG("%s", out);
+	pid = podman_pid(self);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, kill(pid, SIGUSR1));
+	EXPECT_TRUE(file_says(self->log, "1 ok", 60)) {
+		TH_LOG("the restored process: %s", file_tail(self->log, 3, out, sizeof(out)));
+	}
 }
 
 TEST_HARNESS_MAIN
