@@ -2,10 +2,12 @@
 # memsplice top-level Makefile.
 #
 #   make            build user/memsplice, user/memsplice-criu (and the test programs)
+#   make tool       the two alone (what the Debian package builds)
 #   make demo       pre-dump a demo workload twice, dump it, show the images
 #   make check      every test: host kernel, then QEMU guests (6.1, 6.12)
 #   make bench      side-by-side benchmark (guest)
 #   make install    DESTDIR= PREFIX=/usr/local
+#   make deb        Debian packages memsplice and memsplice-dkms in build/deb/
 #
 # demo, check and bench first install the missing Debian packages
 # (scripts/deps.sh), then build in a sub-make: this Makefile and
@@ -74,19 +76,21 @@ $(B)/criu/rpc.pb-c.o: $(B)/criu/rpc.pb-c.c $(B)/criu/rpc.pb-c.h
 # ---- the tool ----------------------------------------------------------------
 $(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 include selftests/selftests.mk
 include user/source/parasite/parasite.mk
 
 # COMPEL_LIBS comes from parasite.mk: keep it in the recipe, not in LIBS
 user/memsplice: $(USER_O) $(PB_O)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(COMPEL_LIBS)
 
 $(FRONT_O): $(B)/criu/rpc.pb-c.h
 
 user/memsplice-criu: $(FRONT_O) $(B)/user/util.o $(B)/user/log.o $(B)/criu/rpc.pb-c.o
-	$(CC) $(CFLAGS) -o $@ $^ -lprotobuf-c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lprotobuf-c
+
+tool: user/memsplice user/memsplice-criu
 
 # the test build: main.c honours the MEMSPLICE_TEST_* hooks (user/dump.h)
 $(B)/user/main-test.o: user/main.c $(PB_H) $(USER_H)
@@ -121,7 +125,11 @@ bench:
 	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy
 	bench/bench.sh
 
-install: user/memsplice user/memsplice-criu
+deb:
+	@scripts/deps.sh --deb
+	scripts/deb.sh
+
+install: tool
 	install -D -m 0755 user/memsplice $(DESTDIR)$(SBINDIR)/memsplice
 	install -D -m 0755 user/memsplice-criu $(DESTDIR)$(SBINDIR)/memsplice-criu
 	install -D -m 0644 Documentation/memsplice.8 $(DESTDIR)$(MANDIR)/man8/memsplice.8
@@ -131,5 +139,5 @@ clean:
 	rm -rf $(B) user/memsplice user/memsplice-criu bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
-.PHONY: all deps demo check bench install clean selftests
+.PHONY: all tool deps demo check bench deb install clean selftests
 .SECONDARY: $(PB_C) $(PB_H)

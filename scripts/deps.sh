@@ -11,7 +11,10 @@
 #                              gnutls-bin: certtool, the TLS test's certificates;
 #                              runc, podman: front_test's containers)
 #   scripts/deps.sh --fresh-root  also what selftests/fresh-root.sh needs
-#                              (make check: --guest --fresh-root)
+#                              (make check: --guest --fresh-root --deb)
+#   scripts/deps.sh --deb      also what `make deb` needs: debhelper and
+#                              dh-dkms to build the packages, lintian to
+#                              check them
 #
 # Idempotent and quick when everything is present (one dpkg-query call, no
 # apt-get): apt-get update + install run only when a package is missing.
@@ -24,14 +27,16 @@ demo="qemu-system-x86 busybox-static cpio zstd linux-image-amd64"
 guest="$demo linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
 flex bison libelf-dev dwarves bc libssl-dev linux-source-6.12 gcc-multilib gnutls-bin runc podman"
 fresh_root="debootstrap git"
+deb="debhelper dh-dkms dkms dpkg-dev fakeroot lintian git cpio"
 
 pkgs=$base
 for opt in "$@"; do
 	case $opt in
 	--demo) pkgs="$pkgs $demo" ;;
 	--guest) pkgs="$pkgs $guest" ;;
-	--fresh-root) pkgs="$pkgs $fresh_root" ;;
-	*) echo "usage: $0 [--demo] [--guest] [--fresh-root]" >&2; exit 2 ;;
+	--fresh-root) pkgs="$pkgs $fresh_root $deb" ;;
+	--deb) pkgs="$pkgs $deb" ;;
+	*) echo "usage: $0 [--demo] [--guest] [--fresh-root] [--deb]" >&2; exit 2 ;;
 	esac
 done
 

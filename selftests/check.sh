@@ -38,7 +38,10 @@
 #              not fit a 32-bit kernel's unsigned long are refused, never
 #              cut (selftests/vm/run-i386.sh; seconds).
 #   fresh-root `make demo` as on a fresh machine: a clean clone in a
-#              pristine Debian 12 root (selftests/fresh-root.sh; 3-6 min).
+#              pristine Debian 12 root, then the Debian packages
+#              installed there, the module dkms built loaded in two short
+#              6.1 and 6.12 boots, the packages purged
+#              (selftests/fresh-root.sh; 5-7 min).
 #
 # Tests that need what a kernel lacks (soft-dirty, the module, the
 # syscall) skip themselves there.  Each stage's time (kernel builds

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make check's fresh-machine stage: the README's first command, `make demo`,
-# run as root in a pristine Debian 12 root, from a clean clone.
+# run as root in a pristine Debian 12 root, from a clean clone; then the
+# Debian packages installed there, checked, loaded in the guests, purged.
 #
 #   selftests/fresh-root.sh
 #
@@ -31,6 +32,19 @@
 # Afterwards, whatever happened, everything is unmounted and the unpacked
 # root removed. The whole `make demo` output goes to
 # build/fresh-root/make-demo.log; its last lines are shown on failure.
+#
+# The packages: `make deb` on the host, in a second clean clone of HEAD
+# (build/fresh-root/deb-src; log make-deb.log; lintian's errors fail it),
+# before the namespaces. After make demo, in the root,
+# selftests/fresh-root-deb.sh (log deb.log) installs the headers of the
+# guests' kernels (scripts/kver.sh 6.1 and 6.12), then the two packages with
+# dpkg -i and apt-get -f install alone, so that dkms' postinst builds the
+# module for both; runs the installed memsplice check (and memsplice-criu);
+# purges both and checks nothing of them stays. Back on the host, each
+# guest kernel boots (selftests/vm/run-guest.sh, log guest-KVER.log) with
+# the module dkms built for it insmod'ed, and the packaged memsplice's
+# check must find the device usable. About 90 s more than make demo alone
+# (make deb 20 s, headers 20 s, install and dkms 25 s, purge 12 s, guests 8 s).
 # Needs about 2.5 GB in build/ while it runs. Host sources whose keys are not
 # in a pristine root (third-party repositories) make its apt-get fail.
 #
@@ -47,6 +61,7 @@ script=$top/selftests/fresh-root.sh
 dir=$top/build/fresh-root
 root=$dir/root
 log=$dir/make-demo.log
+deblog=$dir/deb.log
 cache=${MEMSPLICE_CACHE:-/var/cache/memsplice}/fresh-root
 suite=bookworm variant=minbase include=make
 timeout_s=${MEMSPLICE_FRESH_ROOT_TIMEOUT:-1800}
@@ -71,7 +86,10 @@ remove() {
 
 # ---- second half: inside the namespaces -------------------------------------
 if [ "${1-}" = --in-namespace ]; then
-	tarball=$2 archives=$3 mirror=$4
+	tarball=$2 archives=$3 mirror=$4 debdir=$5
+	shift 5
+	# the reason, for the first half's one line
+	die() { echo "$me: $*" >&2; echo "$*" >"$dir/why"; exit 1; }
 
 	cleanup() {
 		for m in $(mounts_below "$root") $(mounts_below "$dir/new"); do
@@ -139,6 +157,20 @@ if [ "${1-}" = --in-namespace ]; then
 		/bin/sh -c 'cd /root/memsplice && exec make demo' \
 		</dev/null >"$log" 2>&1 || rc=$?
 	[ "$rc" = 0 ] || die "make demo failed in the pristine root (exit $rc)"
+
+	echo "$me: the packages in the same root, dkms for $* (log: build/fresh-root/deb.log)"
+	mkdir "$root/root/debs"
+	cp "$debdir"/memsplice_*.deb "$debdir"/memsplice-dkms_*.deb "$root/root/debs/" ||
+		die "cannot copy the packages into the root"
+	chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		/root/memsplice/selftests/fresh-root-deb.sh /root/debs /root/ko "$@" \
+		</dev/null >"$deblog" 2>&1 || {
+		tail -n 20 "$deblog" | sed 's/^/| /' >&2
+		die "$(tail -n 1 "$deblog")"
+	}
+	grep "^fresh-root-deb: " "$deblog"
+	cp -r "$root/root/ko" "$dir/ko" || die "cannot copy the modules dkms built out of the root"
 	exit 0
 fi
 
@@ -193,12 +225,30 @@ mkdir -p "$dir" "$cache"
 exec 9>"$cache/lock"
 flock 9 || fail "cannot lock $cache/lock"
 remove "$root" || fail "cannot remove the root a previous run left"
-rm -f "$log"
+rm -rf "$log" "$deblog" "$dir/why" "$dir/deb-src" "$dir/make-deb.log" "$dir/ko" "$dir/pkg" "$dir"/guest-*.log
+
+# the guests' kernels, for their headers in the root and the boots below
+kvers=
+for k in 6.1 6.12; do
+	v=$("$top/scripts/kver.sh" $k) || fail "no Debian $k kernel installed (scripts/deps.sh --guest)"
+	kvers="$kvers $v"
+done
 
 start=$(date +%s)
+echo "$me: make deb in a clean clone of HEAD (log: build/fresh-root/make-deb.log)"
+git -c advice.detachedHead=false clone -q --no-hardlinks "$top" "$dir/deb-src" ||
+	fail "git clone of $top for make deb failed"
+make -C "$dir/deb-src" deb >"$dir/make-deb.log" 2>&1 || {
+	tail -n 20 "$dir/make-deb.log" | sed 's/^/| /' >&2
+	fail "make deb failed (build/fresh-root/make-deb.log)"
+}
+debdir=$dir/deb-src/build/deb
+echo "$me: packages built in $(($(date +%s) - start))s"
+
 rc=0
+# shellcheck disable=SC2086
 timeout -k 30 "$timeout_s" unshare --mount --propagation private --pid --kill-child \
-	"$script" --in-namespace "$cache/root-$key.tar" "$archives" "$mirror" 9>&- &
+	"$script" --in-namespace "$cache/root-$key.tar" "$archives" "$mirror" "$debdir" $kvers 9>&- &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' INT TERM HUP
 while :; do
@@ -210,15 +260,37 @@ trap - INT TERM HUP
 # $root any more, in any namespace.
 remove "$root" || rc=1
 secs=$(($(date +%s) - start))
-if [ "$rc" != 0 ] && [ -s "$log" ]; then
+if [ "$rc" != 0 ] && [ -s "$log" ] && [ ! -e "$deblog" ]; then
 	echo "$me: last lines of make demo (build/fresh-root/make-demo.log):" >&2
 	tail -n 40 "$log" | sed 's/^/| /' >&2
 fi
 case $rc in
 0) ;;
 124 | 137) fail "not finished within ${timeout_s}s (MEMSPLICE_FRESH_ROOT_TIMEOUT)" ;;
-*) fail "failed after ${secs}s" ;;
+*) fail "$(cat "$dir/why" 2>/dev/null || echo failed) (after ${secs}s)" ;;
 esac
-echo "$me: make demo passed in a pristine $suite root (${secs}s)"
+
+# the module each guest kernel's headers gave dkms, loaded there; the
+# packaged memsplice must find its device usable
+t0=$(date +%s)
+mkdir -p "$dir/pkg"
+dpkg-deb -x "$(ls "$debdir"/memsplice_*.deb)" "$dir/pkg" || fail "cannot unpack the memsplice package"
+for v in $kvers; do
+	ko=$(ls "$dir/ko/$v"/splice_process_vm.ko*) || fail "no module from dkms for $v"
+	"$top/selftests/vm/run-guest.sh" -k "$v" -t 300 -i "$ko" -- \
+		"test -c /dev/splice_process_vm && $dir/pkg/usr/sbin/memsplice check" \
+		>"$dir/guest-$v.log" 2>&1 || {
+		tail -n 12 "$dir/guest-$v.log" | sed 's/^/| /' >&2
+		fail "$v: the dkms-built module did not load, or no /dev/splice_process_vm (build/fresh-root/guest-$v.log)"
+	}
+	grep -q '^method device  *yes' "$dir/guest-$v.log" || {
+		grep '^method device' "$dir/guest-$v.log" | sed 's/^/| /' >&2
+		fail "$v: the dkms-built module loaded, but memsplice check finds no usable device"
+	}
+	echo "$me: $v: the dkms-built module loaded, $(grep '^method device' "$dir/guest-$v.log")"
+done
+secs=$(($(date +%s) - start))
+echo "$me: guests in $(($(date +%s) - t0))s"
+echo "$me: make demo and the packages passed in a pristine $suite root (${secs}s)"
 report 1 0 0
 echo "fresh-root: 1 passed, 0 failed, 0 skipped"
