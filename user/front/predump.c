@@ -144,44 +144,39 @@ static void to_stderr(int fd)
 			break;
 }
 
+/* @opt and @val at @argv[@n] if @val is set: the new count */
+static int push(const char **argv, int n, const char *opt, const char *val)
+{
+	if (!val)
+		return n;
+	argv[n++] = opt;
+	argv[n++] = val;
+	return n;
+}
+
 /* `memsplice pre-dump` for @o into @dir; @argv points into @o, @pid and @port */
 static void build_argv(const struct front *f, const CriuOpts *o, const char *dir, char *pid,
 		       char *port, const char **argv)
 {
+	bool tls = o->ps && o->tls;
 	int n = 0;
 
 	argv[n++] = f->memsplice;
 	argv[n++] = "pre-dump";
-	argv[n++] = "-t";
-	argv[n++] = pid;
-	argv[n++] = "-D";
-	argv[n++] = dir;
+	n = push(argv, n, "-t", pid);
+	n = push(argv, n, "-D", dir);
 	argv[n++] = "--track-mem";
-	if (o->parent_img) {
-		argv[n++] = "--prev-images-dir";
-		argv[n++] = o->parent_img;
-	}
+	n = push(argv, n, "--prev-images-dir", o->parent_img);
 	if (o->ps) {
 		argv[n++] = "--page-server";
-		argv[n++] = "--address";
-		argv[n++] = o->ps->address;
-		argv[n++] = "--port";
-		argv[n++] = port;
+		n = push(argv, n, "--address", o->ps->address);
+		n = push(argv, n, "--port", port);
 	}
-	if (o->ps && o->tls) {
+	if (tls) {
 		argv[n++] = "--tls";
-		if (o->tls_cacert) {
-			argv[n++] = "--tls-cacert";
-			argv[n++] = o->tls_cacert;
-		}
-		if (o->tls_cert) {
-			argv[n++] = "--tls-cert";
-			argv[n++] = o->tls_cert;
-		}
-		if (o->tls_key) {
-			argv[n++] = "--tls-key";
-			argv[n++] = o->tls_key;
-		}
+		n = push(argv, n, "--tls-cacert", o->tls_cacert);
+		n = push(argv, n, "--tls-cert", o->tls_cert);
+		n = push(argv, n, "--tls-key", o->tls_key);
 	}
 	if (o->has_log_level && o->log_level >= 4)
 		argv[n++] = "-v";
