@@ -103,7 +103,7 @@ selftests/memsplice-test: $(filter-out $(B)/user/main.o,$(USER_O)) $(B)/user/mai
 BENCH_DEPS	:= bench/common.c bench/common.h $(VTEST_O) $(B)/user/images/image.o $(B)/user/log.o \
 		   $(B)/user/util.o $(B)/images/stats.pb-c.o
 
-bench/bench bench/rounds bench/copypair bench/lazy: bench/%: bench/%.c $(BENCH_DEPS)
+bench/bench bench/rounds bench/copypair bench/lazy bench/alternatives: bench/%: bench/%.c $(BENCH_DEPS)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Iuser -o $@ $< $(filter-out %.h,$(BENCH_DEPS)) -lprotobuf-c
 
 # ---- set-up, tests, demo, bench ----------------------------------------------
@@ -122,7 +122,7 @@ check:
 
 bench:
 	@scripts/deps.sh --guest
-	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy
+	@$(MAKE) --no-print-directory all bench/bench bench/rounds bench/copypair bench/lazy bench/alternatives
 	bench/bench.sh
 
 deb:
@@ -136,7 +136,7 @@ install: tool
 	install -D -m 0644 Documentation/memsplice-criu.8 $(DESTDIR)$(MANDIR)/man8/memsplice-criu.8
 
 clean:
-	rm -rf $(B) user/memsplice user/memsplice-criu bench/bench bench/rounds bench/copypair bench/lazy $(SELFTEST_BINS) \
+	rm -rf $(B) user/memsplice user/memsplice-criu bench/bench bench/rounds bench/copypair bench/lazy bench/alternatives $(SELFTEST_BINS) \
 		selftests/memsplice-test
 
 .PHONY: all tool deps demo check bench deb install clean selftests

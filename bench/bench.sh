@@ -1,6 +1,9 @@
 #!/bin/sh
 # make bench: pre-dump benchmarks, medians of 5, tools side by side.
-#   host:      this kernel (6.18): memsplice's methods available here
+#   host:      this kernel (6.18): memsplice's methods available here; the
+#              ways to copy another process's memory that need no kernel
+#              change (bench/alternatives: process_vm_readv or /proc/PID/mem,
+#              then write, mmap or send, MSG_ZEROCOPY), natively
 #   guest-6.1: Debian's 6.1 under QEMU TCG (~10x slower than native: read
 #              the ratios, not the absolute times), with CRIU 3.17 read and
 #              splice modes on the same victims, and the module when built;
@@ -49,6 +52,10 @@ bench/rounds -n "$runs" -V sparse -s 65536 $trackers
 # huge pages and shared memory: pages per pass, huge pages kept
 bench/rounds -n "$runs" -V thp -s 256,1024 uffd-wp uffd-wp:keep
 bench/rounds -n "$runs" -V shared -s 256,1024 uffd-wp
+# another process's memory to a file and to a socket without a kernel change
+# (issue 21: what splice_process_vm has to beat), natively
+bench/alternatives -n "$runs" -s 1024
+bench/alternatives -n 3 -s 1024 -d /var/tmp readv-write readv-mmap procmem-write
 
 mods=""
 if [ -f kernel/Makefile ] && ko=$(make -s --no-print-directory -C kernel KVER=6.1 ko-path 2>/dev/null) &&
