@@ -15,7 +15,8 @@
  * own sequence in one session (p.haul's): a PRE_DUMP the front performs,
  * then a DUMP it hands criu mid-session, which takes the unchanged pages
  * from the pre-dump (PE_PARENT counted) and leaves the victim running and
- * intact.
+ * intact; after a PRE_DUMP, any other request is "Bad req seq", as in
+ * criu's pre_dump_loop.
  *
  * 6.1 guest (criu, runc and podman run there): a container whose process filled
  * its memory is pre-dumped twice by `runc --criu FRONT checkpoint
@@ -216,47 +217,69 @@ static int test_dir(FIXTURE_DATA(front) *self, const char *name)
 	return open(path, O_RDONLY | O_DIRECTORY);
 }
 
+/*
+ * A victim, and a PRE_DUMP of it into "1" the front performs in a session
+ * whose criu is the real one; @opts (with @req) stays set up for the next
+ * request of the session.  0, or -1 with the reason logged.
+ */
+static int session_predump(struct __test_metadata *_metadata, FIXTURE_DATA(front) *self,
+			   CriuReq *req, CriuOpts *opts)
+{
+	const char *args[] = { "--anon", "256", "--nothp", NULL };
+	char fifo[700], log[700];
+	struct victim_opts vo = { .fifo = fifo, .detach = true };
+	uint8_t buf[512];
+	CriuResp *resp;
+	size_t len;
+	bool ok;
+
+	snprintf(fifo, sizeof(fifo), "%s/report", self->dir);
+	if (victim_start_opts(&self->v, args, 1, 0, &vo))
+		return -1;
+	req->opts = opts;
+	opts->has_pid = true;
+	opts->pid = self->v.pid;
+	opts->log_file = "dump.log";
+	opts->has_log_level = true;
+	opts->log_level = 4;		/* as runc asks: criu's log then starts with its version */
+	opts->has_leave_running = true;
+	opts->leave_running = true;
+	req->type = CRIU_REQ_TYPE__PRE_DUMP;
+	opts->images_dir_fd = test_dir(self, "1");
+	if (opts->images_dir_fd < 0 || front_start(self, swrk, criu_bin()) < 0 ||
+	    send_req(self->sk, req, buf, &len))
+		return -1;
+	resp = recv_resp(self->sk);
+	if (!resp)
+		return -1;
+	ok = resp->type == CRIU_REQ_TYPE__PRE_DUMP && resp->success;
+	if (!ok)
+		TH_LOG("pre-dump: %s", resp->cr_errmsg ? resp->cr_errmsg : "");
+	criu_resp__free_unpacked(resp, NULL);
+	snprintf(log, sizeof(log), "%s/1/dump.log", self->dir);
+	if (!file_says(log, "this pre-dump is memsplice's", 0)) {
+		TH_LOG("%s: no line of memsplice's", log);
+		ok = false;
+	}
+	return ok ? 0 : -1;
+}
+
 /* criu's own sequence in one session, as p.haul drives it: PRE_DUMP, then
  * DUMP on top of it; the front does the first and hands criu the second */
 TEST_F_TIMEOUT(front, predump_then_dump_in_one_session, 300)
 {
-	const char *args[] = { "--anon", "256", "--nothp", NULL };
 	const char *why = criu_unusable();
 	CriuOpts opts = CRIU_OPTS__INIT;
 	CriuReq req = CRIU_REQ__INIT;
-	char fifo[700], log[700], d2[700];
+	char log[700], d2[700];
 	uint8_t buf[512];
 	CriuResp *resp;
 	size_t len;
 
 	if (why)
 		SKIP(return, "%s", why);
-	snprintf(fifo, sizeof(fifo), "%s/report", self->dir);
 	snprintf(d2, sizeof(d2), "%s/2", self->dir);
-	struct victim_opts vo = { .fifo = fifo, .detach = true };
-
-	ASSERT_EQ(0, victim_start_opts(&self->v, args, 1, 0, &vo));
-	req.opts = &opts;
-	opts.has_pid = true;
-	opts.pid = self->v.pid;
-	opts.log_file = "dump.log";
-	opts.has_log_level = true;
-	opts.log_level = 4;		/* as runc asks: criu's log then starts with its version */
-	opts.has_leave_running = true;
-	opts.leave_running = true;
-
-	req.type = CRIU_REQ_TYPE__PRE_DUMP;
-	opts.images_dir_fd = test_dir(self, "1");
-	ASSERT_LE(0, opts.images_dir_fd);
-	ASSERT_LT(0, front_start(self, swrk, criu_bin()));
-	ASSERT_EQ(0, send_req(self->sk, &req, buf, &len));
-	resp = recv_resp(self->sk);
-	ASSERT_NE(NULL, resp);
-	EXPECT_EQ(CRIU_REQ_TYPE__PRE_DUMP, resp->type);
-	ASSERT_TRUE(resp->success) TH_LOG("%s", resp->cr_errmsg ? resp->cr_errmsg : "");
-	criu_resp__free_unpacked(resp, NULL);
-	snprintf(log, sizeof(log), "%s/1/dump.log", self->dir);
-	EXPECT_TRUE(file_says(log, "this pre-dump is memsplice's", 0));
+	ASSERT_EQ(0, session_predump(_metadata, self, &req, &opts));
 	ASSERT_EQ(0, victim_dirty(&self->v, self->v.pid));
 
 	req.type = CRIU_REQ_TYPE__DUMP;
@@ -280,6 +303,32 @@ TEST_F_TIMEOUT(front, predump_then_dump_in_one_session, 300)
 	close(self->sk);
 	self->sk = -1;
 	EXPECT_EQ(0, front_exit(self));
+}
+
+/* after a PRE_DUMP, a request that is neither PRE_DUMP nor DUMP: criu's "Bad req seq" */
+TEST_F_TIMEOUT(front, predump_then_other_request_refused, 300)
+{
+	const char *why = criu_unusable();
+	CriuOpts opts = CRIU_OPTS__INIT;
+	CriuReq req = CRIU_REQ__INIT, version = CRIU_REQ__INIT;
+	uint8_t buf[512];
+	CriuResp *resp;
+	size_t len;
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, session_predump(_metadata, self, &req, &opts));
+	version.type = CRIU_REQ_TYPE__VERSION;
+	ASSERT_EQ(0, send_req(self->sk, &version, buf, &len));
+	resp = recv_resp(self->sk);
+	ASSERT_NE(NULL, resp);
+	EXPECT_EQ(CRIU_REQ_TYPE__EMPTY, resp->type);
+	EXPECT_FALSE(resp->success);
+	ASSERT_NE(NULL, resp->cr_errmsg);
+	EXPECT_STREQ("Bad req seq", resp->cr_errmsg);
+	criu_resp__free_unpacked(resp, NULL);
+	EXPECT_EQ(1, front_exit(self));
+	EXPECT_EQ(0, victim_verify(&self->v, self->v.pid));
 }
 
 TEST_F(front, predump_only_criu_does_handed_over)

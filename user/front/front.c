@@ -212,7 +212,7 @@ static int swrk(const struct front *f, int sk)
 			if (!predumped || type == CRIU_REQ_TYPE__DUMP)
 				handover(f, sk);
 			consume(sk, len);
-			answer(sk, CRIU_REQ_TYPE__EMPTY, -EBADRQC, "Bad req seq");
+			answer(sk, CRIU_REQ_TYPE__EMPTY, -EIO, "Bad req seq");
 			return 1;
 		}
 		why = predump_why_not(req->opts);
@@ -222,7 +222,9 @@ static int swrk(const struct front *f, int sk)
 			handover(f, sk);
 		}
 		ret = consume(sk, len);
-		if (!ret)
+		if (ret)
+			snprintf(errmsg, sizeof(errmsg), "cannot read the request: %s", strerror(-ret));
+		else
 			ret = predump_run(f, req->opts, peer_pid(sk), errmsg, sizeof(errmsg));
 		criu_req__free_unpacked(req, NULL);
 		if (answer(sk, type, ret, errmsg) || ret || type == CRIU_REQ_TYPE__SINGLE_PRE_DUMP)
