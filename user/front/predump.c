@@ -10,9 +10,9 @@
  * pre-dump) can take what did not change from it.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -226,9 +226,13 @@ int predump_run(const struct front *f, const CriuOpts *o, pid_t peer, char *errm
 	dfd = open_peer_dir(peer, o->images_dir_fd, "images directory", errmsg, len);
 	if (dfd < 0)
 		return dfd;
-	wfd = o->has_work_dir_fd ? open_peer_dir(peer, o->work_dir_fd, "work directory", errmsg,
-						 len)
-				 : dup(dfd);
+	if (o->has_work_dir_fd) {
+		wfd = open_peer_dir(peer, o->work_dir_fd, "work directory", errmsg, len);
+	} else {	/* criu's default: the images directory */
+		wfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+		if (wfd < 0)
+			wfd = -errno;
+	}
 	if (wfd < 0) {
 		ret = wfd;
 		goto close_dir;
