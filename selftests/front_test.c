@@ -370,17 +370,6 @@ TEST_F(front, refuses_to_be_its_own_criu)
 	EXPECT_NE(NULL, strstr(err, "MEMSPLICE_CRIU")) TH_LOG("%s", err);
 }
 
-/* a pid nobody has */
-static pid_t gone_pid(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(0);
-	waitpid(pid, NULL, 0);
-	return pid;
-}
-
 /* a pre-dump of @pid into a directory of ours, logging to @log in another */
 static CriuResp *predump(struct __test_metadata *_metadata, FIXTURE_DATA(front) *self, pid_t pid,
 			 const char *log)

@@ -445,6 +445,17 @@ int victim_adopt(struct victim *v, pid_t root)
 	return v->nr_pids;
 }
 
+pid_t gone_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0 && waitpid(pid, NULL, 0) != pid)
+		return -1;
+	return pid;
+}
+
 pid_t ns_pid(pid_t pid)
 {
 	char v[128], *last;

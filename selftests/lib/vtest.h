@@ -95,6 +95,8 @@ int victim_adopt(struct victim *v, pid_t root);
  * parent, -1 on failure
  */
 pid_t fork_pidns(void);
+/* gone_pid - a pid nobody has: a child of ours that exited and was reaped; -1 if fork fails */
+pid_t gone_pid(void);
 /* ns_pid - @pid's pid in its own (innermost) pid namespace, from NSpid; -1 if gone */
 pid_t ns_pid(pid_t pid);
 /* victim_verify - ask @pid to check its own memory; 0 if it says ok */
