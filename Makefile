@@ -24,7 +24,7 @@ CC		?= gcc
 CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wno-unused-parameter -Wformat=2 -Wshadow -Werror
 XCFLAGS		:= -std=gnu11 -D_GNU_SOURCE $(WARN) -Iuser -I$(B)/images -I$(B)/criu -Iinclude \
-		   -Iinclude/uapi \
+		   -Iinclude/uapi -Ikernel \
 		   $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
 LIBS		:= -lprotobuf-c -lcap -lkmod -lgnutls
 
@@ -39,7 +39,7 @@ USER_SRCS	:= main.c dump.c xfer.c checkpoint.c postcopy.c criu.c check.c show.c 
 		   collect/collect.c collect/vma.c collect/mm.c collect/pagemap.c \
 		   collect/pagemap-scan.c collect/parent.c collect/smaps.c \
 		   track/uffd.c track/huge.c track/forks.c track/shm.c \
-		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c \
+		   source/select.c source/read.c source/spvm.c source/device.c source/syscall.c source/procmem.c \
 		   source/parasite/source.c source/parasite/ctl.c \
 		   proto/pageserver.c proto/listen.c proto/tls.c serve/lazy.c sink/image.c sink/pageserver.c \
 		   receive/receive.c receive/session.c receive/store.c receive/flat.c receive/images.c \
@@ -74,7 +74,7 @@ $(B)/criu/rpc.pb-c.o: $(B)/criu/rpc.pb-c.c $(B)/criu/rpc.pb-c.h
 	$(CC) $(CFLAGS) -std=gnu11 -I$(B)/criu -c -o $@ $<
 
 # ---- the tool ----------------------------------------------------------------
-$(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h)
+$(B)/user/%.o: user/%.c $(PB_H) $(USER_H) $(wildcard include/*.h include/uapi/linux/*.h kernel/spvm_ioctl.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 

@@ -4,8 +4,8 @@
  * same victim in the same run, medians of N runs.
  *
  *   bench [-n RUNS] [-s MIB[,MIB...]] [-V SHAPE] [-P|-S] TOOL...
- *   TOOL: memsplice:METHOD | memsplice:METHOD:ref | criu:read | criu:splice
- *   (:ref: syscall or device by reference, not SPVM_STABLE; test build)
+ *   TOOL: memsplice:METHOD | memsplice:syscall:pin | criu:read | criu:splice
+ *   (:pin: the syscall with SPVM_PIN, zero-copy, not the default copy; test build)
  *   SHAPE: anon (every page written, the default), sparse (16 pages written
  *   over the mapping), fragmented (every other page written: one pagemap
  *   run per page)
@@ -48,21 +48,22 @@ struct sample {
 
 
 /*
- * The command for "memsplice:METHOD", or "memsplice:METHOD:ref": the syscall
- * or device attaching pages by reference where memsplice's pre-dumps ask for
- * SPVM_STABLE copies (the test build's MEMSPLICE_TEST_SPVM_REFERENCE).
- * Fills @argv up to the command name and @method; returns how many.
+ * The command for "memsplice:METHOD", or "memsplice:METHOD:pin": the syscall
+ * pinning the target's pages into the pipe (SPVM_PIN) where memsplice's
+ * pre-dumps have them copied, the default (the test build's
+ * MEMSPLICE_TEST_SPVM_PIN).  Fills @argv up to the command name and @method;
+ * returns how many.
  */
 static int memsplice_argv(const char *tool, char *method, size_t len, const char **argv)
 {
-	const char *ref = strstr(tool + 10, ":ref");
+	const char *pin = strstr(tool + 10, ":pin");
 	int n = 0;
 
-	snprintf(method, len, "%.*s", ref ? (int)(ref - tool - 10) : (int)strlen(tool + 10),
+	snprintf(method, len, "%.*s", pin ? (int)(pin - tool - 10) : (int)strlen(tool + 10),
 		 tool + 10);
-	if (ref) {
+	if (pin) {
 		argv[n++] = "env";
-		argv[n++] = "MEMSPLICE_TEST_SPVM_REFERENCE=1";
+		argv[n++] = "MEMSPLICE_TEST_SPVM_PIN=1";
 		argv[n++] = "./selftests/memsplice-test";
 	} else {
 		argv[n++] = memsplice_bin();

@@ -3,7 +3,9 @@
 #   host:      this kernel (6.18): memsplice's methods available here; the
 #              ways to copy another process's memory that need no kernel
 #              change (bench/alternatives: process_vm_readv or /proc/PID/mem,
-#              then write, mmap or send, MSG_ZEROCOPY), natively
+#              then write, mmap or send, MSG_ZEROCOPY; the source vmsplicing
+#              itself), natively; the ways that need the patched kernel say
+#              n/a
 #   guest-6.1: Debian's 6.1 under QEMU TCG (~10x slower than native: read
 #              the ratios, not the absolute times), with CRIU 3.17 read and
 #              splice modes on the same victims, and the module when built;
@@ -25,9 +27,17 @@
 #              in the guest's tmpfs).
 #   guest-patched: the same two on the patched kernel, which keeps huge
 #              pages whole under uffd-wp (kernel/patches/uffd-wp-thp/);
-#              and the syscall, by reference and SPVM_STABLE, beside the
-#              module, read and the parasite: pre-dumps to a file, then to
-#              `criu page-server` on loopback.
+#              and the syscall, copying (the default) and with SPVM_PIN,
+#              beside splice from /proc/PID/mem, the module, read, the
+#              parasite and CRIU 3.17's read and splice modes: pre-dumps to
+#              a file, then to `criu page-server` on loopback; then every way
+#              of bench/alternatives, splice_process_vm's and the splice
+#              from /proc/PID/mem among them, and sendfile from
+#              /proc/PID/mem on a source below 2 GiB (-l: /proc's
+#              s_maxbytes refuses it above).
+# Every guest runs with ERMS and FSRM off (run-guest.sh's -c default): under
+# TCG `rep movsb` costs a step per byte, which would make write(2) look
+# twice as expensive as a splice copy.
 # Environment: MEMSPLICE_BENCH_SIZES (MiB, default 64,1024), MEMSPLICE_BENCH_RUNS (5),
 # MEMSPLICE_BENCH_SOCKET_RUNS (3: a 1 GiB run to a socket takes ~20 s under TCG),
 # MEMSPLICE_BENCH_PIPELINE_SIZES (MiB, default 64,256), MEMSPLICE_BENCH_LAZY_RUNS (3).
@@ -37,8 +47,7 @@ sizes=${MEMSPLICE_BENCH_SIZES:-64,1024}
 runs=${MEMSPLICE_BENCH_RUNS:-5}
 sruns=${MEMSPLICE_BENCH_SOCKET_RUNS:-3}
 psizes=${MEMSPLICE_BENCH_PIPELINE_SIZES:-64,256}
-# :ref: the module (or syscall) by reference, where pre-dumps ask for SPVM_STABLE copies
-methods="memsplice:read memsplice:device memsplice:device:ref memsplice:parasite"
+methods="memsplice:read memsplice:device memsplice:parasite"
 
 echo "== host $(uname -r)"
 bench/bench -n "$runs" -s "$sizes" $methods
@@ -93,6 +102,10 @@ if scripts/build-kernel.sh; then
 	selftests/vm/run-guest.sh -K build/patched/bzImage -M 12G -t 3000 $pmods -- \
 		bench/rounds -n 3 -p 4 -V thp -s 256,1024 uffd-wp soft-dirty \; \
 		bench/rounds -n 3 -p 4 -V shared -s 256,1024 uffd-wp soft-dirty \; \
-		bench/bench -n "$runs" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods \; \
-		bench/bench -S -n "$sruns" -s "$sizes" memsplice:syscall memsplice:syscall:ref $methods
+		bench/bench -n "$runs" -s "$sizes" memsplice:syscall memsplice:syscall:pin \
+			memsplice:procmem $methods criu:read criu:splice \; \
+		bench/bench -S -n "$sruns" -s "$sizes" memsplice:syscall memsplice:syscall:pin \
+			memsplice:procmem $methods criu:read criu:splice \; \
+		bench/alternatives -n "$runs" -s 1024 \; \
+		bench/alternatives -n "$runs" -s 1024 -l procmem-send procmem-sendfile
 fi

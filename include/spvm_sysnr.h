@@ -7,9 +7,9 @@
  * number of 6.12; 6.13 gave 463 to setxattrat(), so 463 is tried on 6.12
  * kernels only.  The 6.1 backport (kernel/patches/backport-6.1/) takes 511
  * and publishes it in SPVM_SYSFS_NR, which is read first.  No other number
- * is ever issued.  Callers then probe the number with both fds -1 (EBADF,
- * EINVAL for unknown flags, ENOSYS on a 6.12 kernel without the series)
- * before using it.
+ * is ever issued.  Callers then make the probing call the interface
+ * defines (no range: 0, EINVAL for unknown flags, ENOSYS on a 6.12 kernel
+ * without the series) before using it.
  */
 #ifndef MEMSPLICE_SPVM_SYSNR_H
 #define MEMSPLICE_SPVM_SYSNR_H
@@ -64,20 +64,33 @@ static inline long spvm_sysnr(char *why, size_t len)
 }
 
 /*
- * The errno of a request to @nr with both fds -1 and @flags, which has no
- * side effect: EBADF where the call takes @flags, EINVAL where it does not,
- * ENOSYS without the call; 0 if it succeeded (no splice_process_vm does).
+ * The errno of the call the interface defines for probing: no range, a
+ * pidfd of this process and a pipe; 0 where the call takes @flags, EINVAL
+ * where it does not, ENOSYS without the call.  No side effect.
  */
 static inline int spvm_sysnr_try(long nr, __u64 flags)
 {
-	struct spvm_args probe = {
-		.size = sizeof(probe), .flags = flags, .target_fd = -1, .pipe_fd = -1,
-	};
+	struct spvm_args probe = { .size = sizeof(probe), .flags = flags };
+	int p[2], pidfd, err;
 
-	return syscall(nr, &probe) < 0 ? errno : 0;
+	pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		return errno;
+	if (pipe2(p, O_CLOEXEC)) {
+		err = errno;
+		close(pidfd);
+		return err;
+	}
+	probe.target_fd = pidfd;
+	probe.pipe_fd = p[1];
+	err = syscall(nr, &probe) < 0 ? errno : 0;
+	close(p[0]);
+	close(p[1]);
+	close(pidfd);
+	return err;
 }
 
-/* spvm_sysnr()'s number if it answers the probe with EBADF, else -errno. */
+/* spvm_sysnr()'s number if it answers the probe, else -errno. */
 static inline long spvm_sysnr_probe(char *why, size_t len)
 {
 	long nr = spvm_sysnr(why, len);
@@ -86,7 +99,7 @@ static inline long spvm_sysnr_probe(char *why, size_t len)
 	if (nr < 0)
 		return nr;
 	err = spvm_sysnr_try(nr, 0);
-	if (err == EBADF)
+	if (!err)
 		return nr;
 	snprintf(why, len, "kernel without splice_process_vm() (syscall %ld: %s)",
 		 nr, err ? strerror(err) : "no error");

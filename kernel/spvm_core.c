@@ -2,40 +2,33 @@
 /*
  * splice_process_vm core: attach pages of another process to a pipe.
  *
- * By default the target's pages are not copied: each pipe buffer holds a
- * reference (FOLL_GET) to the page the target has mapped, exactly like
- * vmsplice() does for the caller's own pages.  A reader of the pipe then
- * copies or splices from the target's page itself.  With SPVM_STABLE each
- * page looked up is copied, during the call, into a page the pipe buffer
- * owns, and the reference to the target's page is dropped at once.
+ * The module's core, for stock kernels; the syscall series
+ * (kernel/patches/, mm/splice_process_vm.c) does the same in the kernel
+ * and adds pinning.  Each page is looked up (FOLL_GET), copied into a page
+ * the pipe buffer owns, and the target's page released at once, all
+ * during the call: no reference to a target's page outlives it, and the
+ * bytes in the pipe never change.  (Version 2 left references to the
+ * target's pages in the pipe by default: a memfd could not be sealed,
+ * a huge page outlived its process, while the pipe held them.)
  *
  *   target mm      VMA [ pg0 | pg1 | hole | pg3 ]     (pg3 never reached:
  *                         |     |     X               the request stops at
  *                         |     |     `- EFAULT       the first failure)
- *                  FOLL_GET|FOLL_DUMP (+FOLL_FORCE)
+ *                  FOLL_GET|FOLL_DUMP (+FOLL_FORCE), copied, put
  *                         v     v
- *   pipe ring      | buf | buf |     |     |    each buf: page ref, offset,
+ *   pipe ring      | cpy | cpy |     |     |    each buf: the copy, offset,
  *                   nosteal_pipe_buf_ops, flags 0    len; release = put_page
- *                         |     |
- *                         v     v  read() / splice() by the consumer
- *   image file     [ pg0 | pg1 ]                      returns 2 pages
  *
  * Rules that keep this safe:
  * - nosteal_pipe_buf_ops lives in vmlinux: buffers left in a pipe do not
  *   point into this module, so it may be unloaded while pipes hold pages.
- * - no try_steal: SPLICE_F_MOVE can never move a target's page away.
  * - no PIPE_BUF_FLAG_CAN_MERGE: a later write() to the pipe starts a new
- *   buffer and never lands in a target's page (the Dirty Pipe class).
+ *   buffer.
  * - FOLL_DUMP: in private anonymous memory, holes and zero-page mappings
  *   fail instead of being populated: no page and no page table is
  *   allocated.  Holes in file-backed and shared mappings (shared anonymous
- *   memory is shmem) are faulted in as process_vm_readv() does: that maps
- *   the page in the target, may allocate page tables, and for shmem and
- *   tmpfs allocates a zeroed page.  Swapped-out pages are swapped in.
- * - FOLL_GET does not unshare: a page the target still maps keeps changing
- *   if the target writes to it before the consumer reads the pipe.  Callers
- *   wanting a snapshot drain the pipe while the target is stopped, or ask
- *   for SPVM_STABLE, which pays one page copy for it.
+ *   memory is shmem) are faulted in as process_vm_readv() does.  Swapped-out
+ *   pages are swapped in.
  */
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -265,7 +258,7 @@ static long spvm_get_pages(struct mm_struct *mm, unsigned long start,
 }
 
 /*
- * SPVM_STABLE: replace each of the @nr target pages in @pages by a copy
+ * Replace each of the @nr target pages in @pages by a copy
  * and drop the reference to the target's page, so that none outlives the
  * call.  The copy is charged to the caller's memory cgroup, as pipe_write()
  * charges the pages a write() puts in a pipe.  It holds the bytes of the
@@ -314,10 +307,10 @@ static long spvm_attach(struct pipe_inode_info *pipe, struct page **pages,
 			long nr, struct spvm_pos *pos)
 {
 	/*
-	 * For a copy too: its page belongs to the buffer, and the nosteal ops
-	 * release it the same way (put_page).  write()'s anon_pipe_buf_ops are
-	 * private to fs/pipe.c; the only difference is that SPLICE_F_MOVE
-	 * copies such a page instead of stealing it.
+	 * The copy belongs to the buffer; the nosteal ops release it with
+	 * put_page().  write()'s anon_pipe_buf_ops are private to fs/pipe.c;
+	 * the only difference is that SPLICE_F_MOVE copies such a page
+	 * instead of stealing it.
 	 */
 	ssize_t ret = 0;
 	long i;
@@ -357,7 +350,7 @@ static long spvm_attach(struct pipe_inode_info *pipe, struct page **pages,
 /*
  * Fill @pipe from @iov until the vector ends, the pipe is full or a page
  * cannot be had.  Each batch is looked up first, into @pages, for as many
- * slots as the pipe seems to have, copied if @stable, then attached under
+ * slots as the pipe seems to have, copied, then attached under
  * the pipe's lock.  Returns the bytes attached; when there are none, 0 if
  * the pipe had no room left, else the error of the first page or of the
  * pipe.
@@ -365,8 +358,7 @@ static long spvm_attach(struct pipe_inode_info *pipe, struct page **pages,
 static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 			      struct pipe_inode_info *pipe,
 			      const struct spvm_iovec *iov,
-			      unsigned int nr_segs, unsigned int gup_flags,
-			      bool stable)
+			      unsigned int nr_segs, unsigned int gup_flags)
 {
 	struct page *pages[SPVM_BATCH];
 	struct spvm_pos pos = { 0 };
@@ -398,11 +390,9 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
 			if (got <= 0)
 				return pos.total ?: (got ?: -EFAULT);
 			/* Not under the pipe's lock either: allocation may wait. */
-			if (stable) {
-				got = spvm_copy_pages(pages, got);
-				if (!got)
-					return pos.total ?: -ENOMEM;
-			}
+			got = spvm_copy_pages(pages, got);
+			if (!got)
+				return pos.total ?: -ENOMEM;
 
 			done = spvm_attach(pipe, pages, got, &pos);
 			if (done < 0)
@@ -433,8 +423,9 @@ static ssize_t spvm_fill_pipe(struct mm_struct *mm,
  * the target and checks the caller's right to read it, then attaches pages
  * in order until the vector is done, the pipe is full, or a page fails: a
  * hole or zero page, a range without PROT_READ unless SPVM_FORCE,
- * VM_IO/VM_PFNMAP or secret memory.  With SPVM_STABLE the same pages are
- * found and fail the same way, but copies are attached (spvm_copy_pages()).
+ * VM_IO/VM_PFNMAP or secret memory.  Copies are attached
+ * (spvm_copy_pages()); SPVM_STABLE, which asked for that in version 2,
+ * changes nothing.
  *
  * The order matters: the caller controls how long the wait lasts (it can
  * fill the pipe itself), so a check made before it could be passed now and
@@ -482,8 +473,7 @@ ssize_t spvm_splice(const struct spvm_target *target,
 		if (IS_ERR(mm))
 			return PTR_ERR(mm);
 
-		ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags,
-				     flags & SPVM_STABLE);
+		ret = spvm_fill_pipe(mm, pipe, iov, nr_segs, gup_flags);
 		mmput(mm);
 		/* 0: the vector is not empty, so the room went to another writer */
 	} while (!ret && !(flags & SPVM_NONBLOCK));

@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The entry-point independent part of splice_process_vm.
- *
- * An entry point (the misc device here, the syscall in the kernel patch)
- * turns the pipe fd into a pipe_inode_info and gives the core a way to
- * reach the target (struct spvm_target) that proves, when the core asks,
- * that the caller may read it, in whatever way is available to it;
- * everything else is shared and lives behind these four functions.
+ * The module's core: the request's checks, the wait and the fill.  The
+ * device (spvm_dev.c) turns the pipe fd into a pipe_inode_info and gives
+ * the core a way to reach the target (struct spvm_target) that proves,
+ * when the core asks, that the caller may read it.
  */
 #ifndef SPVM_CORE_H
 #define SPVM_CORE_H
 
 #include <linux/types.h>
 #include <linux/splice_process_vm.h>
+
+#include "spvm_ioctl.h"
 
 struct mm_struct;
 struct pipe_inode_info;

@@ -34,7 +34,7 @@
 static const struct file_operations *spvm_proc_mem_fops;
 static const struct file_operations *spvm_fifo_fops;
 /* Flags offered here: SPVM_FORCE only if /proc/PID/mem itself forces. */
-static u64 spvm_dev_flags = SPVM_NONBLOCK | SPVM_STABLE;
+static u64 spvm_dev_flags = SPVM_NONBLOCK | SPVM_STABLE;	/* STABLE: a no-op */
 
 static bool spvm_dev_is_pipe(struct file *file)
 {
@@ -189,16 +189,19 @@ static bool spvm_dev_mem_forces(struct file *mem)
 	unsigned long none, buf;
 	ssize_t n = -EINVAL;
 	loff_t pos;
+	char c;
 
-	if (!mem->f_op->read)
-		return false;
 	none = vm_mmap(NULL, 0, PAGE_SIZE, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
 	buf = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, 0);
 	if (!IS_ERR_VALUE(none) && !IS_ERR_VALUE(buf)) {
 		pos = none;
-		n = mem->f_op->read(mem, (char __user *)buf, 1, &pos);
+		/* ->read_iter where the /proc/PID/mem splice patch is applied */
+		if (mem->f_op->read)
+			n = mem->f_op->read(mem, (char __user *)buf, 1, &pos);
+		else if (mem->f_op->read_iter)
+			n = kernel_read(mem, &c, 1, &pos);
 	}
 	if (!IS_ERR_VALUE(buf))
 		vm_munmap(buf, PAGE_SIZE);
@@ -257,8 +260,8 @@ static int __init spvm_dev_init(void)
 }
 
 /*
- * Pipes may still hold target pages: their buffers use nosteal_pipe_buf_ops
- * from vmlinux and plain page references, nothing of this module.
+ * Pipes may still hold copies: their buffers use nosteal_pipe_buf_ops from
+ * vmlinux and pages of their own, nothing of this module.
  */
 static void __exit spvm_dev_exit(void)
 {

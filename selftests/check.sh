@@ -20,18 +20,19 @@
 #              The module's suites, track_test, and dump, predump and
 #              pipeline for what differs by method, on the device only
 #              (MEMSPLICE_TEST_METHODS=device MEMSPLICE_TEST_FULL=none)
-#   guest-patched  Debian's 6.12 source with kernel/patches/ (the syscall)
+#   guest-patched  Debian's 6.12 source with kernel/patches/ (the syscall),
+#              kernel/patches/proc-mem-splice/ (splice from /proc/PID/mem)
 #              and kernel/patches/uffd-wp-thp/ (huge pages kept whole under
 #              uffd-wp), built by scripts/build-kernel.sh: ~7 min the first
 #              time, then cached outside the checkout (build/patched links
 #              to it).  The end-to-end suites for what differs by method and
 #              the splice_process_vm suites, lazy_test's migrations, on the
-#              syscall only (MEMSPLICE_TEST_METHODS=syscall
-#              MEMSPLICE_TEST_FULL=none: the device ran them on 6.12 and
-#              6.1), track_test's huge-page cases
-#              (MEMSPLICE_TEST_CASES=huge), the two series' in-tree
-#              selftests; fails unless `memsplice check` finds the syscall
-#              there (label guest-patched:syscall).
+#              syscall and procmem only (MEMSPLICE_TEST_METHODS="syscall
+#              procmem" MEMSPLICE_TEST_FULL=none: the device ran them on
+#              6.12 and 6.1), track_test's huge-page cases
+#              (MEMSPLICE_TEST_CASES=huge), the series' in-tree selftests
+#              (selftests/mm); fails unless `memsplice check` finds the
+#              syscall and procmem there (label guest-patched:syscall).
 #   guest-i386 the series built for i386 (scripts/build-kernel.sh -a i386,
 #              ~3 min the first time, then cached), booted with
 #              selftests/spvm_i386_test as /init: 64-bit values that do
@@ -114,7 +115,7 @@ for k in $guests; do
 	case $k in
 	6.1) run=$(paths $suites_61) methods= full=read ;;
 	6.12) run=$(paths $suites_612) methods=device full=none ;;
-	patched) run=$(paths $suites_patched) methods=syscall full=none cases=huge ;;
+	patched) run=$(paths $suites_patched) methods="syscall procmem" full=none cases=huge ;;
 	*) echo "check: unknown guest '$k' (MEMSPLICE_GUESTS)" >&2; expected="$expected guest-$k"; continue ;;
 	esac
 	export MEMSPLICE_TEST_METHODS="$methods" MEMSPLICE_TEST_FULL="$full" MEMSPLICE_TEST_CASES="$cases"
@@ -127,10 +128,13 @@ for k in $guests; do
 		fi
 		staged build-patched
 		kernel="-K build/patched/bzImage" kmake="KDIR=$top/build/patched/obj"
-		extra="build/patched/selftests/splice_process_vm_test build/patched/selftests/uffd-wp-thp"
-		# the syscall must be found there, or its variants would all skip
-		probe='if user/memsplice check --method syscall >/dev/null 2>&1; then r="pass=1 fail=0";
-			else echo "check: memsplice finds no syscall in the patched guest" >&2;
+		extra="build/patched/selftests/splice_process_vm build/patched/selftests/proc-pid-mem-splice
+			build/patched/selftests/uffd-wp-thp"
+		# the syscall and the /proc/PID/mem splice must be found there, or
+		# their variants would all skip
+		probe='if user/memsplice check --method syscall >/dev/null 2>&1 &&
+			user/memsplice check --method procmem >/dev/null 2>&1; then r="pass=1 fail=0";
+			else echo "check: memsplice finds no syscall or procmem in the patched guest" >&2;
 			r="pass=0 fail=1"; fi; echo "guest-patched:syscall $r skip=0" >>"$MEMSPLICE_RESULTS"'
 	else
 		expected="$expected guest-$k"

@@ -40,6 +40,7 @@ FIXTURE_VARIANT(dump) {
 FIXTURE_VARIANT_ADD(dump, syscall) { .method = "syscall" };
 FIXTURE_VARIANT_ADD(dump, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(dump, device) { .method = "device" };
+FIXTURE_VARIANT_ADD(dump, procmem) { .method = "procmem" };
 FIXTURE_VARIANT_ADD(dump, parasite) { .method = "parasite" };
 
 /*
@@ -249,6 +250,47 @@ TEST_F(dump, hugetlb)
 		       (unsigned long)(bad - shared->addr));
 	}
 	EXPECT_EQ(pages, dump_view_total(&dv, ~0u));
+	dump_view_close(&dv);
+	EXPECT_EQ(0, victim_verify_all(&self->v));
+}
+
+/*
+ * The syscall's dump pins pages (SPVM_PIN), charged to RLIMIT_MEMLOCK.
+ * Without CAP_IPC_LOCK and with a limit of 1 MiB, a huge page (charged
+ * whole, 2 MiB) is refused: memsplice says so, copies instead, and the
+ * dump is whole.
+ */
+TEST_F(dump, pin_refused_copies)
+{
+	const char *a[] = { "--hugetlb", "1", NULL };
+	const unsigned long pages = (2UL << 20) / VPAGE;
+	char pid[16], why[128], out[16384];
+	const char *argv[] = { "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock",
+			       "prlimit", "--memlock=1048576", memsplice_bin(), "dump", "-t", pid,
+			       "-D", self->dir, "--method", "syscall", "-R", "-v", NULL };
+	struct vregion *priv;
+	struct dump_view dv;
+	uint64_t bad = 0;
+
+	NEED_METHOD();
+	if (strcmp(variant->method, "syscall"))
+		SKIP(return, "pinning is the syscall's");
+	if (hugetlb_reserve(2, &self->old_huge, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, victim_start(&self->v, a, 1, 0));
+	priv = victim_region(&self->v, self->v.pid, "htlb-priv");
+	ASSERT_NE(NULL, priv);
+	snprintf(pid, sizeof(pid), "%d", self->v.pid);
+	ASSERT_EQ(0, run_cmd(argv, out, sizeof(out))) {
+		TH_LOG("%s", out);
+	}
+	EXPECT_NE(NULL, strstr(out, "pinning refused (RLIMIT_MEMLOCK): copying instead")) {
+		TH_LOG("%s", out);
+	}
+	ASSERT_EQ(0, dump_view_open(&dv, self->dir, self->v.pid, false));
+	EXPECT_EQ(pages, check_region(&dv, priv, 0, 0, &bad)) {
+		TH_LOG("private huge page: page %#lx wrong or missing", (unsigned long)bad);
+	}
 	dump_view_close(&dv);
 	EXPECT_EQ(0, victim_verify_all(&self->v));
 }
@@ -698,7 +740,7 @@ TEST_F(dump, same_images_as_read)
 /* --method auto takes the first method that works, in the documented order */
 TEST(auto_picks_first_available)
 {
-	static const char *const order[] = { "syscall", "device", "read", "parasite" };
+	static const char *const order[] = { "syscall", "device", "procmem", "read", "parasite" };
 	const char *a[] = { "--anon", "8", NULL };
 	const char *expected = NULL;
 	char *dir = make_dir("auto"), pid[16], err[4096], want[64];

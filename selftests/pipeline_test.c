@@ -58,6 +58,7 @@ FIXTURE_VARIANT(pipeline) {
 FIXTURE_VARIANT_ADD(pipeline, syscall) { .method = "syscall" };
 FIXTURE_VARIANT_ADD(pipeline, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(pipeline, device) { .method = "device" };
+FIXTURE_VARIANT_ADD(pipeline, procmem) { .method = "procmem" };
 FIXTURE_VARIANT_ADD(pipeline, parasite) { .method = "parasite" };
 
 FIXTURE_SETUP(pipeline)

@@ -37,6 +37,7 @@ FIXTURE_VARIANT(predump) {
 FIXTURE_VARIANT_ADD(predump, syscall) { .method = "syscall" };
 FIXTURE_VARIANT_ADD(predump, read) { .method = "read" };
 FIXTURE_VARIANT_ADD(predump, device) { .method = "device" };
+FIXTURE_VARIANT_ADD(predump, procmem) { .method = "procmem" };
 FIXTURE_VARIANT_ADD(predump, parasite) { .method = "parasite" };
 
 #define NEED_PREDUMP_SETUP() do { \

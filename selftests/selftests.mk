@@ -6,7 +6,7 @@
 KSFT_DIR	:= $(B)/kselftest
 KSFT_HDRS	:= $(KSFT_DIR)/kselftest_harness.h $(KSFT_DIR)/kselftest.h
 TEST_CFLAGS	:= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror \
-		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude -Iinclude/uapi -pthread
+		   -I$(KSFT_DIR) -Iselftests -Iselftests/lib -I$(B)/images -Iinclude -Iinclude/uapi -Ikernel -pthread
 
 TESTS		:= selftests/dump_test selftests/errors_test selftests/predump_test selftests/tree_test \
 		   selftests/freeze_test selftests/spvm_abi_test selftests/parasite_test selftests/pipeline_test \

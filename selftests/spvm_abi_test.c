@@ -37,6 +37,8 @@
 
 #include <linux/splice_process_vm.h>
 
+#include "spvm_ioctl.h"
+
 #include "spvm_sysnr.h"
 
 #include "kselftest_harness.h"
@@ -563,7 +565,12 @@ TEST_F(spvm, unknown_flags_einval_before_fds)
 	if (self->skip)
 		return;
 	START_VICTIM(V_ANON, 1);
-	for (int bit = 3; bit < 64; bit++) {	/* 2: SPVM_STABLE */
+	/* the module still takes version 2's SPVM_STABLE, the syscall SPVM_PIN */
+	__u64 known = E->is_module ? SPVM_STABLE : SPVM_PIN;
+
+	for (int bit = 2; bit < 64; bit++) {
+		if ((1ULL << bit) & known)
+			continue;
 		EXPECT_EQ(-1, spvm(E, self->v.target, self->p[1], self->v.addr, PG, 1ULL << bit));
 		EXPECT_EQ(EINVAL, errno) TH_LOG("flag bit %d", bit);
 	}
@@ -1045,13 +1052,27 @@ TEST_F(spvm, write_into_pipe_never_reaches_target)
 	close(fd);
 }
 
-/* documented: FOLL_GET does not unshare, a reader sees later writes */
-TEST_F(spvm, target_write_after_attach_is_visible)
+/* version 3: the pipe holds a copy made by the call, later writes never show */
+TEST_F(spvm, target_write_after_attach_not_visible)
 {
 	if (self->skip)
 		return;
 	START_VICTIM(V_ANON, 1);
 	ASSERT_EQ(PG, spvm(E, self->v.target, self->p[1], self->v.addr, PG, 0));
+	ASSERT_EQ(0, victim_cmd(&self->v, 'w', 0));
+	ASSERT_EQ(0, read_full(self->p[0], self->buf, PG));
+	EXPECT_TRUE(pattern_equal(self->buf, self->v.addr, PG, SEED));
+}
+
+/* SPVM_PIN (the syscall only): the pipe holds the target's page itself */
+TEST_F(spvm, pinned_page_shows_target_write)
+{
+	if (self->skip)
+		return;
+	if (E->is_module)
+		SKIP(return, "the module has no SPVM_PIN");
+	START_VICTIM(V_ANON, 1);
+	ASSERT_EQ(PG, spvm(E, self->v.target, self->p[1], self->v.addr, PG, SPVM_PIN));
 	ASSERT_EQ(0, victim_cmd(&self->v, 'w', 0));
 	ASSERT_EQ(0, read_full(self->p[0], self->buf, PG));
 	EXPECT_TRUE(pattern_equal(self->buf, self->v.addr, PG, SEED2));

@@ -588,7 +588,7 @@ TEST_F(race, proof_passed_to_unprivileged_process)
 			/* and it keeps working: the target's next bytes, copied */
 			if (victim_write(&self->v) != 'y')
 				child_fail(19, "victim");
-			n = spvm_flags(E, fd, self->p[1], self->v.addr, LEN, SPVM_STABLE);
+			n = spvm_flags(E, fd, self->p[1], self->v.addr, LEN, 0);
 			if (n != LEN)
 				child_fail(20, "second call with the passed fd returned %ld", n);
 			if (read_full(self->p[0], self->buf, LEN) ||
@@ -599,9 +599,9 @@ TEST_F(race, proof_passed_to_unprivileged_process)
 				child_fail(16, "%ld bytes with a pidfd root opened", n);
 			if (errno != EPERM)
 				child_fail(17, "errno not EPERM");
-			/* not even without waiting, nor for a copy */
+			/* not even without waiting */
 			n = spvm_flags(E, fd, self->p[1], self->v.addr, LEN,
-				       SPVM_NONBLOCK | SPVM_STABLE);
+				       SPVM_NONBLOCK);
 			if (n >= 0 || errno != EPERM)
 				child_fail(22, "second call: %ld, not EPERM", n);
 		}

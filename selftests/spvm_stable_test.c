@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SPVM_STABLE: the bytes in the pipe never change after the call returns.
+ * Copies: the bytes in the pipe never change after the call returns (the
+ * only mode of version 3 without SPVM_PIN; version 2's SPVM_STABLE).
  *
  * A victim maps 4 pages of one kind (private or shared anonymous memory, a
  * tmpfs file mapped private or shared, a transparent huge page), fills them
  * with one pattern and waits.  The test attaches them to a pipe, leaves
  * them there, has the victim write a second pattern over them, and only
  * then reads the pipe:
- * - with SPVM_STABLE the pipe holds the first pattern, on every kind;
- * - without it (the reference mode) the second one, on every kind: the
+ * - by default the pipe holds the first pattern, on every kind;
+ * - with SPVM_PIN (the syscall) the second one, on every kind: the
  *   contrast that makes the first result mean something;
  * - either way the victim reads its own second pattern back, and so does
  *   /proc/PID/mem: the call left the target's memory and later writes alone.
- * Plus: an unaligned stable range, the features query and the flag probe.
+ * Plus: an unaligned range, the features query and the flag probe.
  *
- * That no reference to the target's page is left after a stable call is
+ * That no reference to the target's page is left after a copying call is
  * shown by spvm_review_test.c (through the target's copy-on-write); here
  * the copy is what the old bytes in the pipe prove.
  * Run as root in a guest, with the module loaded or the patched kernel.
@@ -30,9 +31,10 @@
 #define SEED		SV_SEED
 #define SEED2		SV_SEED2
 
-/* The flag is new in version 2 and takes the next free bit. */
+/* Version 2's flag keeps its bit; SPVM_PIN takes the next one. */
 _Static_assert(SPVM_STABLE == 1ULL << 2, "SPVM_STABLE");
-_Static_assert(SPVM_VERSION >= 2, "SPVM_VERSION with SPVM_STABLE");
+_Static_assert(SPVM_PIN == 1ULL << 3, "SPVM_PIN");
+_Static_assert(SPVM_VERSION >= 3, "SPVM_VERSION: copies always");
 
 /* ---- one fixture per entry and kind of mapping ------------------------ */
 
@@ -99,7 +101,7 @@ TEST_F(stable, target_writes_after_the_call_do_not_show)
 	if (self->skip)
 		return;
 	ASSERT_EQ(PAGES * PG, spvm_flags(E, self->v.target, self->p[1], self->v.addr,
-					 PAGES * PG, SPVM_STABLE)) TH_LOG("%m");
+					 PAGES * PG, 0)) TH_LOG("%m");
 	EXPECT_EQ('y', victim_write(&self->v)) TH_LOG("the victim's own writes");
 	ASSERT_EQ(sizeof(self->buf), read(self->p[0], self->buf, sizeof(self->buf)));
 	EXPECT_TRUE(filled(self->buf, self->v.addr, PAGES, SEED))
@@ -107,17 +109,19 @@ TEST_F(stable, target_writes_after_the_call_do_not_show)
 	EXPECT_TRUE(mem_filled(&self->v, SEED2)) TH_LOG("the target's memory");
 }
 
-/* the reference mode on the same mapping, for contrast */
-TEST_F(stable, reference_mode_shows_target_writes)
+/* pinned pages (the syscall's SPVM_PIN) on the same mapping, for contrast */
+TEST_F(stable, pinned_pages_show_target_writes)
 {
 	if (self->skip)
 		return;
-	ASSERT_EQ(PAGES * PG, spvm(E, self->v.target, self->p[1], self->v.addr,
-				   PAGES * PG)) TH_LOG("%m");
+	if (E->is_module)
+		SKIP(return, "the module has no SPVM_PIN");
+	ASSERT_EQ(PAGES * PG, spvm_flags(E, self->v.target, self->p[1], self->v.addr,
+					 PAGES * PG, SPVM_PIN)) TH_LOG("%m");
 	EXPECT_EQ('y', victim_write(&self->v)) TH_LOG("the victim's own writes");
 	ASSERT_EQ(sizeof(self->buf), read(self->p[0], self->buf, sizeof(self->buf)));
 	EXPECT_TRUE(filled(self->buf, self->v.addr, PAGES, SEED2))
-		TH_LOG("the pipe holds references: the new bytes show");
+		TH_LOG("the pipe holds the target's pages: the new bytes show");
 	EXPECT_TRUE(mem_filled(&self->v, SEED2)) TH_LOG("the target's memory");
 }
 
@@ -130,7 +134,7 @@ TEST_F(stable, unaligned_range)
 	if (self->skip)
 		return;
 	ASSERT_EQ(len, spvm_flags(E, self->v.target, self->p[1], self->v.addr + off,
-				  len, SPVM_STABLE)) TH_LOG("%m");
+				  len, 0)) TH_LOG("%m");
 	EXPECT_EQ('y', victim_write(&self->v));
 	ASSERT_EQ(len, read(self->p[0], self->buf, sizeof(self->buf)));
 	for (int i = 0; i < PAGES; i++)
@@ -165,7 +169,7 @@ FIXTURE_TEARDOWN(probe)
 {
 }
 
-/* the device lists the flag in its features, from version 2 on */
+/* the device copies always from version 3 on, and still lists SPVM_STABLE */
 TEST_F(probe, features_list_stable)
 {
 	struct spvm_features f = { .size = sizeof(f) };
@@ -175,18 +179,26 @@ TEST_F(probe, features_list_stable)
 	if (!E->is_module)
 		SKIP(return, "the syscall has no features query");
 	ASSERT_EQ(0, ioctl(dev_fd, SPVM_IOC_FEATURES, &f)) TH_LOG("%m");
-	EXPECT_LE(2, f.version);
+	EXPECT_LE(3, f.version);
+	EXPECT_FALSE(f.flags & SPVM_PIN);
 	EXPECT_TRUE(f.flags & SPVM_STABLE);
 }
 
-/* fds of -1: EBADF for a known flag, EINVAL for an unknown one (none here) */
-TEST_F(probe, flag_probe_knows_stable)
+/*
+ * fds of -1: EBADF for a known flag, EINVAL for an unknown one.  The
+ * module knows version 2's SPVM_STABLE and not SPVM_PIN; the syscall
+ * (version 3) the other way round.
+ */
+TEST_F(probe, flag_probe_knows_its_flags)
 {
+	__u64 known = E->is_module ? SPVM_STABLE : SPVM_PIN;
+	__u64 unknown = E->is_module ? SPVM_PIN : SPVM_STABLE;
+
 	if (self->skip)
 		return;
-	EXPECT_EQ(-1, spvm_flags(E, -1, -1, 0, 0, SPVM_STABLE));
+	EXPECT_EQ(-1, spvm_flags(E, -1, -1, 0, 0, known));
 	EXPECT_EQ(EBADF, errno);
-	EXPECT_EQ(-1, spvm_flags(E, -1, -1, 0, 0, SPVM_STABLE << 1));
+	EXPECT_EQ(-1, spvm_flags(E, -1, -1, 0, 0, unknown));
 	EXPECT_EQ(EINVAL, errno);
 }
 

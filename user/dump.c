@@ -177,8 +177,8 @@ int dump_tree(const struct dump_opts *o, volatile sig_atomic_t *interrupted,
 		pr_err("method %s cannot dump a tree that is not frozen", ops->name);
 		return -EINVAL;
 	}
-	/* a dump drains every fill while frozen: references are a snapshot */
-	sopts.stable = o->pre_dump && !ops->xfer_while_frozen && !o->spvm_reference;
+	/* a dump drains every fill while frozen: pinned pages are a snapshot */
+	sopts.stable = o->pre_dump && !ops->xfer_while_frozen && !o->spvm_pin;
 	ret = pstree_check_target(o->pid);
 	if (ret)
 		return ret;

@@ -64,14 +64,14 @@ struct dump_opts {
 	 * reading pagemap as on a kernel before 6.7 (tests, benchmarks).
 	 * stop_timeout_ms (MEMSPLICE_TEST_STOP_TIMEOUT_MS): how long a thread
 	 * may take to stop; 0: PSTREE_STOP_TIMEOUT_MS.
-	 * spvm_reference (MEMSPLICE_TEST_SPVM_REFERENCE): pre-dumps by syscall
-	 * or device attach pages by reference, not SPVM_STABLE (benchmarks).
+	 * spvm_pin (MEMSPLICE_TEST_SPVM_PIN): pre-dumps by syscall pin pages
+	 * (SPVM_PIN) as dumps do, instead of copying them (benchmarks).
 	 */
 	int frozen_hook_fd;
 	int thawed_hook_fd;
 	bool hide_proc_children;
 	bool hide_pagemap_scan;
-	bool spvm_reference;
+	bool spvm_pin;
 	unsigned int stop_timeout_ms;
 };
 

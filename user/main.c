@@ -765,7 +765,7 @@ int main(int argc, char **argv)
 	c.restore_stall = getenv("MEMSPLICE_TEST_RESTORE_STALL");
 	c.restore_go = getenv("MEMSPLICE_TEST_RESTORE_GO");
 	c.dump.hide_pagemap_scan = getenv("MEMSPLICE_TEST_HIDE_PAGEMAP_SCAN");
-	c.dump.spvm_reference = getenv("MEMSPLICE_TEST_SPVM_REFERENCE");
+	c.dump.spvm_pin = getenv("MEMSPLICE_TEST_SPVM_PIN");
 	if (getenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS"))
 		c.dump.stop_timeout_ms = atoi(getenv("MEMSPLICE_TEST_STOP_TIMEOUT_MS"));
 #endif

@@ -22,6 +22,8 @@
 
 #include <linux/splice_process_vm.h>
 
+#include "spvm_ioctl.h"
+
 #include "methods.h"
 #include "spvm_sysnr.h"
 

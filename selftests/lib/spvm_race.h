@@ -27,6 +27,8 @@
 
 #include <linux/splice_process_vm.h>
 
+#include "spvm_ioctl.h"
+
 #include "kselftest.h"
 #include "lib/fuzz.h"
 #include "lib/pattern.h"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The device source: the splice_process_vm module attaches the target's
- * pages to our pipe by reference, and the sink splices them into the pages
- * file, so no byte passes through memsplice's memory.
+ * The device source: the splice_process_vm module copies the target's pages
+ * into our pipe, and the sink splices them into the pages file, so no byte
+ * passes through memsplice's memory.
  *
  * The module trusts no one: the proof that we may read a process is an fd
  * of its /proc/PID/mem, whose open() ran the same ptrace-attach check
@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <linux/splice_process_vm.h>
+
+#include "spvm_ioctl.h"
 
 #include "log.h"
 #include "source/source.h"
@@ -136,8 +138,7 @@ static int device_probe(char *why, size_t len)
 	ret = dev_features(fd, &flags, why, len);
 	close(fd);
 	if (!ret)
-		snprintf(why, len, "%s", flags & SPVM_STABLE ? "pre-dumps copy pages (SPVM_STABLE)" :
-			 "no SPVM_STABLE: pre-dump pages are references");
+		snprintf(why, len, "%s", spvm_mode_said(flags & SPVM_PIN, flags & SPVM_STABLE));
 	return ret;
 }
 
@@ -205,16 +206,14 @@ static int device_create(struct page_source *src, const struct source_opts *opts
 
 /*
  * xfer_while_frozen is false: a pre-dump moves pages after the resume.
- * Where the module offers SPVM_STABLE (version 2), a pre-dump asks for it
- * and the pipe holds copies made by the call, a snapshot like read's.  An
- * older module attaches references: each fill() is drained by the sink
- * before the next one, so a page is exposed to the target's writes only
- * between the two calls, and what the image gets is as fuzzy as what
- * process_vm_readv() would have read at that moment.  That is all a
- * pre-dump promises: the soft-dirty bits were cleared while the tree was
- * frozen, so any later write re-dumps the page.  The final dump keeps the
- * tree frozen through the transfer, so it attaches references and copies
- * nothing.
+ * A module of version 3 copies every page during the call, so the pipe
+ * holds a snapshot like read's.  A module of version 2 attaches references
+ * unless asked for SPVM_STABLE, which a pre-dump does; version 1 has only
+ * references: each fill() is drained by the sink before the next one, so
+ * a page is exposed to the target's writes only between the two calls,
+ * and what the image gets is as fuzzy as what process_vm_readv() would
+ * have read at that moment.  That is all a pre-dump promises: the changes
+ * tracked since the freeze re-dump any page written later.
  */
 const struct page_source_ops source_device_ops = {
 	.name			= "device",

@@ -9,6 +9,7 @@
 const struct page_source_ops *const sources[] = {
 	&source_syscall_ops,
 	&source_device_ops,
+	&source_procmem_ops,
 	&source_read_ops,
 	&source_parasite_ops,
 };

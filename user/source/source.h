@@ -56,12 +56,12 @@ struct page_data {
  * struct source_opts - what the dump asks of a source
  * @buffer_size: bytes moved per fill() at most
  * @stable:      the tree runs while pages wait for the sink (a pre-dump
- *               after the resume): a source that would hand references to
- *               the target's pages hands copies instead where it can
- *               (SPVM_STABLE), so that the pages are a snapshot of fill()
- *               as read's are.  Where it cannot, the pages stay references
- *               that later writes may change (the soft-dirty bits, cleared
- *               while frozen, re-dump such pages in the next pass).
+ *               after the resume): a source that would hand the target's
+ *               own pages (pinned, or references on version 2 kernels)
+ *               hands copies instead where it can, so that the pages are
+ *               a snapshot of fill() as read's are.  Where it cannot, the
+ *               pages stay the target's, and later writes may change them
+ *               (the next pass re-dumps such pages).
  */
 struct source_opts {
 	size_t buffer_size;
@@ -84,12 +84,11 @@ struct page_source_ops {
 	 * time includes the transfer.  Pages are found once the source is
 	 * attached: the parasite's remote syscalls COW one page of the first
 	 * executable mapping (same bytes, now anonymous), and that page is
-	 * dumped.  The others move pages after the resume in a pre-dump: the
-	 * copying source's pages, and the splice_process_vm sources' with
-	 * source_opts.stable where the kernel has SPVM_STABLE, are snapshots
-	 * of the moment fill() ran; the splice_process_vm references of an
-	 * older kernel may show a write made before the sink took them, which
-	 * soft-dirty re-dumps in the next pass (source/device.c).
+		 * dumped.  The others move pages after the resume in a pre-dump: the
+	 * copying sources' pages (read; splice_process_vm's copies, see
+	 * source/spvm.h) are snapshots of the moment fill() ran; the
+	 * references of a version 1 kernel may show a write made before the
+	 * sink took them, which the next pass re-dumps.
 	 */
 	bool xfer_while_frozen;
 	/*
@@ -158,6 +157,7 @@ struct page_source_ops {
 extern const struct page_source_ops source_syscall_ops;
 extern const struct page_source_ops source_read_ops;
 extern const struct page_source_ops source_device_ops;
+extern const struct page_source_ops source_procmem_ops;
 extern const struct page_source_ops source_parasite_ops;
 
 #endif

@@ -19,7 +19,7 @@ struct spvm_src {
 	long handle;		/* the entry's: device fd, syscall number */
 	int rd, wr;		/* the pipe */
 	size_t size;		/* its capacity in bytes: the largest fill */
-	__u64 mode;		/* SPVM_STABLE, or 0 for references */
+	__u64 mode;		/* SPVM_PIN, SPVM_STABLE or 0: see spvm.h */
 	bool warned_force;
 };
 
@@ -61,15 +61,27 @@ static int pipe_create(struct spvm_src *ss, size_t want)
 	return 0;
 }
 
-/* copies where the pass wants a snapshot and the kernel can make them */
+const char *spvm_mode_said(bool pin, bool stable)
+{
+	if (pin)
+		return "dumps pin pages (SPVM_PIN), pre-dumps copy them";
+	if (stable)
+		return "pre-dumps copy pages (SPVM_STABLE)";
+	return "no SPVM_STABLE: pre-dump pages are references";
+}
+
+/* See spvm.h: the flag that gets what the pass needs from this kernel. */
 static __u64 spvm_mode(const struct source_opts *opts, const struct spvm_entry *entry,
 		       long handle)
 {
+	bool pin = entry->offers(handle, SPVM_PIN);
+
 	if (!opts->stable)
-		return 0;
+		return pin ? SPVM_PIN : 0;
 	if (entry->offers(handle, SPVM_STABLE))
 		return SPVM_STABLE;
-	pr_info("no SPVM_STABLE in this kernel: pages are references until the sink takes them");
+	if (!pin)
+		pr_info("no SPVM_STABLE in this kernel: pages are references until the sink takes them");
 	return 0;
 }
 
@@ -169,6 +181,13 @@ ssize_t spvm_fill(struct page_source *src, const struct src_range *r, struct pag
 	if (r->len > ss->size || (r->addr | r->len) & (PAGE_SIZE - 1))
 		return -EINVAL;
 	n = ss->entry->call(ss->handle, &args);
+	if (n == -ENOMEM && (ss->mode & SPVM_PIN)) {
+		/* over RLIMIT_MEMLOCK without CAP_IPC_LOCK: copies need no lock */
+		pr_info("pinning refused (RLIMIT_MEMLOCK): copying instead");
+		ss->mode &= ~SPVM_PIN;
+		args.flags &= ~SPVM_PIN;
+		n = ss->entry->call(ss->handle, &args);
+	}
 	if (n == -EPERM && r->force && !ss->warned_force) {
 		/* /proc/PID/mem would not force either (proc_mem.force_override) */
 		pr_warn("reading a mapping without PROT_READ is not allowed on this system");

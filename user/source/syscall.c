@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The syscall source: a kernel carrying the splice_process_vm series
- * (kernel/patches/) attaches the target's pages to our pipe by reference,
- * exactly as the device does, and the sink splices them into the pages
- * file.  The target is named by its pidfd (opened while frozen); the kernel
+ * (kernel/patches/) puts the target's pages into our pipe, copied or
+ * pinned (spvm.h says which when), and the sink splices them into the
+ * pages file.  The target is named by its pidfd (opened while frozen); the kernel
  * makes the ptrace-attach check of process_vm_readv() at every call.  The
  * pipe and the fill are the splice_process_vm source's (spvm.c).
  *
  * The series is carried out of tree, so its number may belong to another
  * syscall on other kernels (463 is setxattrat() since 6.13).  The only
  * numbers ever issued are those spvm_sysnr() gives: the 6.1 backport's
- * published one, or the series' on 6.12.  probe() then makes the
- * documented side-effect-free call (both fds -1) to check that the number
- * really speaks struct spvm_args.
+ * published one, or the series' on 6.12.  probe() then makes the call the
+ * interface defines for probing (no range) to check that the number
+ * really speaks struct spvm_args, and which flags it takes.
  */
 #define LOG_PREFIX "source-syscall: "
 #include <errno.h>
@@ -43,12 +43,12 @@ static int syscall_nr(long *nr, char *why, size_t len)
 	return 0;
 }
 
-/* A request with fds of -1: EINVAL if @flags are unknown, else EBADF. */
+/* The probing call: 0 if the call takes @flags, else EINVAL (or ENOSYS). */
 static int syscall_flags_ok(long nr, __u64 flags, char *why, size_t len)
 {
 	int err = spvm_sysnr_try(nr, flags);
 
-	if (err == EBADF)
+	if (!err)
 		return 0;
 	if (err == ENOSYS)
 		snprintf(why, len, "kernel without splice_process_vm() (syscall %ld: ENOSYS)", nr);
@@ -74,9 +74,8 @@ static int syscall_probe(char *why, size_t len)
 	if (!ret)
 		ret = syscall_flags_ok(nr, SPVM_NONBLOCK | SPVM_FORCE, why, len);
 	if (!ret)
-		snprintf(why, len, "%s", syscall_offers(nr, SPVM_STABLE) ?
-			 "pre-dumps copy pages (SPVM_STABLE)" :
-			 "no SPVM_STABLE: pre-dump pages are references");
+		snprintf(why, len, "%s", spvm_mode_said(syscall_offers(nr, SPVM_PIN),
+							 syscall_offers(nr, SPVM_STABLE)));
 	return ret;
 }
 
@@ -123,7 +122,7 @@ static int syscall_create(struct page_source *src, const struct source_opts *opt
 	return spvm_create(src, opts, &syscall_entry);
 }
 
-/* Same transfer rules as the device, SPVM_STABLE included: see device.c. */
+/* Same transfer rules as the device: see device.c and spvm.h. */
 const struct page_source_ops source_syscall_ops = {
 	.name			= "syscall",
 	.xfer_while_frozen	= false,
