@@ -39,7 +39,7 @@
 
 /* What struct spvm_args.target_fd may be (struct spvm_features.targets). */
 #define SPVM_TARGET_PROC_MEM	0x1U	/* /proc/PID/mem open for reading */
-#define SPVM_TARGET_PIDFD	0x2U	/* a pidfd (the 6.1 backport) */
+#define SPVM_TARGET_PIDFD	0x2U	/* a pidfd: set by no module; kept reserved */
 
 /**
  * struct spvm_features - what the module supports; no side effects

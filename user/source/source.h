@@ -84,7 +84,7 @@ struct page_source_ops {
 	 * time includes the transfer.  Pages are found once the source is
 	 * attached: the parasite's remote syscalls COW one page of the first
 	 * executable mapping (same bytes, now anonymous), and that page is
-		 * dumped.  The others move pages after the resume in a pre-dump: the
+	 * dumped.  The others move pages after the resume in a pre-dump: the
 	 * copying sources' pages (read; splice_process_vm's copies, see
 	 * source/spvm.h) are snapshots of the moment fill() ran; the
 	 * references of a version 1 kernel may show a write made before the
